@@ -1,0 +1,50 @@
+import type { Link } from '../link/link.js';
+import type { Session } from '../link/session.js';
+
+/** One worker as served on GET /links. */
+export interface LinkInfo {
+  workerId: string;
+  connected: boolean;
+  epoch: number;
+  /** ms since the worker's last heartbeat reached us; null before the first. */
+  heartbeatAgeMs: number | null;
+  lastRttMs: number | null;
+  seqs: { received: number; processed: number; acked: number };
+  queueDepth: number;
+  queueHung: number;
+  reconnects: number;
+  counters: Session['counters'];
+  /** Worker-reported progress from its last heartbeat. */
+  peerProgress: Session['peerProgress'] | null;
+  lastError: string | null;
+  /** Watchdog state when a watchdog is attached, else connected/down. */
+  state: string;
+}
+
+export function linkInfo(
+  workerId: string,
+  p: { session: Session; link: Link | undefined; epoch: number; lastError: string | undefined },
+  state?: string,
+): LinkInfo {
+  const s = p.session;
+  const now = performance.now();
+  return {
+    workerId,
+    connected: p.link !== undefined,
+    epoch: p.epoch,
+    heartbeatAgeMs: s.lastHeartbeatAt === undefined ? null : Math.round(now - s.lastHeartbeatAt),
+    lastRttMs: s.lastRttMs === undefined ? null : Math.round(s.lastRttMs * 100) / 100,
+    seqs: {
+      received: s.inbox.lastAccepted,
+      processed: s.inbox.processed,
+      acked: p.link?.lastAckSent ?? s.inbox.processed,
+    },
+    queueDepth: s.queue.depth,
+    queueHung: s.queue.hung,
+    reconnects: s.counters.reconnects,
+    counters: { ...s.counters },
+    peerProgress: s.peerProgress ?? null,
+    lastError: p.lastError ?? null,
+    state: state ?? (p.link ? 'healthy' : 'down'),
+  };
+}

@@ -1,0 +1,99 @@
+import type { Progress } from '../protocol/frames.js';
+
+export type Side = 'worker' | 'hub';
+
+/** Link health as the watchdog sees it. `connecting → healthy ⇄ degraded → stalled → down`. */
+export type LinkState = 'connecting' | 'healthy' | 'degraded' | 'stalled' | 'down';
+
+/** Why a link went down or was torn down: a stable error code. */
+export type DisconnectReason = string;
+
+interface Base {
+  side: Side;
+  workerId: string;
+  /** Known once the handshake completed. */
+  hubId: string | undefined;
+  /** Monotonic ms (performance.now) when the event happened. */
+  at: number;
+}
+
+/**
+ * Everything the link does, as a discriminated union. Telemetry and the
+ * watchdog subscribe; the core never calls them directly.
+ */
+export type LinkEvent = Base &
+  (
+    | { type: 'dialing'; url: string; attempt: number }
+    | {
+        type: 'connected';
+        url: string;
+        epoch: number;
+        handshakeMs: number;
+        replayed: number;
+        peerProcessed: number;
+      }
+    | { type: 'handshake-failed'; url: string; errorType: string; handshakeMs: number }
+    | { type: 'disconnected'; errorType: DisconnectReason; closeCode: number | undefined; uptimeMs: number }
+    | { type: 'reconnect-scheduled'; attempt: number; delayMs: number; url: string; errorType: string }
+    | { type: 'failover'; fromUrl: string; toUrl: string }
+    | { type: 'outage-ended'; attempts: number; durationMs: number }
+    | { type: 'heartbeat-sent'; id: number }
+    | { type: 'heartbeat-received'; progress: Progress }
+    | { type: 'heartbeat-rtt'; rttMs: number }
+    | { type: 'heartbeat-missed'; consecutive: number; limit: number }
+    | { type: 'heartbeat-timeout'; silentMs: number }
+    | { type: 'data-sent'; seq: number; bytes: number; replay: boolean }
+    | { type: 'data-acked'; seq: number; released: number }
+    | { type: 'data-received'; seq: number; bytes: number }
+    | { type: 'duplicate-dropped'; seq: number }
+    | { type: 'outbox-dropped'; seq: number; reason: 'drop-oldest' | 'drop-newest' }
+    | { type: 'outbox-blocked'; waiting: number }
+    | { type: 'queue-enqueued'; seq: number; depth: number; traceparent: string | undefined }
+    | { type: 'queue-started'; seq: number; waitMs: number }
+    | { type: 'queue-completed'; seq: number; durationMs: number }
+    | { type: 'queue-failed'; seq: number; durationMs: number; errorType: string }
+    | { type: 'frame-rejected'; errorType: string; closeCode: number; reason: string }
+    | { type: 'auth-failed'; errorType: string; remoteAddress: string | undefined }
+    | { type: 'transport-stalled'; bufferedBytes: number; stalledMs: number }
+    | { type: 'superseded'; epoch: number }
+    | { type: 'evicted'; reason: string }
+  );
+
+export type LinkEventType = LinkEvent['type'];
+export type LinkEventOf<T extends LinkEventType> = Extract<LinkEvent, { type: T }>;
+export type LinkEventListener = (event: LinkEvent) => void;
+
+/**
+ * A tiny synchronous fan-out. `active` lets hot paths skip building event
+ * objects when nobody listens. A throwing listener is isolated and reported
+ * once per listener so it cannot break the link.
+ */
+export class LinkEvents {
+  readonly #listeners = new Set<LinkEventListener>();
+  readonly #reported = new WeakSet<LinkEventListener>();
+
+  get active(): boolean {
+    return this.#listeners.size > 0;
+  }
+
+  subscribe(listener: LinkEventListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  emit(event: LinkEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        if (!this.#reported.has(listener)) {
+          this.#reported.add(listener);
+          process.emitWarning(
+            `linkwatch event listener threw: ${(err as Error)?.message ?? err}`,
+            'LinkwatchWarning',
+          );
+        }
+      }
+    }
+  }
+}

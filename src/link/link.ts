@@ -1,0 +1,366 @@
+import { ConnectionError, DeadlineError, type LinkwatchError, ProtocolError } from '../errors.js';
+import { CloseCode, clampReason } from '../protocol/close-codes.js';
+import { decodeFrame, encodeFrame } from '../protocol/codec.js';
+import type { Frame } from '../protocol/frames.js';
+import { Heartbeat, type HeartbeatHost } from './heartbeat.js';
+import type { Session, SessionLink } from './session.js';
+import type { Transport } from './transport.js';
+
+/** A polite close that takes longer than this is cut with terminate(), ms. */
+export const CLOSE_TIMEOUT_MS = 1000;
+
+/** Settings of one live link, agreed in the handshake. */
+export interface LinkSettings {
+  heartbeatIntervalMs: number;
+  heartbeatMisses: number;
+  /** Max of our data frames in flight unacked (the peer's queue capacity). */
+  sendWindow: number;
+  /** Max of the peer's data frames we hold unprocessed (our queue capacity). */
+  receiveWindow: number;
+  maxFrameBytes: number;
+  /** Ack at most this long after a completion, ms. */
+  ackDelayMs: number;
+  /** Ack at once when this many completions are unacked. */
+  ackBatch: number;
+  /** Stop writing data while the socket buffers more than this, bytes. */
+  highWatermarkBytes: number;
+  /** Buffered bytes above the watermark for this long is a transport stall, ms. */
+  sendStallTimeoutMs: number;
+}
+
+export interface LinkDown {
+  error: LinkwatchError;
+  /** The close code we sent, or undefined when the socket was terminated or closed by the peer. */
+  closeCode: number | undefined;
+}
+
+/**
+ * One connection's protocol engine, the same on both sides: frame dispatch,
+ * heartbeats, acks, the send pump with its flow-control window and drain
+ * deadline. It owns its timers; `teardown()` is the one place they are
+ * released, and it runs at most once.
+ */
+export class Link implements SessionLink {
+  readonly #transport: Transport;
+  readonly #session: Session;
+  readonly #settings: LinkSettings;
+  readonly #onDown: (down: LinkDown) => void;
+  readonly #heartbeat: Heartbeat;
+  readonly connectedAt = performance.now();
+  // Set once by teardown(); every entry point checks it first.
+  #down: LinkDown | undefined;
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
+  // Completions since the last ack frame.
+  #unacked = 0;
+  #lastAckSent = 0;
+  get lastAckSent(): number {
+    return this.#lastAckSent;
+  }
+  // Polls bufferedAmount while above the high watermark; started at most once at a time.
+  #drainTimer: ReturnType<typeof setInterval> | undefined;
+  #stalledSince = 0;
+  // Terminates a polite close the peer never finishes; cleared by transportClosed().
+  #closeFallback: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    transport: Transport,
+    session: Session,
+    settings: LinkSettings,
+    onDown: (down: LinkDown) => void,
+  ) {
+    this.#transport = transport;
+    this.#session = session;
+    this.#settings = settings;
+    this.#onDown = onDown;
+    this.#heartbeat = new Heartbeat(heartbeatHost(this, session), {
+      intervalMs: settings.heartbeatIntervalMs,
+      misses: settings.heartbeatMisses,
+    });
+  }
+
+  get settings(): LinkSettings {
+    return this.#settings;
+  }
+  get isDown(): boolean {
+    return this.#down !== undefined;
+  }
+  get lastRttMs(): number | undefined {
+    return this.#heartbeat.lastRttMs;
+  }
+  get bufferedAmount(): number {
+    return this.#transport.bufferedAmount;
+  }
+  /** Ms since the last proven heartbeat round trip. */
+  silentMs(): number {
+    return this.#heartbeat.silentMs();
+  }
+
+  /** Attaches to the session, replays what the peer has not processed, and starts heartbeats. */
+  start(peerProcessed: number): number {
+    const replay = this.#session.outbox.rewind(peerProcessed);
+    this.#session.attach(this);
+    this.#heartbeat.start();
+    // Tell the peer where we are at once, in case acks were lost with the last link.
+    if (this.#session.inbox.processed > 0) this.#sendAck();
+    this.pump();
+    return replay;
+  }
+
+  /** One raw WebSocket message from the peer. */
+  receive(raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    if (this.#down) return;
+    let frame: Frame;
+    try {
+      frame = decodeFrame(raw, isBinary, this.#settings.maxFrameBytes);
+    } catch (err) {
+      this.reject(err as ProtocolError);
+      return;
+    }
+    this.#dispatch(frame, rawLength(raw));
+  }
+
+  /** A frame broke the protocol: count it, say why, close this link only. */
+  reject(err: ProtocolError): void {
+    if (this.#down) return;
+    const s = this.#session;
+    if (s.events.active) {
+      s.events.emit({
+        ...s.eventBase(),
+        type: 'frame-rejected',
+        errorType: err.code,
+        closeCode: err.closeCode,
+        reason: err.message,
+      });
+    }
+    this.teardown(err, { closeCode: err.closeCode });
+  }
+
+  #dispatch(frame: Frame, bytes: number): void {
+    const s = this.#session;
+    switch (frame.t) {
+      case 'data':
+        if (!s.receive(frame, bytes, this.#settings.receiveWindow)) {
+          this.reject(
+            new ProtocolError(
+              'LW_ERR_WINDOW_EXCEEDED',
+              CloseCode.policyViolation,
+              `peer exceeded the flow-control window of ${this.#settings.receiveWindow}`,
+            ),
+          );
+        }
+        return;
+      case 'ack': {
+        if (frame.seq > s.outbox.lastSeq) {
+          this.reject(
+            new ProtocolError(
+              'LW_ERR_PROTOCOL',
+              CloseCode.protocolError,
+              `ack ${frame.seq} for a seq never sent`,
+            ),
+          );
+          return;
+        }
+        const released = s.outbox.ack(frame.seq);
+        if (released > 0) {
+          s.counters.acked += released;
+          if (s.events.active)
+            s.events.emit({ ...s.eventBase(), type: 'data-acked', seq: frame.seq, released });
+        }
+        this.pump();
+        return;
+      }
+      case 'hb':
+        this.#write({ v: 1, t: 'hb-ack', id: frame.id, ts: frame.ts });
+        s.lastHeartbeatAt = performance.now();
+        s.peerProgress = frame.progress;
+        if (s.events.active)
+          s.events.emit({ ...s.eventBase(), type: 'heartbeat-received', progress: frame.progress });
+        return;
+      case 'hb-ack':
+        this.#heartbeat.ack(frame.id, frame.ts);
+        return;
+      case 'close':
+        // The peer is about to close; its reason arrives here even if the close frame does not.
+        this.teardown(
+          new ConnectionError('LW_ERR_CONNECTION_LOST', `peer closing: ${frame.code} ${frame.reason}`),
+          { closeCode: undefined, peerCode: frame.code },
+        );
+        return;
+      case 'hello':
+      case 'welcome':
+        this.reject(
+          new ProtocolError(
+            'LW_ERR_OUT_OF_ORDER',
+            CloseCode.protocolError,
+            `unexpected ${frame.t} after handshake`,
+          ),
+        );
+        return;
+    }
+  }
+
+  /** Writes data frames while the window and the socket buffer allow. */
+  pump(): void {
+    if (this.#down || this.#drainTimer) return;
+    const s = this.#session;
+    const { sendWindow, highWatermarkBytes } = this.#settings;
+    for (;;) {
+      if (this.#transport.bufferedAmount >= highWatermarkBytes) {
+        this.#watchDrain();
+        return;
+      }
+      const entry = s.outbox.takeNext(sendWindow);
+      if (!entry) return;
+      this.#transport.send(entry.frame);
+      const replay = entry.sends > 1;
+      if (replay) s.counters.replayed++;
+      else s.counters.sent++;
+      if (s.events.active) {
+        s.events.emit({ ...s.eventBase(), type: 'data-sent', seq: entry.seq, bytes: entry.bytes, replay });
+      }
+    }
+  }
+
+  /** A completion advanced `processed`; ack soon, or now if enough piled up. */
+  scheduleAck(): void {
+    if (this.#down) return;
+    this.#unacked++;
+    if (this.#unacked >= this.#settings.ackBatch) {
+      this.#sendAck();
+    } else if (!this.#ackTimer) {
+      this.#ackTimer = setTimeout(() => {
+        this.#ackTimer = undefined;
+        this.#sendAck();
+      }, this.#settings.ackDelayMs);
+    }
+  }
+
+  /** Sends any pending ack now (used before a graceful close). */
+  flushAck(): void {
+    if (this.#session.inbox.processed > this.#lastAckSent) this.#sendAck();
+  }
+
+  #sendAck(): void {
+    if (this.#ackTimer) clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    this.#unacked = 0;
+    const seq = this.#session.inbox.processed;
+    this.#lastAckSent = seq;
+    this.#write({ v: 1, t: 'ack', seq });
+  }
+
+  #write(frame: Frame): void {
+    if (this.#down) return;
+    this.#transport.send(encodeFrame(frame));
+  }
+
+  sendHeartbeat(id: number, ts: number): void {
+    const s = this.#session;
+    this.#write({ v: 1, t: 'hb', id, ts, progress: s.progress() });
+    if (s.events.active) s.events.emit({ ...s.eventBase(), type: 'heartbeat-sent', id });
+  }
+
+  #watchDrain(): void {
+    const { highWatermarkBytes, sendStallTimeoutMs } = this.#settings;
+    this.#stalledSince = performance.now();
+    const every = Math.max(5, Math.min(50, Math.floor(sendStallTimeoutMs / 10)));
+    this.#drainTimer = setInterval(() => {
+      const buffered = this.#transport.bufferedAmount;
+      if (buffered < highWatermarkBytes / 2) {
+        clearInterval(this.#drainTimer);
+        this.#drainTimer = undefined;
+        this.pump();
+        return;
+      }
+      const stalledMs = performance.now() - this.#stalledSince;
+      if (stalledMs >= sendStallTimeoutMs) {
+        const s = this.#session;
+        if (s.events.active) {
+          s.events.emit({ ...s.eventBase(), type: 'transport-stalled', bufferedBytes: buffered, stalledMs });
+        }
+        this.teardown(
+          new DeadlineError(
+            'LW_ERR_TRANSPORT_STALLED',
+            sendStallTimeoutMs,
+            `socket kept ${buffered} bytes buffered for ${Math.round(stalledMs)} ms`,
+          ),
+          { closeCode: undefined },
+        );
+      }
+    }, every);
+  }
+
+  /** The socket is gone (its 'close' event fired): release the close fallback. */
+  transportClosed(): void {
+    if (this.#closeFallback) clearTimeout(this.#closeFallback);
+    this.#closeFallback = undefined;
+  }
+
+  /**
+   * Ends this link once. With a `closeCode` it says why (close-reason frame,
+   * then a close frame) and terminates if the peer does not finish the close
+   * within `closeTimeoutMs`; without one it terminates at once.
+   */
+  teardown(error: LinkwatchError, how: { closeCode: number | undefined; peerCode?: number }): void {
+    if (this.#down) return;
+    this.#down = { error, closeCode: how.closeCode ?? how.peerCode };
+    this.#heartbeat.cancel();
+    if (this.#ackTimer) clearTimeout(this.#ackTimer);
+    if (this.#drainTimer) clearInterval(this.#drainTimer);
+    this.#ackTimer = undefined;
+    this.#drainTimer = undefined;
+    if (this.#session.link === this) this.#session.attach(undefined);
+    const t = this.#transport;
+    if (how.closeCode !== undefined) {
+      const reason = clampReason(error.message);
+      try {
+        t.send(encodeFrame({ v: 1, t: 'close', code: how.closeCode, reason }));
+        t.close(how.closeCode, reason);
+        this.#closeFallback = setTimeout(() => t.terminate(), CLOSE_TIMEOUT_MS);
+      } catch {
+        t.terminate();
+      }
+    } else {
+      t.terminate();
+    }
+    this.#onDown(this.#down);
+  }
+}
+
+function rawLength(raw: Buffer | ArrayBuffer | Buffer[]): number {
+  if (Array.isArray(raw)) return raw.reduce((n, b) => n + b.length, 0);
+  return raw.byteLength;
+}
+
+function heartbeatHost(link: Link, session: Session): HeartbeatHost {
+  return {
+    sendHeartbeat: (id, ts) => link.sendHeartbeat(id, ts),
+    missed: (consecutive) => {
+      if (session.events.active) {
+        session.events.emit({
+          ...session.eventBase(),
+          type: 'heartbeat-missed',
+          consecutive,
+          limit: link.settings.heartbeatMisses,
+        });
+      }
+    },
+    rtt: (rttMs) => {
+      session.lastRttMs = rttMs;
+      if (session.events.active)
+        session.events.emit({ ...session.eventBase(), type: 'heartbeat-rtt', rttMs });
+    },
+    dead: (silentMs) => {
+      if (session.events.active)
+        session.events.emit({ ...session.eventBase(), type: 'heartbeat-timeout', silentMs });
+      link.teardown(
+        new DeadlineError(
+          'LW_ERR_HEARTBEAT_TIMEOUT',
+          link.settings.heartbeatIntervalMs * link.settings.heartbeatMisses,
+          `no heartbeat round trip for ${Math.round(silentMs)} ms`,
+        ),
+        { closeCode: undefined },
+      );
+    },
+  };
+}

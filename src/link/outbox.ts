@@ -1,0 +1,210 @@
+import { ClosedError, OutboxFullError } from '../errors.js';
+
+/**
+ * What `send()` does when the outbox is full.
+ * - `block`: the returned promise waits for room (backpressure). Nothing is lost.
+ * - `drop-oldest`: the oldest unacked message is discarded to make room.
+ * - `drop-newest`: the new message is discarded.
+ * - `reject`: the promise rejects with `OutboxFullError`.
+ */
+export type OverflowPolicy = 'block' | 'drop-oldest' | 'drop-newest' | 'reject';
+export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['block', 'drop-oldest', 'drop-newest', 'reject'];
+
+export interface OutboxOptions {
+  maxMessages: number;
+  maxBytes: number;
+  policy: OverflowPolicy;
+  now?: () => number;
+  /** Called for every message discarded by a drop policy. */
+  onDrop?: (seq: number, reason: 'drop-oldest' | 'drop-newest') => void;
+}
+
+export interface OutboxEntry {
+  readonly seq: number;
+  /** The encoded data frame, ready to write; replays resend the same bytes. */
+  readonly frame: string;
+  readonly bytes: number;
+  readonly enqueuedAt: number;
+  /** How many times it went on the wire; > 1 means replayed. */
+  sends: number;
+}
+
+export interface SendReceipt {
+  seq: number;
+  status: 'queued' | 'dropped';
+}
+
+type Encode = (seq: number) => string;
+interface Waiter {
+  encode: Encode;
+  resolve: (receipt: SendReceipt) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * Send-side bookkeeping for one direction of one worker's stream: assigns
+ * sequence numbers, holds every message until the peer acks it, replays the
+ * unacked tail after a reconnect, and bounds itself in messages and bytes.
+ * Pure: no timers, no sockets.
+ */
+export class Outbox {
+  readonly #max: number;
+  readonly #maxBytes: number;
+  readonly #policy: OverflowPolicy;
+  readonly #now: () => number;
+  readonly #onDrop: OutboxOptions['onDrop'];
+  // entries[head..] are unacked, in seq order; entries before head are garbage awaiting compaction.
+  #entries: OutboxEntry[] = [];
+  #head = 0;
+  // Index of the next entry to put on the wire; head ≤ next ≤ entries.length.
+  #next = 0;
+  #bytes = 0;
+  #lastSeq = 0;
+  #acked = 0;
+  // Producers waiting for room under the `block` policy, FIFO.
+  #waiters: Waiter[] = [];
+  #closed: Error | undefined;
+
+  constructor(options: OutboxOptions) {
+    this.#max = options.maxMessages;
+    this.#maxBytes = options.maxBytes;
+    this.#policy = options.policy;
+    this.#now = options.now ?? (() => performance.now());
+    this.#onDrop = options.onDrop;
+  }
+
+  /** Messages held (sent-unacked plus unsent). */
+  get size(): number {
+    return this.#entries.length - this.#head;
+  }
+  get bytes(): number {
+    return this.#bytes;
+  }
+  /** Highest seq assigned. */
+  get lastSeq(): number {
+    return this.#lastSeq;
+  }
+  /** Highest seq the peer acked. */
+  get acked(): number {
+    return this.#acked;
+  }
+  /** Highest seq written on the current connection. */
+  get sentSeq(): number {
+    return this.#next > this.#head ? this.#entries[this.#next - 1]!.seq : this.#acked;
+  }
+  /** Sent on the current connection and not yet acked. */
+  get inFlight(): number {
+    return this.#next - this.#head;
+  }
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+  /** Age of the oldest unacked message, ms (0 when empty). */
+  oldestAgeMs(now = this.#now()): number {
+    const first = this.#entries[this.#head];
+    return first ? now - first.enqueuedAt : 0;
+  }
+
+  /** Queues one message. See OverflowPolicy for what happens when full. */
+  enqueue(encode: Encode): Promise<SendReceipt> {
+    if (this.#closed) return Promise.reject(this.#closed);
+    if (this.#waiters.length === 0 && this.#hasRoom()) return Promise.resolve(this.#push(encode));
+    switch (this.#policy) {
+      case 'block':
+        return new Promise((resolve, reject) => this.#waiters.push({ encode, resolve, reject }));
+      case 'reject':
+        return Promise.reject(
+          new OutboxFullError(
+            `outbox is full (${this.size} messages, ${this.#bytes} bytes) and the policy is reject`,
+          ),
+        );
+      case 'drop-newest': {
+        const seq = ++this.#lastSeq;
+        this.#onDrop?.(seq, 'drop-newest');
+        return Promise.resolve({ seq, status: 'dropped' });
+      }
+      case 'drop-oldest': {
+        while (this.size > 0 && !this.#hasRoom()) this.#dropOldest();
+        return Promise.resolve(this.#push(encode));
+      }
+    }
+  }
+
+  /** Next entry to write if the flow-control window allows, else undefined. */
+  takeNext(window: number): OutboxEntry | undefined {
+    if (this.#next >= this.#entries.length || this.#next - this.#head >= window) return undefined;
+    const entry = this.#entries[this.#next++]!;
+    entry.sends++;
+    return entry;
+  }
+
+  /** Cumulative ack: releases every entry with seq ≤ `seq`. Returns how many were released. */
+  ack(seq: number): number {
+    if (seq <= this.#acked) return 0;
+    this.#acked = Math.min(seq, this.#lastSeq);
+    let released = 0;
+    while (this.#head < this.#entries.length && this.#entries[this.#head]!.seq <= seq) {
+      this.#bytes -= this.#entries[this.#head]!.bytes;
+      this.#head++;
+      released++;
+    }
+    if (this.#next < this.#head) this.#next = this.#head;
+    this.#compact();
+    this.#admitWaiters();
+    return released;
+  }
+
+  /**
+   * A new connection begins: release what the peer already processed and
+   * rewind so the unacked tail is sent again. Returns how many will replay.
+   */
+  rewind(peerProcessed: number): number {
+    this.ack(peerProcessed);
+    let replays = 0;
+    for (let i = this.#head; i < this.#next; i++) replays++;
+    this.#next = this.#head;
+    return replays;
+  }
+
+  /** Rejects waiting producers; later enqueues reject too. Held entries stay readable. */
+  close(err: Error = new ClosedError('outbox closed')): void {
+    this.#closed = err;
+    for (const w of this.#waiters.splice(0)) w.reject(err);
+  }
+
+  #hasRoom(): boolean {
+    return this.size < this.#max && this.#bytes < this.#maxBytes;
+  }
+
+  #push(encode: Encode): SendReceipt {
+    const seq = ++this.#lastSeq;
+    const frame = encode(seq);
+    const bytes = Buffer.byteLength(frame, 'utf8');
+    this.#entries.push({ seq, frame, bytes, enqueuedAt: this.#now(), sends: 0 });
+    this.#bytes += bytes;
+    return { seq, status: 'queued' };
+  }
+
+  #dropOldest(): void {
+    const entry = this.#entries[this.#head]!;
+    this.#bytes -= entry.bytes;
+    this.#head++;
+    if (this.#next < this.#head) this.#next = this.#head;
+    this.#onDrop?.(entry.seq, 'drop-oldest');
+  }
+
+  #admitWaiters(): void {
+    while (this.#waiters.length > 0 && this.#hasRoom()) {
+      const w = this.#waiters.shift()!;
+      w.resolve(this.#push(w.encode));
+    }
+  }
+
+  #compact(): void {
+    if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
+      this.#entries = this.#entries.slice(this.#head);
+      this.#next -= this.#head;
+      this.#head = 0;
+    }
+  }
+}

@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import type { LinkwatchError } from '../errors.js';
+import { encodeFrame } from '../protocol/codec.js';
+import type { DataFrame, JsonValue, Progress } from '../protocol/frames.js';
+import { type AroundHandler, type Handler, type Message, WorkQueue } from '../queue/work-queue.js';
+import type { LinkEvents, Side } from './events.js';
+import { Inbox } from './inbox.js';
+import { Outbox, type OverflowPolicy, type SendReceipt } from './outbox.js';
+
+/** Counters a side reports in its summary and on /links. Monotonic within a process. */
+export interface SessionCounters {
+  sent: number;
+  acked: number;
+  replayed: number;
+  dropped: number;
+  received: number;
+  processed: number;
+  duplicates: number;
+  failed: number;
+  timedOut: number;
+  reconnects: number;
+}
+
+export interface SessionOptions {
+  side: Side;
+  workerId: string;
+  events: LinkEvents;
+  handler: Handler;
+  around?: AroundHandler | undefined;
+  outbox: { maxMessages: number; maxBytes: number; policy: OverflowPolicy };
+  queue: { concurrency: number; capacity: number; timeoutMs: number };
+  maxFrameBytes: number;
+  /** Called when `processed` advances, so durable checkpoints can follow. */
+  onProcessed?: ((stream: string, processed: number) => void) | undefined;
+}
+
+/** The part of a live link the session drives. */
+export interface SessionLink {
+  pump(): void;
+  scheduleAck(): void;
+}
+
+/**
+ * One worker's two streams on one side, across reconnects: our outbox (what
+ * we send), our inbox and work queue (what the peer sends us), and counters.
+ * A Link is attached while connected; the session outlives it.
+ */
+export class Session {
+  readonly side: Side;
+  readonly workerId: string;
+  readonly events: LinkEvents;
+  /** Identifies this side's outgoing seq space; a new process starts a new stream. */
+  readonly stream = randomUUID();
+  hubId: string | undefined;
+  readonly outbox: Outbox;
+  readonly queue: WorkQueue;
+  readonly counters: SessionCounters = {
+    sent: 0,
+    acked: 0,
+    replayed: 0,
+    dropped: 0,
+    received: 0,
+    processed: 0,
+    duplicates: 0,
+    failed: 0,
+    timedOut: 0,
+    reconnects: 0,
+  };
+  // The peer's stream this inbox belongs to; a different one means the peer restarted.
+  #peerStream: string | undefined;
+  #inbox = new Inbox();
+  // Which inbox accepted each queued message; weak so settled messages are collectable.
+  readonly #inboxOf = new WeakMap<Message, Inbox>();
+  #link: SessionLink | undefined;
+  readonly #maxFrameBytes: number;
+  readonly #onProcessed: SessionOptions['onProcessed'];
+  /** performance.now() of the last heartbeat heard from the peer. */
+  lastHeartbeatAt: number | undefined;
+  peerProgress: Progress | undefined;
+  lastRttMs: number | undefined;
+
+  constructor(options: SessionOptions) {
+    this.side = options.side;
+    this.workerId = options.workerId;
+    this.events = options.events;
+    this.#maxFrameBytes = options.maxFrameBytes;
+    this.#onProcessed = options.onProcessed;
+    this.outbox = new Outbox({
+      ...options.outbox,
+      onDrop: (seq, reason) => {
+        this.counters.dropped++;
+        if (this.events.active) this.events.emit({ ...this.#base(), type: 'outbox-dropped', seq, reason });
+      },
+    });
+    this.queue = new WorkQueue({
+      ...options.queue,
+      handler: options.handler,
+      around: options.around,
+      onEnqueued: this.events.active
+        ? (seq, depth, traceparent) =>
+            this.events.emit({ ...this.#base(), type: 'queue-enqueued', seq, depth, traceparent })
+        : undefined,
+      onStarted: (seq, waitMs) => {
+        if (this.events.active) this.events.emit({ ...this.#base(), type: 'queue-started', seq, waitMs });
+      },
+      onSettled: (message, durationMs, error) => this.#settled(message, durationMs, error),
+    });
+  }
+
+  get peerStream(): string | undefined {
+    return this.#peerStream;
+  }
+  get inbox(): Inbox {
+    return this.#inbox;
+  }
+  get link(): SessionLink | undefined {
+    return this.#link;
+  }
+
+  attach(link: SessionLink | undefined): void {
+    this.#link = link;
+  }
+
+  /**
+   * The peer announced its stream. A new stream means the peer restarted its
+   * seq space: start a fresh inbox at `checkpoint` (0 when unknown).
+   */
+  bindPeerStream(stream: string, checkpoint = 0): void {
+    if (this.#peerStream === stream) return;
+    this.#peerStream = stream;
+    this.#inbox = new Inbox(checkpoint);
+  }
+
+  progress(): Progress {
+    return {
+      sent: this.outbox.lastSeq,
+      acked: this.outbox.acked,
+      processed: this.#inbox.processed,
+      depth: this.queue.depth,
+    };
+  }
+
+  /** Queues one message for the peer. Rejects payloads that could never fit in a frame. */
+  send(payload: JsonValue, traceparent?: string): Promise<SendReceipt> {
+    let probe: string;
+    try {
+      probe = JSON.stringify(payload);
+    } catch (cause) {
+      return Promise.reject(new TypeError('payload must be JSON-serializable', { cause }));
+    }
+    if (probe === undefined)
+      return Promise.reject(new TypeError('payload must be JSON-serializable, got undefined'));
+    // 64 bytes covers the frame envelope around the payload.
+    const size = Buffer.byteLength(probe, 'utf8') + 64 + (traceparent ? 64 : 0);
+    if (size > this.#maxFrameBytes) {
+      return Promise.reject(
+        new RangeError(
+          `payload of ${size} bytes (with envelope) exceeds maxFrameBytes ${this.#maxFrameBytes}`,
+        ),
+      );
+    }
+    const encode = (seq: number): string => {
+      const frame: DataFrame = { v: 1, t: 'data', seq, p: payload };
+      if (traceparent) frame.tp = traceparent;
+      return encodeFrame(frame);
+    };
+    const pending = this.outbox.enqueue(encode);
+    if (this.outbox.waiting > 0 && this.events.active) {
+      this.events.emit({ ...this.#base(), type: 'outbox-blocked', waiting: this.outbox.waiting });
+    }
+    return pending.then((receipt) => {
+      if (receipt.status === 'queued') this.#link?.pump();
+      return receipt;
+    });
+  }
+
+  /** A data frame arrived. Returns false when it broke the flow-control window. */
+  receive(frame: DataFrame, bytes: number, window: number): boolean {
+    if (this.#inbox.accept(frame.seq) === 'duplicate') {
+      this.counters.duplicates++;
+      if (this.events.active)
+        this.events.emit({ ...this.#base(), type: 'duplicate-dropped', seq: frame.seq });
+      return true;
+    }
+    this.counters.received++;
+    if (this.events.active)
+      this.events.emit({ ...this.#base(), type: 'data-received', seq: frame.seq, bytes });
+    if (this.#inbox.inFlight > window) return false;
+    const message: Message = { workerId: this.workerId, seq: frame.seq, payload: frame.p };
+    this.#inboxOf.set(message, this.#inbox);
+    return this.queue.add(message, frame.tp);
+  }
+
+  #settled(message: Message, durationMs: number, error: LinkwatchError | undefined): void {
+    const seq = message.seq;
+    if (error) {
+      this.counters.failed++;
+      if (error.code === 'LW_ERR_HANDLER_TIMEOUT') this.counters.timedOut++;
+      if (this.events.active) {
+        this.events.emit({ ...this.#base(), type: 'queue-failed', seq, durationMs, errorType: error.code });
+      }
+    } else {
+      this.counters.processed++;
+      if (this.events.active) this.events.emit({ ...this.#base(), type: 'queue-completed', seq, durationMs });
+    }
+    // The inbox the message was accepted into; the peer may have restarted since.
+    const inbox = this.#inboxOf.get(message);
+    if (inbox !== this.#inbox) return;
+    if (inbox.complete(seq)) {
+      if (this.#peerStream) this.#onProcessed?.(this.#peerStream, inbox.processed);
+      this.#link?.scheduleAck();
+    }
+  }
+
+  #base() {
+    return { side: this.side, workerId: this.workerId, hubId: this.hubId, at: performance.now() };
+  }
+
+  /** For Link: a common event base. */
+  eventBase() {
+    return this.#base();
+  }
+}

@@ -1,0 +1,9 @@
+/** What a Link needs from a socket. `ws`'s WebSocket satisfies it as is. */
+export interface Transport {
+  send(data: string): void;
+  /** Bytes queued in user space, not yet handed to the kernel. */
+  readonly bufferedAmount: number;
+  close(code: number, reason: string): void;
+  /** Destroys the socket at once: no close handshake that could wait on a dead peer. */
+  terminate(): void;
+}

@@ -1,0 +1,39 @@
+/**
+ * WebSocket close codes used by linkwatch. 1000-1011 are RFC 6455; 4000-4999
+ * are ours. Every code is documented in the README ("Close codes").
+ */
+export const CloseCode = {
+  /** Clean shutdown requested by the app. */
+  normal: 1000,
+  /** The process is shutting down. */
+  goingAway: 1001,
+  /** Malformed, unknown-version or out-of-order frame. */
+  protocolError: 1002,
+  /** A frame that parsed but carried invalid data (bad JSON, bad field type). */
+  invalidData: 1007,
+  /** Policy violation: worker id not allowed for this token, flow-control window exceeded. */
+  policyViolation: 1008,
+  /** A frame larger than the negotiated maximum. */
+  messageTooBig: 1009,
+  /** The hub failed internally. */
+  internalError: 1011,
+  /** A newer connection with the same worker id replaced this one (epoch fence). */
+  superseded: 4001,
+  /** The hub's watchdog evicted this link. */
+  evicted: 4002,
+  /** The handshake did not complete in time. */
+  handshakeTimeout: 4003,
+} as const;
+
+export type CloseCodeName = keyof typeof CloseCode;
+export type CloseCodeValue = (typeof CloseCode)[CloseCodeName];
+
+/** RFC 6455 limits a close reason to 123 bytes of UTF-8. */
+export function clampReason(reason: string): string {
+  const buf = Buffer.from(reason, 'utf8');
+  if (buf.length <= 123) return reason;
+  return `${buf
+    .subarray(0, 120)
+    .toString('utf8')
+    .replace(/\uFFFD+$/, '')}...`;
+}

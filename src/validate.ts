@@ -1,0 +1,84 @@
+/**
+ * Option checks shared by the hub and the worker. Each failure is a
+ * TypeError that names the option, what was expected and what was given.
+ */
+export function describe(value: unknown): string {
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+function fail(name: string, expected: string, value: unknown): never {
+  throw new TypeError(`Expected \`${name}\` to be ${expected}, got ${describe(value)}`);
+}
+
+export function intOption(
+  name: string,
+  value: unknown,
+  fallback: number,
+  { min = 0, max = Number.MAX_SAFE_INTEGER }: { min?: number; max?: number } = {},
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    fail(
+      name,
+      `an integer from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'MAX_SAFE_INTEGER' : max}`,
+      value,
+    );
+  }
+  return value;
+}
+
+export function numberOption(name: string, value: unknown, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min)
+    fail(name, `a finite number ≥ ${min}`, value);
+  return value;
+}
+
+export function stringOption(name: string, value: unknown, pattern?: RegExp, hint?: string): string {
+  if (typeof value !== 'string' || value.length === 0) fail(name, 'a non-empty string', value);
+  if (pattern && !pattern.test(value)) fail(name, hint ?? `a string matching ${pattern}`, value);
+  return value;
+}
+
+export function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    fail(name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
+  }
+  return value as T;
+}
+
+export function functionOption<T>(name: string, value: unknown, fallback?: T): T {
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (typeof value !== 'function') fail(name, 'a function', value);
+  return value as T;
+}
+
+export function urlOption(name: string, value: unknown): string {
+  if (typeof value !== 'string') fail(name, 'a ws:// or wss:// URL', value);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    fail(name, 'a ws:// or wss:// URL', value);
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') fail(name, 'a ws:// or wss:// URL', value);
+  if (url.username || url.password)
+    fail(name, 'a URL without credentials (pass the token separately)', '[redacted]');
+  return value;
+}
+
+/** A URL as it may appear in logs and telemetry: no credentials, no query. */
+export function safeUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    return `${url.protocol}//${url.host}${url.pathname}`;
+  } catch {
+    return '[invalid url]';
+  }
+}

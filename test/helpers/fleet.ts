@@ -1,0 +1,78 @@
+import { Hub, type HubOptions } from '../../src/hub/hub.js';
+import type { LinkEvent } from '../../src/link/events.js';
+import type { Message } from '../../src/queue/work-queue.js';
+import { Worker, type WorkerOptions } from '../../src/worker/worker.js';
+
+export const TOKEN = 'test-token-0123456789';
+
+/** Resolves when `predicate` holds, polling on each event or every 10 ms; rejects at the deadline. */
+export async function waitFor(predicate: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const start = performance.now();
+  while (!predicate()) {
+    if (performance.now() - start > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Resolves with the first event matching `match`; rejects at the deadline. */
+export function nextEvent<T extends LinkEvent['type']>(
+  source: { on(l: (e: LinkEvent) => void): () => void },
+  type: T,
+  timeoutMs = 5000,
+  match: (e: Extract<LinkEvent, { type: T }>) => boolean = () => true,
+): Promise<Extract<LinkEvent, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`no ${type} event within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const off = source.on((e) => {
+      if (e.type === type && match(e as Extract<LinkEvent, { type: T }>)) {
+        clearTimeout(timer);
+        off();
+        resolve(e as Extract<LinkEvent, { type: T }>);
+      }
+    });
+  });
+}
+
+export interface Received {
+  messages: Message[];
+  byWorker: Map<string, number[]>;
+}
+
+export function recorder(): Received & { handler: (m: Message) => void } {
+  const messages: Message[] = [];
+  const byWorker = new Map<string, number[]>();
+  return {
+    messages,
+    byWorker,
+    handler: (m: Message) => {
+      messages.push(m);
+      const list = byWorker.get(m.workerId) ?? [];
+      byWorker.set(m.workerId, list);
+      list.push(m.seq);
+    },
+  };
+}
+
+export async function startHub(options: Partial<HubOptions> & Pick<HubOptions, 'handler'>): Promise<Hub> {
+  const hub = new Hub({
+    tokens: [{ token: TOKEN }],
+    heartbeatIntervalMs: 200,
+    heartbeatMisses: 3,
+    ...options,
+  });
+  return hub.listen();
+}
+
+export function startWorker(urls: string | string[], options: Partial<WorkerOptions> = {}): Worker {
+  return new Worker({
+    hubs: Array.isArray(urls) ? urls : [urls],
+    workerId: 'w1',
+    token: TOKEN,
+    backoff: { initialDelayMs: 20, maxDelayMs: 200, minUptimeMs: 500 },
+    ...options,
+  }).start();
+}
