@@ -20,7 +20,7 @@ import {
 import { type LinkEventListener, LinkEvents } from '../link/events.js';
 import { Link, type LinkDown } from '../link/link.js';
 import { OVERFLOW_POLICIES, type SendReceipt } from '../link/outbox.js';
-import { Session } from '../link/session.js';
+import { Session, type SessionCounters } from '../link/session.js';
 import { CloseCode, clampReason } from '../protocol/close-codes.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
 import type { HelloFrame, JsonValue } from '../protocol/frames.js';
@@ -120,6 +120,19 @@ export class Hub {
   // Sockets between accept and upgrade/hello; destroyed on close.
   readonly #pending = new Set<Socket | WebSocket>();
   #closing: Promise<ShutdownReport> | undefined;
+  // Counters of sessions dropped after their TTL, so totals() stays monotonic.
+  readonly #forgotten: SessionCounters = {
+    sent: 0,
+    acked: 0,
+    replayed: 0,
+    dropped: 0,
+    received: 0,
+    processed: 0,
+    duplicates: 0,
+    failed: 0,
+    timedOut: 0,
+    reconnects: 0,
+  };
   #listening = false;
   /** Hub-wide counters that have no single worker. */
   readonly stats = { authFailures: 0, framesRejected: 0, handshakeTimeouts: 0 };
@@ -564,9 +577,21 @@ export class Hub {
     void ws;
   }
 
+  /** Counters summed over every session this hub has had, forgotten ones included. */
+  totals(): SessionCounters {
+    const sum = { ...this.#forgotten };
+    for (const p of this.#peers.values()) {
+      for (const k of Object.keys(sum) as (keyof SessionCounters)[]) sum[k] += p.session.counters[k];
+    }
+    return sum;
+  }
+
   #forget(peer: Peer): void {
     const id = peer.session.workerId;
     if (this.#peers.get(id) !== peer || peer.link) return;
+    for (const k of Object.keys(this.#forgotten) as (keyof SessionCounters)[]) {
+      this.#forgotten[k] += peer.session.counters[k];
+    }
     peer.session.queue.close();
     peer.session.outbox.close(new ClosedError('session expired'));
     this.#peers.delete(id);
@@ -625,7 +650,6 @@ export class Hub {
     this.#server.closeAllConnections?.();
     await serverClosed;
     this.#wss.close();
-    this.#peers.clear();
     return { abandoned, unacked, timedOut: !finished || idle.includes(false), workers: peers.length };
   }
 }

@@ -186,7 +186,12 @@ export class Session {
     if (this.events.active)
       this.events.emit({ ...this.#base(), type: 'data-received', seq: frame.seq, bytes });
     if (this.#inbox.inFlight > window) return false;
-    const message: Message = { workerId: this.workerId, seq: frame.seq, payload: frame.p };
+    const message: Message = {
+      workerId: this.workerId,
+      stream: this.#peerStream ?? '',
+      seq: frame.seq,
+      payload: frame.p,
+    };
     this.#inboxOf.set(message, this.#inbox);
     return this.queue.add(message, frame.tp);
   }

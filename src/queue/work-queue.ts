@@ -5,6 +5,8 @@ import type { JsonValue } from '../protocol/frames.js';
 /** One delivered message, as the app handler sees it. */
 export interface Message {
   workerId: string;
+  /** The sender's seq space; `(workerId, stream, seq)` is unique, so apps can checkpoint on it. */
+  stream: string;
   seq: number;
   payload: JsonValue;
 }

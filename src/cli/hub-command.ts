@@ -1,0 +1,163 @@
+import { parseArgs } from 'node:util';
+import { parseTokenFile } from '../hub/auth.js';
+import { Hub, type HubOptions, readTlsFiles } from '../hub/hub.js';
+import { linkLogger } from '../log/link-logger.js';
+import type { Handler } from '../queue/work-queue.js';
+import { parseDuration, parseHostPort, parseInteger, readTextFile, UsageError } from './args.js';
+import { Journal } from './journal.js';
+import type { Runtime } from './runtime.js';
+
+export const HUB_USAGE = `linkwatch hub --listen HOST:PORT --tokens FILE [options]
+
+  --listen HOST:PORT          where workers connect; also serves /healthz /readyz /links (default 127.0.0.1:8080)
+  --tokens FILE               accepted tokens: lines "token [workerId,...]" or a JSON array
+  --hub-id ID                 this hub's id in telemetry (default hub-<random>)
+  --heartbeat-interval DUR    default 5s
+  --heartbeat-misses N        default 3
+  --queue-capacity N          per-worker work queue capacity and flow-control window (default 1000)
+  --queue-concurrency N       default 1
+  --handler-timeout DUR       per-message handler deadline (default 30s)
+  --handler-delay DUR         synthetic work per message (default 0)
+  --journal FILE              append "workerId stream seq" per processed message; resume dedupe from it
+  --tls-cert FILE --tls-key FILE   serve wss://
+  --metrics-listen HOST:PORT  Prometheus exporter (default 127.0.0.1:9464; "off" disables)
+  --shutdown-timeout DUR      default 10s`;
+
+export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      listen: { type: 'string', default: '127.0.0.1:8080' },
+      tokens: { type: 'string' },
+      'hub-id': { type: 'string' },
+      'heartbeat-interval': { type: 'string' },
+      'heartbeat-misses': { type: 'string' },
+      'queue-capacity': { type: 'string' },
+      'queue-concurrency': { type: 'string' },
+      'handler-timeout': { type: 'string' },
+      'handler-delay': { type: 'string' },
+      journal: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'metrics-listen': { type: 'string', default: '127.0.0.1:9464' },
+      'shutdown-timeout': { type: 'string', default: '10s' },
+    },
+  });
+  if (!values.tokens) throw new UsageError('--tokens FILE is required');
+  const listen = parseHostPort('listen', values.listen);
+  let tokens: HubOptions['tokens'];
+  try {
+    tokens = parseTokenFile(readTextFile('tokens', values.tokens), values.tokens);
+  } catch (err) {
+    throw err instanceof UsageError ? err : new UsageError(`--tokens: ${(err as Error).message}`);
+  }
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
+    throw new UsageError('--tls-cert and --tls-key go together');
+  }
+  let tls: HubOptions['tls'];
+  if (values['tls-cert'] && values['tls-key']) {
+    try {
+      tls = readTlsFiles(values['tls-cert'], values['tls-key']);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  const delayMs = values['handler-delay'] ? parseDuration('handler-delay', values['handler-delay']) : 0;
+  const journal = values.journal ? new Journal(values.journal) : undefined;
+  const handler: Handler = async (m, { signal }) => {
+    if (delayMs > 0) await abortableDelay(delayMs, signal);
+    journal?.append(m.workerId, m.stream, m.seq);
+  };
+  const hubId = values['hub-id'];
+  const telemetry = await rt.startTelemetry({
+    role: 'hub',
+    instanceId: hubId,
+    metricsListen:
+      values['metrics-listen'] === 'off'
+        ? undefined
+        : parseHostPort('metrics-listen', values['metrics-listen']),
+  });
+  let hub: Hub;
+  try {
+    hub = new Hub({
+      host: listen.host,
+      port: listen.port,
+      ...(hubId ? { hubId } : {}),
+      tokens,
+      handler,
+      ...(tls ? { tls } : {}),
+      ...(journal ? { checkpoint: journal } : {}),
+      ...opt('heartbeatIntervalMs', values['heartbeat-interval'], (v) =>
+        parseDuration('heartbeat-interval', v),
+      ),
+      ...opt('heartbeatMisses', values['heartbeat-misses'], (v) => parseInteger('heartbeat-misses', v, 1)),
+      ...opt('queueCapacity', values['queue-capacity'], (v) => parseInteger('queue-capacity', v, 1)),
+      ...opt('queueConcurrency', values['queue-concurrency'], (v) => parseInteger('queue-concurrency', v, 1)),
+      ...opt('handlerTimeoutMs', values['handler-timeout'], (v) => parseDuration('handler-timeout', v)),
+      ...(telemetry.around ? { around: telemetry.around } : {}),
+    });
+  } catch (err) {
+    await telemetry.shutdown();
+    if (err instanceof TypeError) throw new UsageError(err.message);
+    throw err;
+  }
+  telemetry.attachHub(hub);
+  hub.on(linkLogger(rt.logger));
+  try {
+    await hub.listen();
+  } catch (err) {
+    await telemetry.shutdown();
+    throw new UsageError(
+      `--listen ${values.listen}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  rt.logger.info('hub listening', {
+    hub_id: hub.hubId,
+    url: hub.url,
+    links: `${hub.httpUrl}/links`,
+    metrics: telemetry.metricsUrl ?? 'off',
+  });
+  const shutdownTimeoutMs = parseDuration('shutdown-timeout', values['shutdown-timeout']);
+  await rt.untilSignal();
+  rt.logger.info('hub shutting down', { hub_id: hub.hubId, timeout_ms: shutdownTimeoutMs });
+  const report = await hub.close({ timeoutMs: shutdownTimeoutMs });
+  journal?.close();
+  const totals = hub.totals();
+  await telemetry.shutdown();
+  rt.print({
+    role: 'hub',
+    hubId: hub.hubId,
+    received: totals.received,
+    processed: totals.processed,
+    failed: totals.failed,
+    duplicatesDropped: totals.duplicates,
+    workers: report.workers,
+    abandoned: report.abandoned,
+    timedOut: report.timedOut,
+  });
+  return 0;
+}
+
+function opt<K extends string, V>(
+  key: K,
+  raw: string | undefined,
+  parse: (v: string) => V,
+): Partial<Record<K, V>> {
+  return raw === undefined ? {} : ({ [key]: parse(raw) } as Record<K, V>);
+}
+
+export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    function onAbort() {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

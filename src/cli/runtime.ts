@@ -1,0 +1,31 @@
+import type { Hub } from '../hub/hub.js';
+import type { Logger } from '../log/logger.js';
+import type { AroundHandler } from '../queue/work-queue.js';
+import type { Worker } from '../worker/worker.js';
+
+export interface TelemetryStartOptions {
+  role: 'hub' | 'worker' | 'demo';
+  /** service.instance.id: the worker id or hub id. */
+  instanceId: string | undefined;
+  /** Prometheus exporter address; undefined disables it. */
+  metricsListen: { host: string; port: number } | undefined;
+}
+
+export interface TelemetryHandle {
+  around: AroundHandler | undefined;
+  metricsUrl: string | undefined;
+  attachHub(hub: Hub): void;
+  attachWorker(worker: Worker): void;
+  /** Flushes and stops exporters; safe to call twice. */
+  shutdown(): Promise<void>;
+}
+
+/** What commands need from the process, so tests can run them in-process too. */
+export interface Runtime {
+  logger: Logger;
+  /** Prints one JSON line on stdout (the summary). */
+  print(summary: Record<string, unknown>): void;
+  /** Resolves on SIGINT or SIGTERM (or when a test aborts it). */
+  untilSignal(): Promise<string>;
+  startTelemetry(options: TelemetryStartOptions): Promise<TelemetryHandle>;
+}

@@ -1,0 +1,145 @@
+import { parseArgs } from 'node:util';
+import { OVERFLOW_POLICIES, type OverflowPolicy } from '../link/outbox.js';
+import { linkLogger } from '../log/link-logger.js';
+import { Worker } from '../worker/worker.js';
+import {
+  parseDuration,
+  parseHostPort,
+  parseInteger,
+  readTextFile,
+  readTokenFile,
+  UsageError,
+} from './args.js';
+import type { Runtime } from './runtime.js';
+
+export const WORKER_USAGE = `linkwatch worker --hub URL [--hub URL ...] --id ID --token-file FILE [options]
+
+  --hub URL                   ws:// or wss:// hub URL; repeat for failover (tried in order)
+  --id ID                     worker id, [A-Za-z0-9._:-] (a metric label: keep it stable)
+  --token-file FILE           file holding the bearer token
+  --rate MSGS_PER_S           synthetic traffic rate (default 100)
+  --size BYTES                synthetic payload size (default 256)
+  --count N                   stop after N messages are acked (default: run until signalled)
+  --overflow POLICY           block | drop-oldest | drop-newest | reject (default block)
+  --outbox-max-messages N     default 10000
+  --ca FILE                   trust this CA for wss://
+  --metrics-listen HOST:PORT  Prometheus exporter (default 127.0.0.1:9464; "off" disables)
+  --shutdown-timeout DUR      default 10s`;
+
+export async function workerCommand(argv: string[], rt: Runtime): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      hub: { type: 'string', multiple: true },
+      id: { type: 'string' },
+      'token-file': { type: 'string' },
+      rate: { type: 'string', default: '100' },
+      size: { type: 'string', default: '256' },
+      count: { type: 'string' },
+      overflow: { type: 'string', default: 'block' },
+      'outbox-max-messages': { type: 'string' },
+      ca: { type: 'string' },
+      'metrics-listen': { type: 'string', default: '127.0.0.1:9464' },
+      'shutdown-timeout': { type: 'string', default: '10s' },
+    },
+  });
+  if (!values.hub?.length) throw new UsageError('--hub URL is required (repeat it for failover)');
+  if (!values.id) throw new UsageError('--id ID is required');
+  if (!values['token-file']) throw new UsageError('--token-file FILE is required');
+  const token = readTokenFile('token-file', values['token-file']);
+  const rate = parseInteger('rate', values.rate, 0);
+  const size = parseInteger('size', values.size, 0);
+  const count = values.count === undefined ? undefined : parseInteger('count', values.count, 1);
+  if (!OVERFLOW_POLICIES.includes(values.overflow as OverflowPolicy)) {
+    throw new UsageError(
+      `--overflow: expected one of ${OVERFLOW_POLICIES.join(', ')}, got ${JSON.stringify(values.overflow)}`,
+    );
+  }
+  const telemetry = await rt.startTelemetry({
+    role: 'worker',
+    instanceId: values.id,
+    metricsListen:
+      values['metrics-listen'] === 'off'
+        ? undefined
+        : parseHostPort('metrics-listen', values['metrics-listen']),
+  });
+  let worker: Worker;
+  try {
+    worker = new Worker({
+      hubs: values.hub,
+      workerId: values.id,
+      token,
+      overflow: values.overflow as OverflowPolicy,
+      ...(values['outbox-max-messages']
+        ? { outboxMaxMessages: parseInteger('outbox-max-messages', values['outbox-max-messages'], 1) }
+        : {}),
+      ...(values.ca ? { tls: { ca: readTextFile('ca', values.ca) } } : {}),
+      ...(telemetry.around ? { around: telemetry.around } : {}),
+    });
+  } catch (err) {
+    await telemetry.shutdown();
+    if (err instanceof TypeError)
+      throw new UsageError(err.message.replace(/`hubs\[\d+\]`/, '--hub').replace('`workerId`', '--id'));
+    throw err;
+  }
+  telemetry.attachWorker(worker);
+  worker.on(linkLogger(rt.logger));
+  worker.start();
+  rt.logger.info('worker started', {
+    worker_id: values.id,
+    rate,
+    size,
+    metrics: telemetry.metricsUrl ?? 'off',
+  });
+
+  const stop = new AbortController();
+  const producing = produce(worker, { rate, size, count, signal: stop.signal });
+  const reason = await Promise.race([rt.untilSignal(), producing.then(() => 'done')]);
+  stop.abort();
+  await producing.catch(() => {});
+  const shutdownTimeoutMs = parseDuration('shutdown-timeout', values['shutdown-timeout']);
+  rt.logger.info('worker stopping', { worker_id: values.id, reason, timeout_ms: shutdownTimeoutMs });
+  const report = await worker.stop({ timeoutMs: shutdownTimeoutMs });
+  const c = worker.status().counters;
+  await telemetry.shutdown();
+  rt.print({
+    role: 'worker',
+    workerId: values.id,
+    sent: c.sent,
+    acked: c.acked,
+    replayed: c.replayed,
+    dropped: c.dropped,
+    reconnects: c.reconnects,
+    unacked: report.unacked,
+    timedOut: report.timedOut,
+  });
+  return 0;
+}
+
+/**
+ * Synthetic traffic, the way a capture source produces it: `rate` messages a
+ * second in 10 ms ticks. Each send awaits the outbox, so a slow hub slows
+ * the producer (backpressure) instead of growing memory.
+ */
+async function produce(
+  worker: Worker,
+  o: { rate: number; size: number; count: number | undefined; signal: AbortSignal },
+): Promise<void> {
+  const filler = 'x'.repeat(o.size);
+  let n = 0;
+  const started = performance.now();
+  while (!o.signal.aborted && (o.count === undefined || n < o.count)) {
+    // rate 0: as fast as backpressure allows, yielding to I/O every 100 sends.
+    const due = o.rate === 0 ? n + 100 : Math.floor(((performance.now() - started) / 1000) * o.rate);
+    while (n < due && (o.count === undefined || n < o.count) && !o.signal.aborted) {
+      n++;
+      await worker.send({ n, ts: Date.now(), data: filler });
+    }
+    await new Promise((r) => (o.rate === 0 ? setImmediate(r) : setTimeout(r, 10)));
+  }
+  // With --count, wait for the hub to ack everything before reporting.
+  while (o.count !== undefined && !o.signal.aborted && worker.session.outbox.size > 0) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
