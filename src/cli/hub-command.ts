@@ -95,7 +95,6 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
       ...opt('queueCapacity', values['queue-capacity'], (v) => parseInteger('queue-capacity', v, 1)),
       ...opt('queueConcurrency', values['queue-concurrency'], (v) => parseInteger('queue-concurrency', v, 1)),
       ...opt('handlerTimeoutMs', values['handler-timeout'], (v) => parseDuration('handler-timeout', v)),
-      ...(telemetry.around ? { around: telemetry.around } : {}),
     });
   } catch (err) {
     await telemetry.shutdown();

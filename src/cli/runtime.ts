@@ -1,6 +1,5 @@
 import type { Hub } from '../hub/hub.js';
 import type { Logger } from '../log/logger.js';
-import type { AroundHandler } from '../queue/work-queue.js';
 import type { Worker } from '../worker/worker.js';
 
 export interface TelemetryStartOptions {
@@ -12,7 +11,6 @@ export interface TelemetryStartOptions {
 }
 
 export interface TelemetryHandle {
-  around: AroundHandler | undefined;
   metricsUrl: string | undefined;
   attachHub(hub: Hub): void;
   attachWorker(worker: Worker): void;

@@ -6,7 +6,6 @@ export async function startTelemetry(
   _logger: Logger,
 ): Promise<TelemetryHandle> {
   return {
-    around: undefined,
     metricsUrl: undefined,
     attachHub() {},
     attachWorker() {},

@@ -75,7 +75,6 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
         ? { outboxMaxMessages: parseInteger('outbox-max-messages', values['outbox-max-messages'], 1) }
         : {}),
       ...(values.ca ? { tls: { ca: readTextFile('ca', values.ca) } } : {}),
-      ...(telemetry.around ? { around: telemetry.around } : {}),
     });
   } catch (err) {
     await telemetry.shutdown();

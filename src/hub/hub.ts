@@ -18,13 +18,14 @@ import {
   ProtocolError,
 } from '../errors.js';
 import { type LinkEventListener, LinkEvents } from '../link/events.js';
+import type { LinkHooks } from '../link/hooks.js';
 import { Link, type LinkDown } from '../link/link.js';
 import { OVERFLOW_POLICIES, type SendReceipt } from '../link/outbox.js';
 import { Session, type SessionCounters } from '../link/session.js';
 import { CloseCode, clampReason } from '../protocol/close-codes.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
 import type { HelloFrame, JsonValue } from '../protocol/frames.js';
-import type { AroundHandler, Handler } from '../queue/work-queue.js';
+import type { Handler } from '../queue/work-queue.js';
 import { functionOption, intOption, oneOf, stringOption } from '../validate.js';
 import { TokenAuthenticator, type TokenEntry } from './auth.js';
 import { type LinkInfo, linkInfo } from './link-info.js';
@@ -78,8 +79,6 @@ export interface HubOptions {
   checkpoint?: CheckpointStore;
   /** Serve `wss://` with this PEM cert and key. */
   tls?: { cert: string | Buffer; key: string | Buffer };
-  /** Wraps each handler call (telemetry uses it for consumer spans). */
-  around?: AroundHandler;
 }
 
 export interface ShutdownReport {
@@ -102,8 +101,8 @@ interface Peer {
   lastError: string | undefined;
 }
 
-type Parsed = Required<Omit<HubOptions, 'checkpoint' | 'tls' | 'around' | 'tokens' | 'overflow'>> &
-  Pick<HubOptions, 'checkpoint' | 'tls' | 'around' | 'overflow'>;
+type Parsed = Required<Omit<HubOptions, 'checkpoint' | 'tls' | 'tokens' | 'overflow'>> &
+  Pick<HubOptions, 'checkpoint' | 'tls' | 'overflow'>;
 
 /**
  * The hub: an HTTP server that authenticates before upgrading, one Session
@@ -114,6 +113,8 @@ export class Hub {
   readonly #o: Parsed;
   readonly #auth: TokenAuthenticator;
   readonly #events = new LinkEvents();
+  /** Telemetry installs its producer/consumer span hooks here. */
+  readonly hooks: LinkHooks = {};
   readonly #peers = new Map<string, Peer>();
   readonly #server: Server;
   readonly #wss: WebSocketServer;
@@ -220,7 +221,6 @@ export class Hub {
       sessionTtlMs: intOption('sessionTtlMs', options.sessionTtlMs, D.DEFAULT_SESSION_TTL_MS, { min: 0 }),
       checkpoint: options.checkpoint,
       tls: options.tls,
-      around: options.around,
     };
     const onRequest = (req: IncomingMessage, res: ServerResponse) => this.#http(req, res);
     this.#server = options.tls ? createHttpsServer(options.tls, onRequest) : createHttpServer(onRequest);
@@ -430,7 +430,7 @@ export class Hub {
           workerId,
           events: this.#events,
           handler: this.#o.handler,
-          around: this.#o.around,
+          hooks: this.hooks,
           outbox: {
             maxMessages: this.#o.outboxMaxMessages,
             maxBytes: this.#o.outboxMaxBytes,

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { LinkwatchError } from '../errors.js';
 import { encodeFrame } from '../protocol/codec.js';
 import type { DataFrame, JsonValue, Progress } from '../protocol/frames.js';
-import { type AroundHandler, type Handler, type Message, WorkQueue } from '../queue/work-queue.js';
+import { type Handler, type Message, WorkQueue } from '../queue/work-queue.js';
 import type { LinkEvents, Side } from './events.js';
+import type { LinkHooks } from './hooks.js';
 import { Inbox } from './inbox.js';
 import { Outbox, type OverflowPolicy, type SendReceipt } from './outbox.js';
 
@@ -26,7 +27,8 @@ export interface SessionOptions {
   workerId: string;
   events: LinkEvents;
   handler: Handler;
-  around?: AroundHandler | undefined;
+  /** Shared with the owning Hub or Worker. */
+  hooks: LinkHooks;
   outbox: { maxMessages: number; maxBytes: number; policy: OverflowPolicy };
   queue: { concurrency: number; capacity: number; timeoutMs: number };
   maxFrameBytes: number;
@@ -49,6 +51,7 @@ export class Session {
   readonly side: Side;
   readonly workerId: string;
   readonly events: LinkEvents;
+  readonly hooks: LinkHooks;
   /** Identifies this side's outgoing seq space; a new process starts a new stream. */
   readonly stream = randomUUID();
   hubId: string | undefined;
@@ -83,6 +86,7 @@ export class Session {
     this.side = options.side;
     this.workerId = options.workerId;
     this.events = options.events;
+    this.hooks = options.hooks;
     this.#maxFrameBytes = options.maxFrameBytes;
     this.#onProcessed = options.onProcessed;
     this.outbox = new Outbox({
@@ -95,11 +99,14 @@ export class Session {
     this.queue = new WorkQueue({
       ...options.queue,
       handler: options.handler,
-      around: options.around,
-      onEnqueued: this.events.active
-        ? (seq, depth, traceparent) =>
-            this.events.emit({ ...this.#base(), type: 'queue-enqueued', seq, depth, traceparent })
-        : undefined,
+      around: (message, traceparent, fn) => {
+        const around = this.hooks.around;
+        return around ? around(message, traceparent, fn) : fn();
+      },
+      onEnqueued: (seq, depth, traceparent) => {
+        if (this.events.active)
+          this.events.emit({ ...this.#base(), type: 'queue-enqueued', seq, depth, traceparent });
+      },
       onStarted: (seq, waitMs) => {
         if (this.events.active) this.events.emit({ ...this.#base(), type: 'queue-started', seq, waitMs });
       },
@@ -142,6 +149,22 @@ export class Session {
 
   /** Queues one message for the peer. Rejects payloads that could never fit in a frame. */
   send(payload: JsonValue, traceparent?: string): Promise<SendReceipt> {
+    const trace = this.hooks.send?.(this);
+    const pending = this.#send(payload, traceparent ?? trace?.traceparent);
+    if (!trace) return pending;
+    return pending.then(
+      (receipt) => {
+        trace.queued(receipt.seq, receipt.status);
+        return receipt;
+      },
+      (err: unknown) => {
+        trace.failed(err);
+        throw err;
+      },
+    );
+  }
+
+  #send(payload: JsonValue, traceparent: string | undefined): Promise<SendReceipt> {
     let probe: string;
     try {
       probe = JSON.stringify(payload);

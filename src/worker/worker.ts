@@ -11,13 +11,14 @@ import {
 } from '../errors.js';
 import { Backoff, type BackoffOptions } from '../link/backoff.js';
 import { type LinkEventListener, LinkEvents, type Side } from '../link/events.js';
+import type { LinkHooks } from '../link/hooks.js';
 import { Link, type LinkDown } from '../link/link.js';
 import { OVERFLOW_POLICIES, type OverflowPolicy, type SendReceipt } from '../link/outbox.js';
 import { Session, type SessionCounters } from '../link/session.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { decodeFrame, encodeFrame, WORKER_ID_PATTERN } from '../protocol/codec.js';
 import type { JsonValue, WelcomeFrame } from '../protocol/frames.js';
-import type { AroundHandler, Handler } from '../queue/work-queue.js';
+import type { Handler } from '../queue/work-queue.js';
 import { functionOption, intOption, oneOf, safeUrl, stringOption, urlOption } from '../validate.js';
 
 export interface WorkerOptions {
@@ -56,8 +57,6 @@ export interface WorkerOptions {
   maxFrameBytes?: number;
   /** Extra TLS options for `wss://` (a private CA, say). */
   tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
-  /** Wraps each command handler call (telemetry uses it for consumer spans). */
-  around?: AroundHandler;
 }
 
 export type WorkerState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'stopping' | 'stopped';
@@ -102,6 +101,8 @@ interface Parsed {
 export class Worker {
   readonly #o: Parsed;
   readonly #events = new LinkEvents();
+  /** Telemetry installs its producer/consumer span hooks here. */
+  readonly hooks: LinkHooks = {};
   readonly #session: Session;
   readonly #backoff: Backoff;
   #state: WorkerState = 'idle';
@@ -184,7 +185,7 @@ export class Worker {
       workerId,
       events: this.#events,
       handler: functionOption<Handler>('handler', options.handler, () => {}),
-      around: options.around,
+      hooks: this.hooks,
       outbox: {
         maxMessages: intOption(
           'outboxMaxMessages',
@@ -219,6 +220,15 @@ export class Worker {
   get session(): Session {
     return this.#session;
   }
+  /** This worker's one session, for code that handles hubs and workers alike. */
+  sessions(): ReadonlyMap<string, Session> {
+    return new Map([[this.#o.workerId, this.#session]]);
+  }
+
+  linkOf(workerId: string): Link | undefined {
+    return workerId === this.#o.workerId ? this.#link : undefined;
+  }
+
   /** The live link, if connected. */
   get link(): Link | undefined {
     return this.#link;

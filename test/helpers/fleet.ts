@@ -67,12 +67,17 @@ export async function startHub(options: Partial<HubOptions> & Pick<HubOptions, '
   return hub.listen();
 }
 
-export function startWorker(urls: string | string[], options: Partial<WorkerOptions> = {}): Worker {
-  return new Worker({
+export function startWorker(
+  urls: string | string[],
+  options: Partial<WorkerOptions> = {},
+  start = true,
+): Worker {
+  const worker = new Worker({
     hubs: Array.isArray(urls) ? urls : [urls],
     workerId: 'w1',
     token: TOKEN,
     backoff: { initialDelayMs: 20, maxDelayMs: 200, minUptimeMs: 500 },
     ...options,
-  }).start();
+  });
+  return start ? worker.start() : worker;
 }

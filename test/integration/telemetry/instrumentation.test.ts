@@ -1,0 +1,125 @@
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Hub } from '../../../src/hub/hub.js';
+import { ATTR, METRICS } from '../../../src/telemetry/catalog.js';
+import { instrument, type LinkTelemetry } from '../../../src/telemetry/instrumentation.js';
+import type { Worker } from '../../../src/worker/worker.js';
+import { nextEvent, recorder, startHub, startWorker, waitFor } from '../../helpers/fleet.js';
+import { type OtelHarness, otelHarness } from '../../helpers/otel.js';
+
+let otel: OtelHarness;
+let hub: Hub | undefined;
+let worker: Worker | undefined;
+let attached: LinkTelemetry[] = [];
+
+beforeEach(() => {
+  otel = otelHarness();
+});
+afterEach(async () => {
+  for (const t of attached) t.dispose();
+  attached = [];
+  await worker?.stop({ timeoutMs: 500 });
+  await hub?.close({ timeoutMs: 500 });
+  worker = undefined;
+  hub = undefined;
+  await otel.shutdown();
+});
+
+describe('telemetry from a real hub and worker', () => {
+  it('emits heartbeat, queue, delivery and reconnect signals with worker attributes and linked traces', async () => {
+    const rec = recorder();
+    hub = await startHub({ handler: rec.handler, hubId: 'hub-a', heartbeatIntervalMs: 100 });
+    const providers = { meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider };
+    attached.push(instrument(hub, { ...providers, side: 'hub', hubId: 'hub-a' }));
+    worker = startWorker(hub.url, { workerId: 'w-tel' }, false);
+    attached.push(instrument(worker, { ...providers, side: 'worker' }));
+    worker.start();
+    await worker.waitConnected();
+    for (let i = 0; i < 50; i++) await worker.send({ i });
+    await waitFor(() => worker!.session.outbox.size === 0, 5000, 'acks');
+    await nextEvent(worker, 'heartbeat-rtt');
+
+    // A real fault: the hub evicts the link, the worker backs off and reconnects.
+    const reconnected = nextEvent(worker, 'connected');
+    hub.evict('w-tel', 'test');
+    await reconnected;
+    await nextEvent(worker, 'heartbeat-rtt');
+
+    const w = { [ATTR.workerId]: 'w-tel', [ATTR.side]: 'worker' };
+    const h = { [ATTR.workerId]: 'w-tel', [ATTR.side]: 'hub', [ATTR.hubId]: 'hub-a' };
+    expect(await otel.total(METRICS.messagesSent.name, w)).toBe(50);
+    expect(await otel.total(METRICS.messagesAcked.name, w)).toBe(50);
+    expect(await otel.total(METRICS.messagesReceived.name, h)).toBe(50);
+    expect(await otel.total(METRICS.queueEnqueued.name, h)).toBe(50);
+    expect(await otel.total(METRICS.queueCompleted.name, h)).toBe(50);
+    expect(await otel.total(METRICS.queueProcess.name, h)).toBe(50);
+    expect(await otel.total(METRICS.heartbeatsSent.name, w)).toBeGreaterThan(0);
+    expect(await otel.total(METRICS.heartbeatsReceived.name, h)).toBeGreaterThan(0);
+    expect(await otel.total(METRICS.heartbeatRtt.name, w)).toBeGreaterThan(0);
+    expect(await otel.total(METRICS.connects.name, w)).toBe(2);
+    expect(
+      await otel.total(METRICS.reconnects.name, { ...w, [ATTR.errorType]: 'LW_ERR_CONNECTION_LOST' }),
+    ).toBe(1);
+    expect(await otel.total(METRICS.disconnects.name, { ...h, [ATTR.errorType]: 'LW_ERR_EVICTED' })).toBe(1);
+    expect(await otel.total(METRICS.backoffDelay.name, w)).toBe(1);
+    expect(await otel.total(METRICS.linkState.name, { ...w, [ATTR.state]: 'healthy' })).toBe(1);
+
+    // Producer → consumer: each hub process span continues a worker send span.
+    const sends = otel.finished('send linkwatch');
+    const processes = otel.finished('process linkwatch');
+    expect(sends).toHaveLength(50);
+    expect(processes).toHaveLength(50);
+    const bySpanId = new Map(sends.map((s) => [s.spanContext().spanId, s]));
+    for (const p of processes) {
+      expect(p.kind).toBe(SpanKind.CONSUMER);
+      const parent = bySpanId.get(p.parentSpanContext?.spanId ?? '');
+      expect(parent?.kind).toBe(SpanKind.PRODUCER);
+      expect(p.spanContext().traceId).toBe(parent?.spanContext().traceId);
+      expect(p.events.map((e) => e.name)).toEqual(['linkwatch.queue.enqueued', 'linkwatch.queue.started']);
+    }
+
+    const heartbeats = otel.finished('linkwatch.heartbeat');
+    expect(heartbeats.some((s) => typeof s.attributes['linkwatch.heartbeat.rtt_ms'] === 'number')).toBe(true);
+
+    const outages = otel.finished('linkwatch.outage').filter((s) => s.attributes[ATTR.side] === 'worker');
+    expect(outages).toHaveLength(1);
+    const attempt = outages[0]!.events.find((e) => e.name === 'linkwatch.reconnect.attempt');
+    expect(attempt?.attributes).toMatchObject({
+      'linkwatch.attempt': 1,
+      'error.type': 'LW_ERR_CONNECTION_LOST',
+    });
+    expect(String(attempt?.attributes?.['url.full'])).toBe(`${hub.url}/`);
+
+    const handshakes = otel.finished('linkwatch.handshake');
+    expect(handshakes).toHaveLength(2);
+    expect(handshakes.every((s) => s.status.code !== SpanStatusCode.ERROR)).toBe(true);
+    expect(handshakes[1]?.attributes).toMatchObject({
+      [ATTR.hubId]: 'hub-a',
+      [ATTR.serverAddress]: '127.0.0.1',
+    });
+  });
+
+  it('records a handler timeout as a failed, timed-out queue item with an error span', async () => {
+    hub = await startHub({ handler: () => new Promise(() => {}), handlerTimeoutMs: 50, hubId: 'hub-b' });
+    attached.push(
+      instrument(hub, {
+        meterProvider: otel.meterProvider,
+        tracerProvider: otel.tracerProvider,
+        side: 'hub',
+        hubId: 'hub-b',
+      }),
+    );
+    worker = startWorker(hub.url, { workerId: 'w-hang' });
+    await worker.send({ hang: true });
+    await nextEvent(hub, 'queue-failed');
+    const h = { [ATTR.workerId]: 'w-hang', [ATTR.side]: 'hub' };
+    expect(await otel.total(METRICS.queueTimeouts.name, h)).toBe(1);
+    expect(
+      await otel.total(METRICS.queueFailed.name, { ...h, [ATTR.errorType]: 'LW_ERR_HANDLER_TIMEOUT' }),
+    ).toBe(1);
+    const [span] = otel.finished('process linkwatch');
+    expect(span?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span?.attributes[ATTR.errorType]).toBe('LW_ERR_HANDLER_TIMEOUT');
+    expect(span?.events.map((e) => e.name)).toContain('linkwatch.queue.timeout');
+  });
+});
