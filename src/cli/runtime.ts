@@ -1,5 +1,6 @@
 import type { Hub } from '../hub/hub.js';
 import type { Logger } from '../log/logger.js';
+import type { ExportHealth } from '../telemetry/sdk.js';
 import type { Worker } from '../worker/worker.js';
 
 export interface TelemetryStartOptions {
@@ -12,6 +13,8 @@ export interface TelemetryStartOptions {
 
 export interface TelemetryHandle {
   metricsUrl: string | undefined;
+  /** Export outcomes of OTLP metrics, for the watchdog. */
+  exportHealth: ExportHealth;
   attachHub(hub: Hub): void;
   attachWorker(worker: Worker): void;
   /** Flushes and stops exporters; safe to call twice. */

@@ -1,14 +1,43 @@
-import type { Logger } from '../log/logger.js';
+import type { Hub } from '../hub/hub.js';
+import type { Logger, LogSink } from '../log/logger.js';
+import { instrument, type LinkTelemetry } from '../telemetry/instrumentation.js';
+import { startSdk } from '../telemetry/sdk.js';
+import type { Worker } from '../worker/worker.js';
+import { UsageError } from './args.js';
 import type { TelemetryHandle, TelemetryStartOptions } from './runtime.js';
 
+/** Starts the SDK for a CLI command and attaches instrumentation to what it runs. */
 export async function startTelemetry(
-  _options: TelemetryStartOptions,
-  _logger: Logger,
+  options: TelemetryStartOptions,
+  logger: Logger & { sinks?: LogSink[] },
 ): Promise<TelemetryHandle> {
+  let sdk: Awaited<ReturnType<typeof startSdk>>;
+  try {
+    sdk = await startSdk({
+      serviceName: `linkwatch-${options.role}`,
+      instanceId: options.instanceId,
+      prometheus: options.metricsListen,
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    const where = options.metricsListen ? `${options.metricsListen.host}:${options.metricsListen.port}` : '';
+    throw new UsageError(`--metrics-listen ${where}: ${code} (pick a free port or "off")`);
+  }
+  if (sdk.logSink) logger.sinks?.push(sdk.logSink);
+  const attached: LinkTelemetry[] = [];
   return {
-    metricsUrl: undefined,
-    attachHub() {},
-    attachWorker() {},
-    async shutdown() {},
+    metricsUrl: sdk.metricsUrl,
+    exportHealth: sdk.exportHealth,
+    attachHub(hub: Hub) {
+      attached.push(instrument(hub, { side: 'hub', hubId: hub.hubId }));
+    },
+    attachWorker(worker: Worker) {
+      attached.push(instrument(worker, { side: 'worker' }));
+    },
+    async shutdown() {
+      // Flush first (the SDK collects once more on shutdown), then detach.
+      await sdk.shutdown();
+      for (const t of attached) t.dispose();
+    },
   };
 }

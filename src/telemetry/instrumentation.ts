@@ -165,7 +165,8 @@ export class LinkTelemetry {
     const c = ins.counters;
     const h = ins.histograms;
     const base = e.workerId === 'unknown' ? this.#hubBase() : this.#base(e.workerId, e.hubId);
-    this.#seed(ins, `${e.workerId}\u0000${e.hubId ?? ''}`, base);
+    // Seed once the series' final label set is known (a worker learns its hub id in the handshake).
+    if (e.hubId !== undefined) this.#seed(ins, `${e.workerId}\u0000${e.hubId}`, base);
     switch (e.type) {
       case 'heartbeat-sent':
         c.heartbeatsSent.add(1, base);
