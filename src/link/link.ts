@@ -97,7 +97,14 @@ export class Link implements SessionLink {
 
   /** Attaches to the session, replays what the peer has not processed, and starts heartbeats. */
   start(peerProcessed: number): number {
-    const replay = this.#session.outbox.rewind(peerProcessed);
+    const s = this.#session;
+    // What the peer processed but whose acks died with the last link counts as acked now.
+    const released = s.outbox.ack(peerProcessed);
+    if (released > 0) {
+      s.counters.acked += released;
+      if (s.events.active) s.events.emit({ ...s.eventBase(), type: 'data-acked', seq: peerProcessed, released });
+    }
+    const replay = s.outbox.rewind(peerProcessed);
     this.#session.attach(this);
     this.#heartbeat.start();
     // Tell the peer where we are at once, in case acks were lost with the last link.

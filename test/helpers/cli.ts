@@ -1,0 +1,93 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const CLI = join(import.meta.dirname, '../../dist/cli/main.js');
+
+/** A free loopback port (bound, then released). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export function tempDir(prefix = 'linkwatch-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function writeFile(dir: string, name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+export interface Proc {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves when stderr or stdout contains `text`; rejects at the deadline or on exit. */
+  waitFor(text: string | RegExp, timeoutMs?: number): Promise<void>;
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const waiters = new Set<() => void>();
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    for (const w of waiters) w();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+    for (const w of waiters) w();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      resolve({ code, signal });
+      for (const w of waiters) w();
+    }),
+  );
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitFor(text, timeoutMs = 10_000) {
+      const has = () => (typeof text === 'string' ? (out + err).includes(text) : text.test(out + err));
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (has()) done(resolve);
+          else if (child.exitCode !== null || child.signalCode !== null) {
+            done(() => reject(new Error(`process exited before printing ${text}\n${err.slice(-2000)}`)));
+          }
+        };
+        const timer = setTimeout(
+          () => done(() => reject(new Error(`timed out waiting for ${text}\n${err.slice(-2000)}`))),
+          timeoutMs,
+        );
+        const done = (fn: () => void) => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          fn();
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+  };
+}
+
+/** The last JSON line a CLI printed on stdout (its summary). */
+export function summary(proc: Proc): Record<string, unknown> {
+  const lines = proc.stdout().trim().split('\n').filter(Boolean);
+  return JSON.parse(lines.at(-1) ?? '{}') as Record<string, unknown>;
+}
