@@ -226,7 +226,8 @@ export class Hub {
     this.#server = options.tls ? createHttpsServer(options.tls, onRequest) : createHttpServer(onRequest);
     this.#wss = new WebSocketServer({
       noServer: true,
-      maxPayload: this.#o.maxFrameBytes,
+      // The codec enforces maxFrameBytes with a close reason; ws stops anything past twice that unread.
+      maxPayload: this.#o.maxFrameBytes * 2,
       perMessageDeflate: false,
     });
     this.#server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>

@@ -102,7 +102,8 @@ export class Link implements SessionLink {
     const released = s.outbox.ack(peerProcessed);
     if (released > 0) {
       s.counters.acked += released;
-      if (s.events.active) s.events.emit({ ...s.eventBase(), type: 'data-acked', seq: peerProcessed, released });
+      if (s.events.active)
+        s.events.emit({ ...s.eventBase(), type: 'data-acked', seq: peerProcessed, released });
     }
     const replay = s.outbox.rewind(peerProcessed);
     this.#session.attach(this);

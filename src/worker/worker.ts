@@ -352,7 +352,8 @@ export class Worker {
     const ws = new WebSocket(url, {
       headers: { authorization: `Bearer ${this.#o.token}`, 'x-linkwatch-worker-id': this.#o.workerId },
       handshakeTimeout: this.#o.handshakeTimeoutMs,
-      maxPayload: this.#o.maxFrameBytes,
+      // The codec enforces maxFrameBytes with a close reason; ws stops anything past twice that unread.
+      maxPayload: this.#o.maxFrameBytes * 2,
       perMessageDeflate: false,
       ...(this.#o.tls ?? {}),
     });
