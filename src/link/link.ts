@@ -233,7 +233,8 @@ export class Link implements SessionLink {
   scheduleAck(): void {
     if (this.#down) return;
     this.#unacked++;
-    if (this.#unacked >= this.#settings.ackBatch) {
+    // Ack by half a window at the latest, or a small window would stall on the ack timer.
+    if (this.#unacked >= Math.min(this.#settings.ackBatch, Math.max(1, this.#settings.receiveWindow >> 1))) {
       this.#sendAck();
     } else if (!this.#ackTimer) {
       this.#ackTimer = setTimeout(() => {
