@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // The leak test reads heap growth after a forced GC.
+    execArgv: ['--expose-gc'],
   },
 });
