@@ -269,6 +269,43 @@ export const METRICS = {
     '{stall}',
     'Links torn down because the socket buffer did not drain.',
   ),
+  // Watchdog
+  alerts: m('linkwatch.watchdog.alerts', 'counter', '{alert}', 'Watchdog alerts that fired, by alert name and severity.', [
+    ATTR.alertName,
+    ATTR.severity,
+    ATTR.reason,
+  ]),
+  alertActive: m(
+    'linkwatch.watchdog.alert.active',
+    'gauge',
+    '{alert}',
+    'Watchdog alerts currently firing, by alert name and severity (1 while firing).',
+    [ATTR.alertName, ATTR.severity, ATTR.reason],
+  ),
+  alertDeliveryFailures: m(
+    'linkwatch.watchdog.delivery.failures',
+    'counter',
+    '{attempt}',
+    'Failed deliveries of watchdog alerts to Alertmanager.',
+  ),
+  eventLoopDelay: m(
+    'linkwatch.eventloop.delay.seconds',
+    'gauge',
+    's',
+    'Event-loop delay p99 over the last collection interval.',
+  ),
+  eventLoopBlocks: m(
+    'linkwatch.eventloop.blocks',
+    'counter',
+    '{block}',
+    'Times the sentinel thread saw the event loop blocked past its threshold.',
+  ),
+  telemetryExportFailures: m(
+    'linkwatch.telemetry.export.failures',
+    'counter',
+    '{export}',
+    'Failed OTLP metric exports.',
+  ),
   // Process liveness (the dead-man's switch reads it)
   processHeartbeat: m(
     'linkwatch.process.heartbeat.seconds',

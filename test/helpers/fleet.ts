@@ -6,11 +6,16 @@ import { Worker, type WorkerOptions } from '../../src/worker/worker.js';
 export const TOKEN = 'test-token-0123456789';
 
 /** Resolves when `predicate` holds, polling on each event or every 10 ms; rejects at the deadline. */
-export async function waitFor(predicate: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+export async function waitFor(
+  predicate: () => boolean,
+  timeoutMs = 5000,
+  what: string | (() => string) = 'condition',
+): Promise<void> {
   const start = performance.now();
   while (!predicate()) {
-    if (performance.now() - start > timeoutMs)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (performance.now() - start > timeoutMs) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
+    }
     await new Promise((r) => setTimeout(r, 10));
   }
 }
