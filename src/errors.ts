@@ -24,7 +24,8 @@ export type ErrorCode =
   | 'LW_ERR_SHUTDOWN_TIMEOUT'
   | 'LW_ERR_CONNECT'
   | 'LW_ERR_CONNECTION_LOST'
-  | 'LW_ERR_WINDOW_EXCEEDED';
+  | 'LW_ERR_WINDOW_EXCEEDED'
+  | 'LW_ERR_STALLED';
 
 export class LinkwatchError extends Error {
   readonly code: ErrorCode;

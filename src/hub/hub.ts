@@ -281,7 +281,9 @@ export class Hub {
 
   /** One entry per known worker, as served on GET /links. */
   links(): LinkInfo[] {
-    return [...this.#peers.entries()].map(([workerId, p]) => linkInfo(workerId, p));
+    return [...this.#peers.entries()].map(([workerId, p]) =>
+      linkInfo(workerId, p, this.hooks.stateOf?.(workerId), this.hooks.alertsOf?.(workerId)),
+    );
   }
 
   /** Sends a command to one worker; waits for room under the `block` policy. */

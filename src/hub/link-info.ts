@@ -17,14 +17,17 @@ export interface LinkInfo {
   /** Worker-reported progress from its last heartbeat. */
   peerProgress: Session['peerProgress'] | null;
   lastError: string | null;
-  /** Watchdog state when a watchdog is attached, else connected/down. */
+  /** Watchdog state when a watchdog is attached, else healthy/down. */
   state: string;
+  /** Watchdog alerts firing for this link. */
+  alerts: string[];
 }
 
 export function linkInfo(
   workerId: string,
   p: { session: Session; link: Link | undefined; epoch: number; lastError: string | undefined },
   state?: string,
+  alerts: string[] = [],
 ): LinkInfo {
   const s = p.session;
   const now = performance.now();
@@ -46,5 +49,6 @@ export function linkInfo(
     peerProgress: s.peerProgress ?? null,
     lastError: p.lastError ?? null,
     state: state ?? (p.link ? 'healthy' : 'down'),
+    alerts,
   };
 }

@@ -1,4 +1,5 @@
 import type { AroundHandler } from '../queue/work-queue.js';
+import type { LinkState } from './events.js';
 import type { Session } from './session.js';
 
 /** A producer span (or anything else) started by send(), told what became of the message. */
@@ -19,4 +20,8 @@ export interface SendTrace {
 export interface LinkHooks {
   send?: ((session: Session) => SendTrace | undefined) | undefined;
   around?: AroundHandler | undefined;
+  /** The watchdog's state of a link, shown on /links and in the link-state metric. */
+  stateOf?: ((workerId: string) => LinkState | undefined) | undefined;
+  /** Alerts firing for a link, shown on /links. */
+  alertsOf?: ((workerId: string) => string[]) | undefined;
 }

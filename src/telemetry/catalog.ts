@@ -270,11 +270,13 @@ export const METRICS = {
     'Links torn down because the socket buffer did not drain.',
   ),
   // Watchdog
-  alerts: m('linkwatch.watchdog.alerts', 'counter', '{alert}', 'Watchdog alerts that fired, by alert name and severity.', [
-    ATTR.alertName,
-    ATTR.severity,
-    ATTR.reason,
-  ]),
+  alerts: m(
+    'linkwatch.watchdog.alerts',
+    'counter',
+    '{alert}',
+    'Watchdog alerts that fired, by alert name and severity.',
+    [ATTR.alertName, ATTR.severity, ATTR.reason],
+  ),
   alertActive: m(
     'linkwatch.watchdog.alert.active',
     'gauge',
@@ -377,5 +379,12 @@ export const SPANS = {
     description: 'Dial, upgrade and hello/welcome for one attempt.',
     attributes: [ATTR.workerId, ATTR.hubId, ATTR.serverAddress, ATTR.serverPort, ATTR.errorType],
     events: [],
+  },
+  alert: {
+    name: 'linkwatch.watchdog.alert',
+    kind: 'internal',
+    description: 'A watchdog alert firing or resolving, as a span event.',
+    attributes: [ATTR.workerId, ATTR.hubId, ATTR.side, ATTR.alertName, ATTR.severity, ATTR.reason],
+    events: ['linkwatch.alert.firing', 'linkwatch.alert.resolved'],
   },
 } as const satisfies Record<string, SpanSpec>;

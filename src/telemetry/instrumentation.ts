@@ -286,7 +286,10 @@ export class LinkTelemetry {
     for (const [workerId, s] of this.#target.sessions()) {
       const base = this.#base(workerId, s.hubId);
       const link = this.#target.linkOf(workerId);
-      const state = this.#options.stateOf?.(workerId) ?? (link ? 'healthy' : 'down');
+      const state =
+        this.#options.stateOf?.(workerId) ??
+        this.#target.hooks.stateOf?.(workerId) ??
+        (link ? 'healthy' : 'down');
       for (const st of LINK_STATES)
         r.observe(g.linkState, st === state ? 1 : 0, this.#with(base, { [ATTR.state]: st }));
       r.observe(g.linkUp, link ? 1 : 0, base);

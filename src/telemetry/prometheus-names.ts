@@ -43,7 +43,8 @@ export function collectorName(spec: Pick<MetricSpec, 'name' | 'instrument' | 'un
     if (!tokens.includes(perWord)) tokens.push('per', perWord);
   }
   if (spec.instrument === 'counter') tokens = [...tokens.filter((t) => t !== 'total'), 'total'];
-  if (spec.unit === '1' && spec.instrument === 'gauge') tokens = [...tokens.filter((t) => t !== 'ratio'), 'ratio'];
+  if (spec.unit === '1' && spec.instrument === 'gauge')
+    tokens = [...tokens.filter((t) => t !== 'ratio'), 'ratio'];
   return tokens.join('_');
 }
 

@@ -26,6 +26,8 @@ export class ExportHealth {
   lastSuccessAt: number | undefined;
   /** Failed exports since the last success. */
   consecutiveFailures = 0;
+  /** Called on every failed export (telemetry counts them). */
+  readonly onFailure = new Set<() => void>();
 
   record(ok: boolean): void {
     const now = performance.now();
@@ -37,6 +39,7 @@ export class ExportHealth {
       this.failures++;
       this.lastFailureAt = now;
       this.consecutiveFailures++;
+      for (const listener of this.onFailure) listener();
     }
   }
 }

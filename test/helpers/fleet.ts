@@ -14,7 +14,9 @@ export async function waitFor(
   const start = performance.now();
   while (!predicate()) {
     if (performance.now() - start > timeoutMs) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 10));
   }

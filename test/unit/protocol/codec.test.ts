@@ -8,7 +8,7 @@ import {
   validateFrame,
   WORKER_ID_PATTERN,
 } from '../../../src/protocol/codec.js';
-import { FRAME_TYPES, type Frame, PROTOCOL_VERSION } from '../../../src/protocol/frames.js';
+import { FRAME_TYPES, type Frame, type JsonValue, PROTOCOL_VERSION } from '../../../src/protocol/frames.js';
 import { expectProtocolError, KNOWN_FIELDS, TRACEPARENT, thrown, VALID_FRAMES } from './fixtures.js';
 
 const MAX = DEFAULT_MAX_FRAME_BYTES;
@@ -61,7 +61,7 @@ describe('encodeFrame / decodeFrame round trip', () => {
   });
 
   it('keeps every JSON payload shape, including unknown keys inside the payload', () => {
-    for (const p of [
+    const payloads: JsonValue[] = [
       null,
       true,
       false,
@@ -73,7 +73,8 @@ describe('encodeFrame / decodeFrame round trip', () => {
       {},
       [1, [2, [3]]],
       { extra: { deep: [1] } },
-    ]) {
+    ];
+    for (const p of payloads) {
       const frame: Frame = { v: 1, t: 'data', seq: 2, p };
       expect(decodeFrame(encodeFrame(frame), false, MAX)).toStrictEqual(frame);
     }

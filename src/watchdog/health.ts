@@ -1,0 +1,99 @@
+import type { LinkState } from '../link/events.js';
+import type { HealthReason } from './alerts.js';
+
+/** Thresholds of the health rules. Defaults come from the heartbeat settings (see `deriveThresholds`). */
+export interface HealthThresholds {
+  /** Pending work with no ack or completion for this long is `progress-stalled`, ms. */
+  progressStallMs: number;
+  /** Socket buffer above the watermark this long is `transport-stalled`, ms. */
+  transportStallMs: number;
+  /** Consecutive heartbeat misses that raise the alert (one miss already degrades). */
+  heartbeatMissAlert: number;
+  /** A link down this long raises `link-down`, ms. */
+  linkDownMs: number;
+  /** Event-loop delay p99 above this is `event-loop-blocked`, ms. */
+  eventLoopDelayMs: number;
+  /** Consecutive failed telemetry exports that raise `telemetry-export-failing`. */
+  exportFailures: number;
+}
+
+export function deriveThresholds(
+  heartbeat: { intervalMs: number; misses: number },
+  overrides: Partial<HealthThresholds> = {},
+): HealthThresholds {
+  const deadAfter = heartbeat.intervalMs * heartbeat.misses;
+  return {
+    progressStallMs: Math.max(3 * deadAfter, 5_000),
+    transportStallMs: Math.max(deadAfter, 1_000),
+    heartbeatMissAlert: Math.max(1, heartbeat.misses - 1),
+    linkDownMs: deadAfter,
+    eventLoopDelayMs: 1_000,
+    exportFailures: 3,
+    ...overrides,
+  };
+}
+
+/** Everything the rules look at for one link, sampled at one instant. Pure data. */
+export interface HealthInput {
+  connected: boolean;
+  everConnected: boolean;
+  /** How long the link has been down (0 while connected), ms. */
+  downForMs: number;
+  consecutiveMisses: number;
+  /** Outbox unacked or queue items waiting: work that should move. */
+  pending: boolean;
+  /** Since the later of "work became pending" and "last ack or completion", ms. */
+  noProgressForMs: number;
+  /** How long the socket has buffered above its watermark, ms (0 if below). */
+  bufferedAboveForMs: number;
+  hungHandlers: number;
+  eventLoopBlocked: boolean;
+  eventLoopDelayMs: number;
+  exportConsecutiveFailures: number;
+}
+
+export interface HealthVerdict {
+  state: LinkState;
+  /** Reasons whose alert should be firing now. */
+  alerts: Set<HealthReason>;
+  /** Reasons that merely degrade (not yet alerting). */
+  degraded: Set<HealthReason>;
+}
+
+/**
+ * The health rules. `stalled` means the link is up but nothing moves: the
+ * failure linkwatch exists for. Pure: same input, same verdict.
+ */
+export function evaluateHealth(input: HealthInput, t: HealthThresholds): HealthVerdict {
+  const alerts = new Set<HealthReason>();
+  const degraded = new Set<HealthReason>();
+  if (input.eventLoopBlocked || input.eventLoopDelayMs >= t.eventLoopDelayMs)
+    alerts.add('event-loop-blocked');
+  if (input.exportConsecutiveFailures >= t.exportFailures) alerts.add('telemetry-export-failing');
+  if (!input.connected) {
+    if (input.everConnected && input.downForMs >= t.linkDownMs) alerts.add('link-down');
+    return { state: input.everConnected ? 'down' : 'connecting', alerts, degraded };
+  }
+  let stalled = false;
+  if (input.consecutiveMisses > 0) degraded.add('heartbeat-missed');
+  if (input.consecutiveMisses >= t.heartbeatMissAlert) alerts.add('heartbeat-missed');
+  if (input.pending && input.noProgressForMs >= t.progressStallMs) {
+    alerts.add('progress-stalled');
+    stalled = true;
+  } else if (input.pending && input.noProgressForMs >= t.progressStallMs / 2) {
+    degraded.add('progress-stalled');
+  }
+  if (input.bufferedAboveForMs >= t.transportStallMs) {
+    alerts.add('transport-stalled');
+    stalled = true;
+  } else if (input.bufferedAboveForMs > 0) {
+    degraded.add('transport-stalled');
+  }
+  if (input.hungHandlers > 0) alerts.add('handler-hung');
+  const state: LinkState = stalled
+    ? 'stalled'
+    : alerts.size > 0 || degraded.size > 0
+      ? 'degraded'
+      : 'healthy';
+  return { state, alerts, degraded };
+}

@@ -1,0 +1,264 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Heartbeat, type HeartbeatHost } from '../../../src/link/heartbeat.js';
+
+const INTERVAL = 1000;
+const MISSES = 3;
+const DEAD_AFTER = INTERVAL * MISSES;
+
+type Call =
+  | { type: 'send'; id: number; ts: number; at: number }
+  | { type: 'missed'; consecutive: number; at: number }
+  | { type: 'dead'; silentMs: number; at: number }
+  | { type: 'rtt'; rttMs: number; at: number };
+
+/** A host that records every call with the (fake) monotonic time it happened at. */
+class FakeHost implements HeartbeatHost {
+  readonly calls: Call[] = [];
+  sendHeartbeat(id: number, ts: number): void {
+    this.calls.push({ type: 'send', id, ts, at: performance.now() });
+  }
+  missed(consecutive: number): void {
+    this.calls.push({ type: 'missed', consecutive, at: performance.now() });
+  }
+  dead(silentMs: number): void {
+    this.calls.push({ type: 'dead', silentMs, at: performance.now() });
+  }
+  rtt(rttMs: number): void {
+    this.calls.push({ type: 'rtt', rttMs, at: performance.now() });
+  }
+  of<T extends Call['type']>(type: T): Extract<Call, { type: T }>[] {
+    return this.calls.filter((c): c is Extract<Call, { type: T }> => c.type === type);
+  }
+  lastSend(): Extract<Call, { type: 'send' }> {
+    const sends = this.of('send');
+    const last = sends.at(-1);
+    if (!last) throw new Error('no heartbeat sent yet');
+    return last;
+  }
+}
+
+let host: FakeHost;
+let hb: Heartbeat;
+let t0: number;
+
+beforeEach(() => {
+  vi.useFakeTimers({
+    toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'],
+    now: new Date('2030-01-01T00:00:00Z'),
+  });
+  host = new FakeHost();
+  hb = new Heartbeat(host, { intervalMs: INTERVAL, misses: MISSES });
+  t0 = performance.now();
+});
+
+afterEach(() => {
+  hb.cancel();
+  vi.useRealTimers();
+});
+
+/** Ms of fake time since the test began. */
+function elapsed(at: number): number {
+  return at - t0;
+}
+
+describe('Heartbeat', () => {
+  it('sends the first heartbeat as soon as it starts, stamped with the wall clock', () => {
+    hb.start();
+    expect(host.calls).toEqual([{ type: 'send', id: 1, ts: Date.now(), at: t0 }]);
+    expect(hb.deadAfterMs).toBe(DEAD_AFTER);
+    expect(hb.consecutiveMisses).toBe(0);
+    expect(hb.lastRttMs).toBeUndefined();
+  });
+
+  it('sends one heartbeat per interval with increasing ids', () => {
+    hb.start();
+    vi.advanceTimersByTime(INTERVAL - 1);
+    expect(host.of('send')).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(host.of('send').map((c) => [c.id, elapsed(c.at)])).toEqual([
+      [1, 0],
+      [2, INTERVAL],
+    ]);
+  });
+
+  it('counts consecutive misses, one per interval without an ack', () => {
+    hb.start();
+    vi.advanceTimersByTime(INTERVAL);
+    expect(host.of('missed')).toEqual([{ type: 'missed', consecutive: 1, at: t0 + INTERVAL }]);
+    expect(hb.consecutiveMisses).toBe(1);
+    vi.advanceTimersByTime(INTERVAL);
+    expect(host.of('missed').map((c) => c.consecutive)).toEqual([1, 2]);
+    expect(hb.consecutiveMisses).toBe(2);
+    expect(host.of('dead')).toEqual([]);
+  });
+
+  it('an ack resets the misses and reports the round-trip time', () => {
+    hb.start();
+    vi.advanceTimersByTime(2 * INTERVAL); // two misses, heartbeat 3 outstanding
+    expect(hb.consecutiveMisses).toBe(2);
+    vi.advanceTimersByTime(120);
+    const { id, ts } = host.lastSend();
+    expect(id).toBe(3);
+    hb.ack(id, ts);
+    expect(hb.consecutiveMisses).toBe(0);
+    expect(hb.lastRttMs).toBe(120);
+    expect(host.of('rtt')).toEqual([{ type: 'rtt', rttMs: 120, at: t0 + 2 * INTERVAL + 120 }]);
+    expect(hb.silentMs()).toBe(0);
+    // The acked heartbeat is no longer outstanding, so the next tick is not a miss.
+    vi.advanceTimersByTime(INTERVAL - 120);
+    expect(host.of('missed').map((c) => c.consecutive)).toEqual([1, 2]);
+    // ...but the one sent then is, if it gets no ack: the count starts again at 1.
+    vi.advanceTimersByTime(INTERVAL);
+    expect(host.of('missed').map((c) => c.consecutive)).toEqual([1, 2, 1]);
+  });
+
+  it('measures a stale ack (RTT above the interval) from the echoed wall-clock timestamp', () => {
+    hb.start();
+    const first = host.lastSend();
+    vi.advanceTimersByTime(INTERVAL + 500); // heartbeat 2 replaced 1 as outstanding
+    hb.ack(first.id, first.ts);
+    expect(hb.lastRttMs).toBe(INTERVAL + 500);
+    expect(host.of('rtt').map((c) => c.rttMs)).toEqual([INTERVAL + 500]);
+    expect(hb.consecutiveMisses).toBe(0);
+  });
+
+  it('never reports a negative RTT for an echoed timestamp from the future', () => {
+    hb.start();
+    hb.ack(999, Date.now() + 5000);
+    expect(hb.lastRttMs).toBe(0);
+  });
+
+  it('declares the link dead at intervalMs × misses of silence, not 1 ms before', () => {
+    hb.start();
+    vi.advanceTimersByTime(DEAD_AFTER - 1);
+    expect(host.of('dead')).toEqual([]);
+    expect(host.of('missed').map((c) => c.consecutive)).toEqual([1, 2]);
+    vi.advanceTimersByTime(1);
+    expect(host.of('dead')).toEqual([{ type: 'dead', silentMs: DEAD_AFTER, at: t0 + DEAD_AFTER }]);
+    // The third tick falls on the same millisecond as the deadline; which runs first is up to the
+    // timer queue, so only the first two misses are certain.
+    expect(
+      host
+        .of('missed')
+        .map((c) => c.consecutive)
+        .slice(0, 2),
+    ).toEqual([1, 2]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('measures the deadline from the last ack, not from start', () => {
+    hb.start();
+    vi.advanceTimersByTime(1500);
+    hb.ack(host.lastSend().id, host.lastSend().ts);
+    const lastAck = 1500;
+    vi.advanceTimersByTime(DEAD_AFTER - 1); // the first deadline (at 3000) only re-arms
+    expect(host.of('dead')).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(host.of('dead')).toEqual([{ type: 'dead', silentMs: DEAD_AFTER, at: t0 + lastAck + DEAD_AFTER }]);
+  });
+
+  it('fires dead() only once and then releases every timer', () => {
+    hb.start();
+    vi.advanceTimersByTime(DEAD_AFTER);
+    expect(host.of('dead')).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(0);
+    const sends = host.of('send').length;
+    vi.advanceTimersByTime(10 * DEAD_AFTER);
+    expect(host.of('dead')).toHaveLength(1);
+    expect(host.of('send')).toHaveLength(sends);
+  });
+
+  it('stays alive indefinitely while acks keep coming', () => {
+    hb.start();
+    for (let i = 0; i < 1000; i++) {
+      vi.advanceTimersByTime(40);
+      const { id, ts } = host.lastSend();
+      hb.ack(id, ts);
+      vi.advanceTimersByTime(INTERVAL - 40);
+    }
+    expect(host.of('dead')).toEqual([]);
+    expect(host.of('missed')).toEqual([]);
+    expect(host.of('send')).toHaveLength(1001);
+    expect(host.of('rtt').every((c) => c.rttMs === 40)).toBe(true);
+    expect(host.of('rtt')).toHaveLength(1000);
+    // Lazy re-arming keeps the timer count constant: the interval and one deadline.
+    expect(vi.getTimerCount()).toBe(2);
+  });
+
+  it('survives acks that arrive just before each deadline', () => {
+    hb.start();
+    for (let i = 0; i < 50; i++) {
+      vi.advanceTimersByTime(DEAD_AFTER - 1);
+      hb.ack(host.lastSend().id, host.lastSend().ts);
+    }
+    expect(host.of('dead')).toEqual([]);
+    vi.advanceTimersByTime(DEAD_AFTER);
+    expect(host.of('dead')).toHaveLength(1);
+  });
+
+  it('cancel() stops every timer', () => {
+    hb.start();
+    expect(vi.getTimerCount()).toBe(2);
+    vi.advanceTimersByTime(INTERVAL + 10);
+    hb.cancel();
+    expect(vi.getTimerCount()).toBe(0);
+    const before = host.calls.length;
+    vi.advanceTimersByTime(100 * DEAD_AFTER);
+    expect(host.calls).toHaveLength(before);
+  });
+
+  it('cancel() before start() and twice in a row is harmless', () => {
+    hb.cancel();
+    hb.cancel();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(host.calls).toEqual([]);
+  });
+
+  it('start() twice does not double the timers', () => {
+    hb.start();
+    hb.start();
+    expect(vi.getTimerCount()).toBe(2);
+    expect(host.of('send').map((c) => c.id)).toEqual([1, 2]);
+    vi.advanceTimersByTime(INTERVAL);
+    expect(host.of('send').map((c) => c.id)).toEqual([1, 2, 3]);
+    expect(host.of('missed').map((c) => c.consecutive)).toEqual([1]);
+  });
+
+  it('start() after dead() begins a fresh deadline with fresh counts', () => {
+    hb.start();
+    vi.advanceTimersByTime(DEAD_AFTER);
+    expect(host.of('dead')).toHaveLength(1);
+    hb.start();
+    expect(hb.consecutiveMisses).toBe(0);
+    expect(hb.silentMs()).toBe(0);
+    expect(vi.getTimerCount()).toBe(2);
+    vi.advanceTimersByTime(DEAD_AFTER - 1);
+    expect(host.of('dead')).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(host.of('dead')).toHaveLength(2);
+    expect(host.of('dead')[1]).toMatchObject({ silentMs: DEAD_AFTER, at: t0 + 2 * DEAD_AFTER });
+  });
+
+  it('returns to zero timers after many start/cancel cycles', () => {
+    for (let i = 0; i < 500; i++) {
+      hb.start();
+      vi.advanceTimersByTime(i % 7 === 0 ? DEAD_AFTER : 300);
+      hb.cancel();
+    }
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('uses an injected monotonic clock for RTT and silence', () => {
+    let clock = 50_000;
+    const h = new FakeHost();
+    const beat = new Heartbeat(h, { intervalMs: INTERVAL, misses: MISSES, now: () => clock });
+    beat.start();
+    clock += 75;
+    const { id, ts } = h.lastSend();
+    beat.ack(id, ts);
+    expect(beat.lastRttMs).toBe(75);
+    clock += 400;
+    expect(beat.silentMs()).toBe(400);
+    beat.cancel();
+  });
+});
