@@ -3,9 +3,11 @@ import { parseTokenFile } from '../hub/auth.js';
 import { Hub, type HubOptions, readTlsFiles } from '../hub/hub.js';
 import { linkLogger } from '../log/link-logger.js';
 import type { Handler } from '../queue/work-queue.js';
+import { attachWatchdog } from '../watchdog/attach.js';
 import { parseDuration, parseHostPort, parseInteger, readTextFile, UsageError } from './args.js';
 import { Journal } from './journal.js';
 import type { Runtime } from './runtime.js';
+import { watchdogFlags } from './watchdog-flags.js';
 
 export const HUB_USAGE = `linkwatch hub --listen HOST:PORT --tokens FILE [options]
 
@@ -18,10 +20,14 @@ export const HUB_USAGE = `linkwatch hub --listen HOST:PORT --tokens FILE [option
   --queue-concurrency N       default 1
   --handler-timeout DUR       per-message handler deadline (default 30s)
   --handler-delay DUR         synthetic work per message (default 0)
+  --handler-ignores-deadline  the synthetic handler ignores its abort signal (simulates a hung consumer)
   --journal FILE              append "workerId stream seq" per processed message; resume dedupe from it
   --tls-cert FILE --tls-key FILE   serve wss://
   --metrics-listen HOST:PORT  Prometheus exporter (default 127.0.0.1:9464; "off" disables)
-  --shutdown-timeout DUR      default 10s`;
+  --shutdown-timeout DUR      default 10s
+  --alertmanager URL          also post watchdog alerts to Alertmanager's v2 API (e.g. http://127.0.0.1:9093)
+  --watchdog-action ACTION    on a stalled link: evict | none (default evict)
+  --progress-stall DUR        pending work with no progress this long is a stall (default 3 × heartbeat deadline)`;
 
 export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
   const { values } = parseArgs({
@@ -37,11 +43,15 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
       'queue-concurrency': { type: 'string' },
       'handler-timeout': { type: 'string' },
       'handler-delay': { type: 'string' },
+      'handler-ignores-deadline': { type: 'boolean', default: false },
       journal: { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'metrics-listen': { type: 'string', default: '127.0.0.1:9464' },
       'shutdown-timeout': { type: 'string', default: '10s' },
+      alertmanager: { type: 'string' },
+      'watchdog-action': { type: 'string' },
+      'progress-stall': { type: 'string' },
     },
   });
   if (!values.tokens) throw new UsageError('--tokens FILE is required');
@@ -66,7 +76,10 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
   const delayMs = values['handler-delay'] ? parseDuration('handler-delay', values['handler-delay']) : 0;
   const journal = values.journal ? new Journal(values.journal) : undefined;
   const handler: Handler = async (m, { signal }) => {
-    if (delayMs > 0) await abortableDelay(delayMs, signal);
+    if (delayMs > 0) {
+      if (values['handler-ignores-deadline']) await new Promise((r) => setTimeout(r, delayMs));
+      else await abortableDelay(delayMs, signal);
+    }
     journal?.append(m.workerId, m.stream, m.seq);
   };
   const hubId = values['hub-id'];
@@ -103,6 +116,11 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
   }
   telemetry.attachHub(hub);
   hub.on(linkLogger(rt.logger));
+  const watchdog = attachWatchdog(hub, {
+    logger: rt.logger,
+    exportHealth: telemetry.exportHealth,
+    ...watchdogFlags(values),
+  });
   try {
     await hub.listen();
   } catch (err) {
@@ -121,6 +139,7 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
   await rt.untilSignal();
   rt.logger.info('hub shutting down', { hub_id: hub.hubId, timeout_ms: shutdownTimeoutMs });
   const report = await hub.close({ timeoutMs: shutdownTimeoutMs });
+  await watchdog.stop();
   journal?.close();
   const totals = hub.totals();
   await telemetry.shutdown();

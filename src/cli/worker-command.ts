@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { OVERFLOW_POLICIES, type OverflowPolicy } from '../link/outbox.js';
 import { linkLogger } from '../log/link-logger.js';
+import { attachWatchdog } from '../watchdog/attach.js';
 import { Worker } from '../worker/worker.js';
 import {
   parseDuration,
@@ -11,6 +12,7 @@ import {
   UsageError,
 } from './args.js';
 import type { Runtime } from './runtime.js';
+import { watchdogFlags } from './watchdog-flags.js';
 
 export const WORKER_USAGE = `linkwatch worker --hub URL [--hub URL ...] --id ID --token-file FILE [options]
 
@@ -24,7 +26,10 @@ export const WORKER_USAGE = `linkwatch worker --hub URL [--hub URL ...] --id ID 
   --outbox-max-messages N     default 10000
   --ca FILE                   trust this CA for wss://
   --metrics-listen HOST:PORT  Prometheus exporter (default 127.0.0.1:9464; "off" disables)
-  --shutdown-timeout DUR      default 10s`;
+  --shutdown-timeout DUR      default 10s
+  --alertmanager URL          also post watchdog alerts to Alertmanager's v2 API (e.g. http://127.0.0.1:9093)
+  --watchdog-action ACTION    on a stalled link: reconnect | none (default reconnect)
+  --progress-stall DUR        pending work with no progress this long is a stall (default 3 × heartbeat deadline)`;
 
 export async function workerCommand(argv: string[], rt: Runtime): Promise<number> {
   const { values } = parseArgs({
@@ -42,6 +47,9 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
       ca: { type: 'string' },
       'metrics-listen': { type: 'string', default: '127.0.0.1:9464' },
       'shutdown-timeout': { type: 'string', default: '10s' },
+      alertmanager: { type: 'string' },
+      'watchdog-action': { type: 'string' },
+      'progress-stall': { type: 'string' },
     },
   });
   if (!values.hub?.length) throw new UsageError('--hub URL is required (repeat it for failover)');
@@ -84,6 +92,11 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
   }
   telemetry.attachWorker(worker);
   worker.on(linkLogger(rt.logger));
+  const watchdog = attachWatchdog(worker, {
+    logger: rt.logger,
+    exportHealth: telemetry.exportHealth,
+    ...watchdogFlags(values),
+  });
   worker.start();
   rt.logger.info('worker started', {
     worker_id: values.id,
@@ -100,6 +113,7 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
   const shutdownTimeoutMs = parseDuration('shutdown-timeout', values['shutdown-timeout']);
   rt.logger.info('worker stopping', { worker_id: values.id, reason, timeout_ms: shutdownTimeoutMs });
   const report = await worker.stop({ timeoutMs: shutdownTimeoutMs });
+  await watchdog.stop();
   const c = worker.status().counters;
   await telemetry.shutdown();
   rt.print({

@@ -88,3 +88,20 @@ export function startWorker(
   });
   return start ? worker.start() : worker;
 }
+
+/** Like waitFor, for a check that must do I/O (a scrape, a query). Polls every 100 ms until the deadline. */
+export async function eventually(
+  check: () => Promise<boolean>,
+  timeoutMs = 10_000,
+  what: string | (() => string) = 'condition',
+): Promise<void> {
+  const start = performance.now();
+  while (!(await check())) {
+    if (performance.now() - start > timeoutMs) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { METRICS, type MetricSpec } from '../../../src/telemetry/catalog.js';
+import { jsExporterName } from '../../../src/telemetry/prometheus-names.js';
+import { freePort, type Proc, runCli, summary, tempDir, writeFile } from '../../helpers/cli.js';
+import { eventually } from '../../helpers/fleet.js';
+
+const procs: Proc[] = [];
+afterEach(() => {
+  for (const p of procs.splice(0)) p.child.kill('SIGKILL');
+});
+
+/** Metric families in a Prometheus text scrape, with the label sets of their samples. */
+function parse(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s/.exec(line);
+    if (!m) continue;
+    const family = m[1]!.replace(/_(bucket|sum|count)$/, '');
+    const list = out.get(family) ?? [];
+    list.push(m[2] ?? '');
+    out.set(family, list);
+  }
+  return out;
+}
+
+async function scrape(url: string): Promise<string> {
+  const res = await fetch(url);
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+describe('the CLI exports every catalog metric', () => {
+  it('hub and worker processes serve /metrics with every metric, labelled by worker id', async () => {
+    const dir = tempDir();
+    const tokens = writeFile(dir, 'tokens', 'cli-metrics-token-1\n');
+    const token = writeFile(dir, 'token', 'cli-metrics-token-1\n');
+    const [port, hubMetrics, workerMetrics] = [await freePort(), await freePort(), await freePort()];
+    const hubArgs = [
+      'hub',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--tokens',
+      tokens,
+      '--metrics-listen',
+      `127.0.0.1:${hubMetrics}`,
+      '--heartbeat-interval',
+      '200ms',
+      // Slow, timing-out handlers so queue timeouts, hung handlers and an alert show up.
+      '--handler-delay',
+      '1500ms',
+      '--handler-timeout',
+      '300ms',
+      '--queue-concurrency',
+      '4',
+      '--handler-ignores-deadline',
+    ];
+    let hub = runCli(hubArgs);
+    procs.push(hub);
+    await hub.waitFor('hub listening');
+    const worker = runCli([
+      'worker',
+      '--hub',
+      `ws://127.0.0.1:${port}`,
+      '--id',
+      'w-cli',
+      '--token-file',
+      token,
+      '--rate',
+      '50',
+      '--metrics-listen',
+      `127.0.0.1:${workerMetrics}`,
+    ]);
+    procs.push(worker);
+    await worker.waitFor('link connected');
+    // A restart makes the worker back off and reconnect.
+    hub.child.kill('SIGTERM');
+    await hub.exited;
+    hub = runCli(hubArgs);
+    procs.push(hub);
+    await hub.waitFor('hub listening');
+    await worker.waitFor(/"msg":"link connected"[\s\S]*"msg":"link connected"/);
+    await hub.waitFor('"alertname":"LinkwatchHandlerHung"');
+
+    let families = new Map<string, string[]>();
+    const expected = (Object.values(METRICS) as MetricSpec[]).map(jsExporterName);
+    const missing = () =>
+      expected.filter(
+        (name) => !(families.get(name) ?? []).some((l) => l.includes('linkwatch_worker_id="w-cli"')),
+      );
+    await eventually(
+      async () => {
+        const both = `${await scrape(`http://127.0.0.1:${hubMetrics}/metrics`)}\n${await scrape(`http://127.0.0.1:${workerMetrics}/metrics`)}`;
+        families = parse(both);
+        return missing().length === 0;
+      },
+      15_000,
+      () => `metrics with linkwatch_worker_id="w-cli": missing ${missing().join(', ')}`,
+    );
+    expect(missing()).toEqual([]);
+    worker.child.kill('SIGTERM');
+    await worker.exited;
+    expect(summary(worker).sent).toBeGreaterThan(0);
+  }, 60_000);
+});
