@@ -1,6 +1,8 @@
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Hub } from '../../../src/hub/hub.js';
+import { jsonLogger } from '../../../src/log/logger.js';
 import { ATTR, METRICS } from '../../../src/telemetry/catalog.js';
 import { instrument, type LinkTelemetry } from '../../../src/telemetry/instrumentation.js';
 import type { Worker } from '../../../src/worker/worker.js';
@@ -14,6 +16,7 @@ let attached: LinkTelemetry[] = [];
 
 beforeEach(() => {
   otel = otelHarness();
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 });
 afterEach(async () => {
   for (const t of attached) t.dispose();
@@ -23,12 +26,22 @@ afterEach(async () => {
   worker = undefined;
   hub = undefined;
   await otel.shutdown();
+  context.disable();
 });
 
 describe('telemetry from a real hub and worker', () => {
   it('emits heartbeat, queue, delivery and reconnect signals with worker attributes and linked traces', async () => {
     const rec = recorder();
-    hub = await startHub({ handler: rec.handler, hubId: 'hub-a', heartbeatIntervalMs: 100 });
+    const lines: string[] = [];
+    const appLog = jsonLogger({ write: (l) => lines.push(l) });
+    hub = await startHub({
+      handler: (m) => {
+        rec.handler(m);
+        appLog.info('handled', { seq: m.seq });
+      },
+      hubId: 'hub-a',
+      heartbeatIntervalMs: 100,
+    });
     const providers = { meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider };
     attached.push(instrument(hub, { ...providers, side: 'hub', hubId: 'hub-a' }));
     worker = startWorker(hub.url, { workerId: 'w-tel' }, false);
@@ -76,6 +89,15 @@ describe('telemetry from a real hub and worker', () => {
       expect(parent?.kind).toBe(SpanKind.PRODUCER);
       expect(p.spanContext().traceId).toBe(parent?.spanContext().traceId);
       expect(p.events.map((e) => e.name)).toEqual(['linkwatch.queue.enqueued', 'linkwatch.queue.started']);
+    }
+
+    // A log line written inside the handler carries the trace of the message it handles.
+    const logged = lines.map((l) => JSON.parse(l) as { seq: number; trace_id?: string; span_id?: string });
+    expect(logged).toHaveLength(50);
+    for (const line of logged) {
+      const p = processes.find((s) => s.attributes['linkwatch.seq'] === line.seq);
+      expect(line.trace_id).toBe(p?.spanContext().traceId);
+      expect(line.span_id).toBe(p?.spanContext().spanId);
     }
 
     const heartbeats = otel.finished('linkwatch.heartbeat');
