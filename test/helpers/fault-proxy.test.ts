@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
@@ -277,28 +278,40 @@ describe('fault proxy', () => {
   });
 
   it('close() leaves no extra TCP handles or timers', async () => {
-    const handles = () =>
-      process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP') || r === 'Timeout').length;
+    const count = (match: (r: string) => boolean) => process.getActiveResourcesInfo().filter(match).length;
+    const tcp = () => count((r) => r.startsWith('TCP'));
+    const timers = () => count((r) => r === 'Timeout');
+    // vitest keeps short-lived timers of its own, so the Timeout count alone can hide a leak:
+    // also track, by creation stack, every timer the proxy module itself creates.
+    const proxyTimers = new Set<number>();
+    const hook = createHook({
+      init(id, type) {
+        if (type === 'Timeout' && /fault-proxy\.ts:/.test(new Error().stack ?? '')) proxyTimers.add(id);
+      },
+      destroy(id) {
+        proxyTimers.delete(id);
+      },
+    }).enable();
+    cleanups.push(() => hook.disable());
+    // Handles of earlier tests finish closing asynchronously; start from a clean slate.
+    await until(() => tcp() === 0, 'earlier TCP handles to close');
     const target = await startEcho(false);
-    const before = handles();
-    console.log('BEFORE', process.getActiveResourcesInfo());
+    const before = { tcp: tcp(), timers: timers() };
     const proxy = await startFaultProxy({ targetPort: target.port });
     const a = await connect(proxy.port);
     const b = await connect(proxy.port);
     await until(() => target.sockets.length === 2, 'server-side accepts');
-    proxy.latency(10_000); // queued chunk ⇒ pending lane timer
+    proxy.latency(10_000); // longer than every deadline below, so a leaked timer cannot expire in time
     target.sockets[0]!.write('parked');
-    proxy.throttle(1); // bucket timer on the other connection
-    target.sockets[1]!.write('slow');
+    target.sockets[1]!.write('parked');
     const pending = proxy.waitForConnections(99, 60_000);
     pending.catch(() => {});
-    console.log('MID', process.getActiveResourcesInfo());
+    await until(() => proxyTimers.size === 3, 'two lane timers and one waiter timer');
     await proxy.close();
-    console.log('AFTER', process.getActiveResourcesInfo());
     await expect(pending).rejects.toThrow(/closed/);
     await until(() => a.closed && b.closed, 'clients closed');
     await until(() => target.sockets.every((s) => s.destroyed), 'server sockets closed');
-    await until(() => handles() <= before, `handles back to ${before}`);
-    expect(handles()).toBeLessThanOrEqual(before);
+    await until(() => proxyTimers.size === 0, 'proxy timers destroyed', 1000);
+    await until(() => tcp() === before.tcp && timers() <= before.timers, 'handles back to baseline', 2000);
   });
 });

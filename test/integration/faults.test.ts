@@ -1,0 +1,157 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/hub/hub.js';
+import type { LinkEvent } from '../../src/link/events.js';
+import type { Worker } from '../../src/worker/worker.js';
+import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
+import { nextEvent, recorder, startHub, startWorker, waitFor } from '../helpers/fleet.js';
+
+const INTERVAL = 200;
+const MISSES = 3;
+/** The issue's bound: each side detects within interval × misses plus 20%. */
+const BOUND = INTERVAL * MISSES * 1.2;
+
+let hub: Hub | undefined;
+let worker: Worker | undefined;
+let proxy: FaultProxy | undefined;
+afterEach(async () => {
+  await worker?.stop({ timeoutMs: 300 });
+  await hub?.close({ timeoutMs: 300 });
+  await proxy?.close();
+  worker = undefined;
+  hub = undefined;
+  proxy = undefined;
+});
+
+async function setup(workerOptions: Parameters<typeof startWorker>[1] = {}) {
+  const rec = recorder();
+  hub = await startHub({ handler: rec.handler, heartbeatIntervalMs: INTERVAL, heartbeatMisses: MISSES });
+  proxy = await startFaultProxy({ targetPort: hub.port });
+  worker = startWorker(proxy.url, { handshakeTimeoutMs: 500, ...workerOptions });
+  await worker.waitConnected();
+  return { rec, hub, proxy, worker };
+}
+
+/** Sends n messages numbered from `from`, not waiting for acks. */
+async function send(w: Worker, from: number, n: number) {
+  for (let i = from; i < from + n; i++) await w.send({ i });
+}
+
+/** Everything sent arrived exactly once and in order. */
+async function deliveredInOrder(rec: ReturnType<typeof recorder>, w: Worker, total: number) {
+  await waitFor(
+    () => w.session.outbox.size === 0 && (rec.byWorker.get('w1')?.length ?? 0) >= total,
+    10_000,
+    `${total} delivered`,
+  );
+  expect(rec.messages.map((m) => (m.payload as { i: number }).i)).toEqual(
+    Array.from({ length: total }, (_, i) => i),
+  );
+  expect(rec.byWorker.get('w1')).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+}
+
+function timeTo(source: Hub | Worker, type: LinkEvent['type'], timeoutMs = 5000) {
+  const start = performance.now();
+  return nextEvent(source, type as 'disconnected', timeoutMs).then((e) => ({
+    event: e,
+    ms: performance.now() - start,
+  }));
+}
+
+describe('half-open links through a fault proxy', () => {
+  for (const direction of ['up', 'down', 'both'] as const) {
+    it(`blackhole ${direction}: both sides detect within interval × misses + 20%, reconnect, and lose nothing`, async () => {
+      const { rec, hub, proxy, worker } = await setup();
+      await send(worker, 0, 100);
+      await waitFor(() => worker.session.outbox.size === 0, 5000, 'first batch acked');
+      const hubDown = timeTo(hub, 'disconnected');
+      const workerDown = timeTo(worker, 'disconnected');
+      proxy.blackhole(direction);
+      await send(worker, 100, 100); // written into the hole; must be replayed
+      const [h, w] = await Promise.all([hubDown, workerDown]);
+      expect(h.ms).toBeLessThanOrEqual(BOUND);
+      expect(w.ms).toBeLessThanOrEqual(BOUND);
+      // At least one side proves it by heartbeat; the other may learn it from the torn-down socket.
+      expect([h.event.errorType, w.event.errorType]).toContain('LW_ERR_HEARTBEAT_TIMEOUT');
+      proxy.heal();
+      await worker.waitConnected(5000);
+      await send(worker, 200, 100);
+      await deliveredInOrder(rec, worker, 300);
+      if (direction === 'down') {
+        // Data reached the hub; only its acks fell into the hole. The welcome's `processed`
+        // releases them, so nothing is written twice.
+        expect(worker.status().counters.replayed).toBe(0);
+        expect(worker.status().counters.acked).toBe(300);
+      } else {
+        expect(worker.status().counters.replayed).toBeGreaterThan(0);
+      }
+    });
+  }
+
+  it('RST on both sides: detected at once, reconnected, nothing lost', async () => {
+    const { rec, proxy, worker } = await setup();
+    await send(worker, 0, 50);
+    const down = timeTo(worker, 'disconnected');
+    proxy.reset();
+    const { ms } = await down;
+    expect(ms).toBeLessThan(INTERVAL);
+    await worker.waitConnected(5000);
+    await send(worker, 50, 50);
+    await deliveredInOrder(rec, worker, 100);
+  });
+
+  it('close in the middle of a frame: the partial frame is never delivered; the stream resumes intact', async () => {
+    const { rec, hub, proxy, worker } = await setup();
+    await send(worker, 0, 20);
+    await waitFor(() => worker.session.outbox.size === 0, 5000, 'acked');
+    const rejected: string[] = [];
+    hub.on((e) => {
+      if (e.type === 'frame-rejected') rejected.push(e.errorType);
+    });
+    const down = timeTo(worker, 'disconnected');
+    proxy.cutMidFrame();
+    await hub.send('w1', { cmd: 'x'.repeat(2000) });
+    await down;
+    await worker.waitConnected(5000);
+    await send(worker, 20, 20);
+    await deliveredInOrder(rec, worker, 40);
+    expect(rejected).toEqual([]);
+  });
+
+  it('added latency: no false detection, RTT shows the delay, everything delivered', async () => {
+    const { rec, proxy, worker } = await setup();
+    proxy.latency(60);
+    let disconnects = 0;
+    worker.on((e) => {
+      if (e.type === 'disconnected') disconnects++;
+    });
+    await send(worker, 0, 200);
+    await nextEvent(worker, 'heartbeat-rtt', 2000, (e) => e.rttMs >= 100);
+    await deliveredInOrder(rec, worker, 200);
+    // Several heartbeat deadlines pass under latency without a teardown.
+    await nextEvent(worker, 'heartbeat-sent', 2000, (e) => e.id >= 8);
+    expect(disconnects).toBe(0);
+  });
+
+  it('throttled bandwidth: the send pump stops at the high watermark, and nothing is lost', async () => {
+    // Heartbeats share the TCP stream with data, so they wait behind whatever the kernel
+    // buffers; the deadline (1 s × 3) must exceed that queue at this rate (~400 KB at 256 KB/s).
+    const rec = recorder();
+    hub = await startHub({ handler: rec.handler, heartbeatIntervalMs: 1000, heartbeatMisses: 3 });
+    proxy = await startFaultProxy({ targetPort: hub.port });
+    const watermark = 8 * 1024;
+    worker = startWorker(proxy.url, { handshakeTimeoutMs: 500, highWatermarkBytes: watermark });
+    await worker.waitConnected();
+    const w = worker;
+    let maxBuffered = 0;
+    w.on((e) => {
+      if (e.type === 'data-sent') maxBuffered = Math.max(maxBuffered, w.link?.bufferedAmount ?? 0);
+    });
+    proxy.throttle(256 * 1024);
+    const big = 'y'.repeat(4000);
+    for (let i = 0; i < 100; i++) await w.send({ i, big });
+    await deliveredInOrder(rec, w, 100);
+    // The pump writes a frame only while the buffer is under the watermark.
+    expect(maxBuffered).toBeLessThan(watermark + 4200);
+    expect(w.status().counters.reconnects).toBe(0);
+  });
+});
