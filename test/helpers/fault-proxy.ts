@@ -108,7 +108,10 @@ class Lane {
   drop(): void {
     this.#queue = [];
     this.#queued = 0;
-    if (this.#cutting) return this.onCut(); // the truncated chunk fell into the hole: cut right away
+    if (this.#cutting) {
+      this.onCut(); // the truncated chunk fell into the hole: cut right away
+      return;
+    }
     this.pump();
   }
 
