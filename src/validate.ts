@@ -60,17 +60,25 @@ export function functionOption<T>(name: string, value: unknown, fallback?: T): T
 }
 
 export function urlOption(name: string, value: unknown): string {
-  if (typeof value !== 'string') fail(name, 'a ws:// or wss:// URL', value);
+  const expected = 'a ws:// or wss:// URL';
+  if (typeof value !== 'string') fail(name, expected, value);
+  // What may be echoed back: the value with anything that could be a credential cut out.
+  const shown = redactUrl(value);
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    fail(name, 'a ws:// or wss:// URL', value);
+    fail(name, expected, shown);
   }
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') fail(name, 'a ws:// or wss:// URL', value);
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') fail(name, expected, shown);
   if (url.username || url.password)
     fail(name, 'a URL without credentials (pass the token separately)', '[redacted]');
   return value;
+}
+
+/** Cuts `user:pass@` and the query out of a URL-like string, even one that does not parse. */
+function redactUrl(value: string): string {
+  return value.replace(/\/\/[^/?#]*@/, '//[redacted]@').replace(/[?#].*$/, '');
 }
 
 /** A URL as it may appear in logs and telemetry: no credentials, no query. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { LinkwatchError } from '../errors.js';
-import { encodeFrame } from '../protocol/codec.js';
+import { encodeFrame, MAX_PAYLOAD_DEPTH, payloadProblem } from '../protocol/codec.js';
 import type { DataFrame, JsonValue, Progress } from '../protocol/frames.js';
 import { type Handler, type Message, WorkQueue } from '../queue/work-queue.js';
 import type { LinkEvents, Side } from './events.js';
@@ -165,6 +165,15 @@ export class Session {
   }
 
   #send(payload: JsonValue, traceparent: string | undefined): Promise<SendReceipt> {
+    // The peer rejects such a frame and closes the link; replayed, it would close every link after.
+    const problem = payloadProblem(payload);
+    if (problem) {
+      return Promise.reject(
+        new TypeError(
+          `Expected \`payload\` to be JSON with finite numbers and at most ${MAX_PAYLOAD_DEPTH} levels of nesting, got a payload that ${problem}`,
+        ),
+      );
+    }
     let probe: string;
     try {
       probe = JSON.stringify(payload);

@@ -8,6 +8,8 @@ export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 /** Worker ids are labels in metrics: short and printable. */
 export const WORKER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const MAX_REASON = 123;
+/** Deepest nesting of arrays and objects accepted in a data payload. */
+export const MAX_PAYLOAD_DEPTH = 64;
 
 export function encodeFrame(frame: Frame): string {
   return JSON.stringify(frame);
@@ -99,6 +101,38 @@ function progressField(o: Record<string, unknown>): Progress {
   };
 }
 
+/**
+ * A short, safe rendering of an untrusted value for an error message. Never
+ * JSON.stringify it: a deeply nested value would overflow the stack.
+ */
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 24 ? `${v.slice(0, 24)}...` : v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
+  return Array.isArray(v) ? 'an array' : 'an object';
+}
+
+/**
+ * A payload must survive a re-encode unchanged: bounded nesting (JSON.stringify
+ * of a deeper value overflows the stack) and finite numbers (JSON.parse turns
+ * 1e999 into Infinity, which re-encodes as null). Walks containers only, so
+ * strings cost nothing.
+ */
+export function payloadProblem(root: unknown): string | undefined {
+  const stack: [unknown, number][] = [[root, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return 'holds a number that is not finite';
+    } else if (typeof v === 'object' && v !== null) {
+      if (depth >= MAX_PAYLOAD_DEPTH) return `nests deeper than ${MAX_PAYLOAD_DEPTH} levels`;
+      const children = Array.isArray(v) ? v : Object.values(v);
+      for (const c of children)
+        if (typeof c === 'object' || typeof c === 'number') stack.push([c, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /** Checks shape and types, and returns a frame holding only known fields. */
@@ -110,7 +144,7 @@ export function validateFrame(value: unknown): Frame {
     throw new ProtocolError(
       'LW_ERR_UNSUPPORTED_VERSION',
       CloseCode.protocolError,
-      `unsupported protocol version ${JSON.stringify(value.v)?.slice(0, 16)}; this side speaks ${PROTOCOL_VERSION}`,
+      `unsupported protocol version ${show(value.v)}; this side speaks ${PROTOCOL_VERSION}`,
     );
   }
   const t = value.t;
@@ -145,6 +179,8 @@ export function validateFrame(value: unknown): Frame {
     case 'data': {
       const seq = positiveInt(value, 'seq', 'data');
       if (!('p' in value)) throw invalid('data.p is missing');
+      const problem = payloadProblem(value.p);
+      if (problem) throw invalid(`data.p ${problem}`);
       const frame: Frame = { v: 1, t, seq, p: value.p as JsonValue };
       if (value.tp !== undefined) {
         if (typeof value.tp !== 'string' || !TRACEPARENT.test(value.tp))
@@ -173,10 +209,6 @@ export function validateFrame(value: unknown): Frame {
         reason: stringField(value, 'reason', 'close', MAX_REASON),
       };
     default:
-      throw new ProtocolError(
-        'LW_ERR_PROTOCOL',
-        CloseCode.protocolError,
-        `unknown frame type ${JSON.stringify(t)?.slice(0, 32) ?? 'undefined'}`,
-      );
+      throw new ProtocolError('LW_ERR_PROTOCOL', CloseCode.protocolError, `unknown frame type ${show(t)}`);
   }
 }

@@ -37,4 +37,20 @@ describe('hub and worker', () => {
     await waitFor(() => rec.messages.length === 1, 5000, 'command');
     expect(rec.messages[0]).toMatchObject({ workerId: 'w1', seq: 1, payload: { cmd: 'flush' } });
   });
+
+  // A payload the peer must reject would close the link, be replayed and close every link after.
+  it('refuses a payload the peer could not accept, before it enters the outbox', async () => {
+    const rec = recorder();
+    hub = await startHub({ handler: rec.handler });
+    const w = startWorker(hub.url);
+    workers.push(w);
+    await w.waitConnected();
+    let deep: unknown = 1;
+    for (let i = 0; i < 100; i++) deep = [deep];
+    await expect(w.send(deep as never)).rejects.toThrow(/at most 64 levels of nesting/);
+    await expect(w.send({ n: Number.POSITIVE_INFINITY })).rejects.toThrow(/not finite/);
+    await expect(w.send({ ok: true })).resolves.toMatchObject({ seq: 1 });
+    await waitFor(() => rec.messages.length === 1, 5000, 'the good message');
+    expect(w.status().counters.reconnects).toBe(0);
+  });
 });
