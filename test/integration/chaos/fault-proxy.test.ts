@@ -1,7 +1,7 @@
 import { createHook } from 'node:async_hooks';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
+import { type FaultProxy, startFaultProxy } from '../../../src/chaos/fault-proxy.js';
 
 /** A plain TCP echo server on 127.0.0.1 that records what it received and exposes its sockets. */
 interface Echo {
