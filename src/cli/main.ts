@@ -26,6 +26,10 @@ function processRuntime(): Runtime {
   return {
     logger,
     print: (summary) => process.stdout.write(`${JSON.stringify(summary)}\n`),
+    terminal: {
+      isTTY: process.stdout.isTTY === true,
+      write: (text) => process.stdout.write(text),
+    },
     untilSignal: () =>
       new Promise((resolve) => {
         const on = (signal: NodeJS.Signals) => {

@@ -26,6 +26,8 @@ export interface Runtime {
   logger: Logger;
   /** Prints one JSON line on stdout (the summary). */
   print(summary: Record<string, unknown>): void;
+  /** stdout for the demo's live view or its log lines. */
+  terminal: { isTTY: boolean; write(text: string): void };
   /** Resolves on SIGINT or SIGTERM (or when a test aborts it). */
   untilSignal(): Promise<string>;
   startTelemetry(options: TelemetryStartOptions): Promise<TelemetryHandle>;
