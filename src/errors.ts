@@ -3,29 +3,39 @@
  * ("Error codes") and used as `error.type` in telemetry. Messages are for
  * people and never carry tokens or payloads.
  */
-export type ErrorCode =
-  | 'LW_ERR_PROTOCOL'
-  | 'LW_ERR_FRAME_TOO_LARGE'
-  | 'LW_ERR_INVALID_FRAME'
-  | 'LW_ERR_UNSUPPORTED_VERSION'
-  | 'LW_ERR_OUT_OF_ORDER'
-  | 'LW_ERR_AUTH'
-  | 'LW_ERR_WORKER_ID_MISMATCH'
-  | 'LW_ERR_SUPERSEDED'
-  | 'LW_ERR_EVICTED'
-  | 'LW_ERR_HANDSHAKE_TIMEOUT'
-  | 'LW_ERR_HEARTBEAT_TIMEOUT'
-  | 'LW_ERR_TRANSPORT_STALLED'
-  | 'LW_ERR_HANDLER_TIMEOUT'
-  | 'LW_ERR_HANDLER_FAILED'
-  | 'LW_ERR_QUEUE_FULL'
-  | 'LW_ERR_OUTBOX_FULL'
-  | 'LW_ERR_CLOSED'
-  | 'LW_ERR_SHUTDOWN_TIMEOUT'
-  | 'LW_ERR_CONNECT'
-  | 'LW_ERR_CONNECTION_LOST'
-  | 'LW_ERR_WINDOW_EXCEEDED'
-  | 'LW_ERR_STALLED';
+export const ERROR_CODES = {
+  LW_ERR_PROTOCOL:
+    'A frame broke the protocol (not a JSON object, unknown type, an ack for a seq never sent). Close 1002.',
+  LW_ERR_FRAME_TOO_LARGE: 'A frame exceeded `maxFrameBytes`. Close 1009.',
+  LW_ERR_INVALID_FRAME:
+    'A frame parsed but a field is wrong: bad JSON, bad UTF-8, a missing or mistyped field, a payload nested too deep or holding a non-finite number. Close 1007.',
+  LW_ERR_UNSUPPORTED_VERSION: 'The peer speaks another protocol version. Close 1002.',
+  LW_ERR_OUT_OF_ORDER: 'A frame arrived in the wrong phase (data before hello, a second hello). Close 1002.',
+  LW_ERR_AUTH: 'Missing or unknown bearer token. HTTP 401, no WebSocket.',
+  LW_ERR_WORKER_ID_MISMATCH:
+    'The token is not allowed to claim this worker id. HTTP 403 before the upgrade, or close 1008 after it.',
+  LW_ERR_SUPERSEDED:
+    'A newer connection with the same worker id replaced this one (higher epoch). Close 4001.',
+  LW_ERR_EVICTED: "The hub's watchdog evicted a stalled link. Close 4002.",
+  LW_ERR_HANDSHAKE_TIMEOUT:
+    'Dial, upgrade and hello/welcome did not finish within `handshakeTimeoutMs`. Close 4003 on the hub.',
+  LW_ERR_HEARTBEAT_TIMEOUT:
+    'No heartbeat round trip for `heartbeatIntervalMs × heartbeatMisses`: the link was terminated (half-open).',
+  LW_ERR_TRANSPORT_STALLED:
+    'The socket kept more than `highWatermarkBytes` buffered for `sendStallTimeoutMs`: the link was terminated.',
+  LW_ERR_HANDLER_TIMEOUT:
+    'A handler ran past `handlerTimeoutMs`; the item is settled as failed and its slot freed.',
+  LW_ERR_HANDLER_FAILED: 'A handler threw or rejected; the item is settled as failed.',
+  LW_ERR_OUTBOX_FULL: 'The outbox is full and the overflow policy is `reject`.',
+  LW_ERR_CLOSED: 'The worker, hub or queue was shut down while the operation was pending.',
+  LW_ERR_CONNECT: 'A dial failed: connection refused, DNS, TLS, or an HTTP status other than 101.',
+  LW_ERR_CONNECTION_LOST: 'The peer closed the link or the socket dropped.',
+  LW_ERR_WINDOW_EXCEEDED:
+    "The peer sent more unacked data than the receiver's queue capacity allows. Close 1008.",
+  LW_ERR_STALLED: "The worker's watchdog tore down a stalled link to reconnect (self-heal).",
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
 
 export class LinkwatchError extends Error {
   readonly code: ErrorCode;
@@ -61,8 +71,7 @@ export class DeadlineError extends LinkwatchError {
       | 'LW_ERR_HANDSHAKE_TIMEOUT'
       | 'LW_ERR_HEARTBEAT_TIMEOUT'
       | 'LW_ERR_TRANSPORT_STALLED'
-      | 'LW_ERR_HANDLER_TIMEOUT'
-      | 'LW_ERR_SHUTDOWN_TIMEOUT',
+      | 'LW_ERR_HANDLER_TIMEOUT',
     timeoutMs: number,
     message: string,
   ) {

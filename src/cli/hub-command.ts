@@ -5,6 +5,7 @@ import { linkLogger } from '../log/link-logger.js';
 import type { Handler } from '../queue/work-queue.js';
 import { attachWatchdog } from '../watchdog/attach.js';
 import { parseDuration, parseHostPort, parseInteger, readTextFile, UsageError } from './args.js';
+import { HubDrills } from './drills.js';
 import { Journal } from './journal.js';
 import type { Runtime } from './runtime.js';
 import { watchdogFlags } from './watchdog-flags.js';
@@ -27,7 +28,9 @@ export const HUB_USAGE = `linkwatch hub --listen HOST:PORT --tokens FILE [option
   --shutdown-timeout DUR      default 10s
   --alertmanager URL          also post watchdog alerts to Alertmanager's v2 API (e.g. http://127.0.0.1:9093)
   --watchdog-action ACTION    on a stalled link: evict | none (default evict)
-  --progress-stall DUR        pending work with no progress this long is a stall (default 3 × heartbeat deadline)`;
+  --progress-stall DUR        pending work with no progress this long is a stall (default 3 × heartbeat deadline)
+  --drills                    accept fault drills from loopback: POST /drills/hang?worker=ID&duration=10s,
+                              POST /drills/block?duration=5s (game days and tests; off by default)`;
 
 export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
   const { values } = parseArgs({
@@ -52,6 +55,7 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
       alertmanager: { type: 'string' },
       'watchdog-action': { type: 'string' },
       'progress-stall': { type: 'string' },
+      drills: { type: 'boolean', default: false },
     },
   });
   if (!values.tokens) throw new UsageError('--tokens FILE is required');
@@ -75,7 +79,10 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
   }
   const delayMs = values['handler-delay'] ? parseDuration('handler-delay', values['handler-delay']) : 0;
   const journal = values.journal ? new Journal(values.journal) : undefined;
+  const drills = values.drills ? new HubDrills(rt.logger) : undefined;
   const handler: Handler = async (m, { signal }) => {
+    const hang = drills?.hang(m.workerId);
+    if (hang) await hang;
     if (delayMs > 0) {
       if (values['handler-ignores-deadline']) await new Promise((r) => setTimeout(r, delayMs));
       else await abortableDelay(delayMs, signal);
@@ -101,6 +108,7 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
       handler,
       ...(tls ? { tls } : {}),
       ...(journal ? { checkpoint: journal } : {}),
+      ...(drills ? { routes: drills.routes() } : {}),
       ...opt('heartbeatIntervalMs', values['heartbeat-interval'], (v) =>
         parseDuration('heartbeat-interval', v),
       ),

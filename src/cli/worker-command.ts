@@ -11,6 +11,7 @@ import {
   readTokenFile,
   UsageError,
 } from './args.js';
+import { blockEventLoop } from './drills.js';
 import type { Runtime } from './runtime.js';
 import { watchdogFlags } from './watchdog-flags.js';
 
@@ -24,12 +25,16 @@ export const WORKER_USAGE = `linkwatch worker --hub URL [--hub URL ...] --id ID 
   --count N                   stop after N messages are acked (default: run until signalled)
   --overflow POLICY           block | drop-oldest | drop-newest | reject (default block)
   --outbox-max-messages N     default 10000
+  --backoff-initial DUR       first reconnect delay before jitter (default 250ms)
+  --backoff-max DUR           cap of the reconnect delay (default 30s)
   --ca FILE                   trust this CA for wss://
   --metrics-listen HOST:PORT  Prometheus exporter (default 127.0.0.1:9464; "off" disables)
   --shutdown-timeout DUR      default 10s
   --alertmanager URL          also post watchdog alerts to Alertmanager's v2 API (e.g. http://127.0.0.1:9093)
   --watchdog-action ACTION    on a stalled link: reconnect | none (default reconnect)
-  --progress-stall DUR        pending work with no progress this long is a stall (default 3 × heartbeat deadline)`;
+  --progress-stall DUR        pending work with no progress this long is a stall (default 3 × heartbeat deadline)
+  --drills                    SIGUSR2 blocks this worker's event loop for --drill-block (game days and tests)
+  --drill-block DUR           default 5s`;
 
 export async function workerCommand(argv: string[], rt: Runtime): Promise<number> {
   const { values } = parseArgs({
@@ -45,11 +50,15 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
       overflow: { type: 'string', default: 'block' },
       'outbox-max-messages': { type: 'string' },
       ca: { type: 'string' },
+      'backoff-initial': { type: 'string' },
+      'backoff-max': { type: 'string' },
       'metrics-listen': { type: 'string', default: '127.0.0.1:9464' },
       'shutdown-timeout': { type: 'string', default: '10s' },
       alertmanager: { type: 'string' },
       'watchdog-action': { type: 'string' },
       'progress-stall': { type: 'string' },
+      drills: { type: 'boolean', default: false },
+      'drill-block': { type: 'string', default: '5s' },
     },
   });
   if (!values.hub?.length) throw new UsageError('--hub URL is required (repeat it for failover)');
@@ -83,6 +92,12 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
         ? { outboxMaxMessages: parseInteger('outbox-max-messages', values['outbox-max-messages'], 1) }
         : {}),
       ...(values.ca ? { tls: { ca: readTextFile('ca', values.ca) } } : {}),
+      backoff: {
+        ...(values['backoff-initial']
+          ? { initialDelayMs: parseDuration('backoff-initial', values['backoff-initial']) }
+          : {}),
+        ...(values['backoff-max'] ? { maxDelayMs: parseDuration('backoff-max', values['backoff-max']) } : {}),
+      },
     });
   } catch (err) {
     await telemetry.shutdown();
@@ -97,6 +112,12 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
     exportHealth: telemetry.exportHealth,
     ...watchdogFlags(values),
   });
+  const blockMs = parseDuration('drill-block', values['drill-block']);
+  const onDrill = () => {
+    rt.logger.warn('drill: event loop blocked', { worker_id: values.id, duration_ms: blockMs });
+    blockEventLoop(blockMs);
+  };
+  if (values.drills) process.on('SIGUSR2', onDrill);
   worker.start();
   rt.logger.info('worker started', {
     worker_id: values.id,
@@ -112,6 +133,7 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
   await producing.catch(() => {});
   const shutdownTimeoutMs = parseDuration('shutdown-timeout', values['shutdown-timeout']);
   rt.logger.info('worker stopping', { worker_id: values.id, reason, timeout_ms: shutdownTimeoutMs });
+  process.off('SIGUSR2', onDrill);
   const report = await worker.stop({ timeoutMs: shutdownTimeoutMs });
   await watchdog.stop();
   const c = worker.status().counters;

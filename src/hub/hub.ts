@@ -77,6 +77,8 @@ export interface HubOptions {
   /** Forget a disconnected worker's session after this, ms. @default 600000 */
   sessionTtlMs?: number;
   checkpoint?: CheckpointStore;
+  /** Extra HTTP routes on the hub's port, keyed `'METHOD /path'` (the CLI's fault drills). */
+  routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void>;
   /** Serve `wss://` with this PEM cert and key. */
   tls?: { cert: string | Buffer; key: string | Buffer };
 }
@@ -101,8 +103,8 @@ interface Peer {
   lastError: string | undefined;
 }
 
-type Parsed = Required<Omit<HubOptions, 'checkpoint' | 'tls' | 'tokens' | 'overflow'>> &
-  Pick<HubOptions, 'checkpoint' | 'tls' | 'overflow'>;
+type Parsed = Required<Omit<HubOptions, 'checkpoint' | 'tls' | 'tokens' | 'overflow' | 'routes'>> &
+  Pick<HubOptions, 'checkpoint' | 'tls' | 'overflow' | 'routes'>;
 
 /**
  * The hub: an HTTP server that authenticates before upgrading, one Session
@@ -221,6 +223,7 @@ export class Hub {
       sessionTtlMs: intOption('sessionTtlMs', options.sessionTtlMs, D.DEFAULT_SESSION_TTL_MS, { min: 0 }),
       checkpoint: options.checkpoint,
       tls: options.tls,
+      routes: options.routes,
     };
     const onRequest = (req: IncomingMessage, res: ServerResponse) => this.#http(req, res);
     this.#server = options.tls ? createHttpsServer(options.tls, onRequest) : createHttpServer(onRequest);
@@ -311,6 +314,11 @@ export class Hub {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(`${JSON.stringify(body)}\n`);
     };
+    const route = this.#o.routes?.[`${req.method} ${path}`];
+    if (route) {
+      route(req, res);
+      return;
+    }
     if (req.method !== 'GET') {
       json(405, { error: 'method not allowed' });
       return;

@@ -15,12 +15,14 @@ const { writeSync } = require('node:fs');
 const beat = new BigInt64Array(workerData.buffer);
 const { thresholdMs, checkMs, alertmanagerUrl, labels, annotations } = workerData;
 let blockedSince = 0;
+let postedAt = 0;
 function log(level, msg, fields) {
   try {
     writeSync(2, JSON.stringify({ time: new Date().toISOString(), level, msg, ...labels, ...fields }) + '\\n');
   } catch {}
 }
 function post(startsAt, endsAt) {
+  postedAt = Date.now();
   if (!alertmanagerUrl) return;
   const body = [{ labels: { alertname: 'LinkwatchEventLoopBlocked', severity: 'critical', linkwatch_reason: 'event-loop-blocked', source: 'linkwatch-sentinel', ...labels }, annotations, startsAt: new Date(startsAt).toISOString(), ...(endsAt ? { endsAt: new Date(endsAt).toISOString() } : {}) }];
   fetch(alertmanagerUrl.replace(/\\/$/, '') + '/api/v2/alerts', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(2000) }).catch(() => {});
@@ -40,7 +42,8 @@ const timer = setInterval(() => {
     post(blockedSince, Date.now());
     parentPort.postMessage({ type: 'unblocked', since: blockedSince, blockedMs });
     blockedSince = 0;
-  } else if (blockedSince) {
+  } else if (blockedSince && Date.now() - postedAt >= 5000) {
+    // Still blocked: re-send now and then so Alertmanager keeps the alert firing.
     post(blockedSince, undefined);
   }
 }, checkMs);
