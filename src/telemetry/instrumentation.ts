@@ -23,6 +23,14 @@ import { contextFromTraceparent, formatTraceparent } from './traceparent.js';
 
 export const INSTRUMENTATION_NAME = 'linkwatch';
 export const INSTRUMENTATION_VERSION = '0.1.0';
+/** Counters the watchdog's telemetry records with its own labels; a per-link zero series would mislead. */
+const WATCHDOG_COUNTERS = new Set<string>([
+  'alerts',
+  'alertDeliveryFailures',
+  'eventLoopBlocks',
+  'telemetryExportFailures',
+] satisfies MetricKey[]);
+
 export const LINK_STATES: readonly LinkState[] = ['connecting', 'healthy', 'degraded', 'stalled', 'down'];
 
 /** What telemetry needs from a Hub or a Worker. */
@@ -157,7 +165,9 @@ export class LinkTelemetry {
   #seed(ins: Instruments, key: string, base: Attributes): void {
     if (this.#seeded.has(key)) return;
     this.#seeded.add(key);
-    for (const counter of Object.values(ins.counters)) counter.add(0, base);
+    for (const [name, counter] of Object.entries(ins.counters)) {
+      if (!WATCHDOG_COUNTERS.has(name)) counter.add(0, base);
+    }
   }
 
   #onEvent(e: LinkEvent): void {
