@@ -2,6 +2,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
 /** One accepted token, optionally bound to the worker ids that may use it. */
+/** Shorter tokens are refused: they can be guessed. */
+export const MIN_TOKEN_LENGTH = 8;
+
 export interface TokenEntry {
   token: string;
   /** Worker ids this token may claim. Omit to allow any id. */
@@ -34,8 +37,10 @@ export class TokenAuthenticator {
       throw new TypeError('Expected `tokens` to be a non-empty array of { token, workerIds? }');
     }
     this.#entries = entries.map((e, i) => {
-      if (typeof e?.token !== 'string' || e.token.length < 8) {
-        throw new TypeError(`Expected \`tokens[${i}].token\` to be a string of at least 8 chars`);
+      if (typeof e?.token !== 'string' || e.token.length < MIN_TOKEN_LENGTH) {
+        throw new TypeError(
+          `Expected \`tokens[${i}].token\` to be a string of at least ${MIN_TOKEN_LENGTH} chars`,
+        );
       }
       if (e.workerIds !== undefined && !Array.isArray(e.workerIds)) {
         throw new TypeError(`Expected \`tokens[${i}].workerIds\` to be an array of worker ids`);
@@ -93,13 +98,17 @@ export function parseTokenFile(text: string, file: string): TokenEntry[] {
     let parsed: unknown;
     try {
       parsed = JSON.parse(trimmed);
-    } catch (err) {
-      throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
+    } catch {
+      // JSON.parse quotes the text around the error, which may be a token: say only that it failed.
+      throw new Error(`${file}: not valid JSON`);
     }
     if (!Array.isArray(parsed)) throw new Error(`${file}: expected an array of { token, workerIds? }`);
     return parsed.map((e: unknown, i) => {
       if (typeof e !== 'object' || e === null || typeof (e as TokenEntry).token !== 'string') {
         throw new Error(`${file}: entry [${i}].token must be a string`);
+      }
+      if ((e as TokenEntry).token.length < MIN_TOKEN_LENGTH) {
+        throw new Error(`${file}: entry [${i}].token must be at least ${MIN_TOKEN_LENGTH} chars`);
       }
       const entry = e as TokenEntry;
       if (entry.workerIds !== undefined && !Array.isArray(entry.workerIds)) {
@@ -118,6 +127,9 @@ export function parseTokenFile(text: string, file: string): TokenEntry[] {
     if (!line) return;
     const [token, ids, extra] = line.split(/\s+/);
     if (extra !== undefined) throw new Error(`${file}:${i + 1}: expected "token [workerId,...]"`);
+    if (token!.length < MIN_TOKEN_LENGTH) {
+      throw new Error(`${file}:${i + 1}: the token must be at least ${MIN_TOKEN_LENGTH} chars`);
+    }
     entries.push({ token: token!, ...(ids ? { workerIds: ids.split(',') } : {}), name: `${file}:${i + 1}` });
   });
   if (entries.length === 0) throw new Error(`${file}: no tokens found`);

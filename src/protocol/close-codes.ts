@@ -26,6 +26,22 @@ export const CloseCode = {
 } as const;
 
 export type CloseCodeName = keyof typeof CloseCode;
+
+/** What each close code means, for the README table (a test keeps them in step). */
+export const CLOSE_CODE_MEANINGS: Record<CloseCodeName, string> = {
+  normal: 'Clean shutdown requested by the app (`worker.stop()`).',
+  goingAway: 'The hub is shutting down (`hub.close()`); workers reconnect, to another hub if listed.',
+  protocolError: 'Malformed, unknown-version or out-of-order frame, or an ack for a seq never sent.',
+  invalidData:
+    'A frame that parsed but carried invalid data: bad JSON or UTF-8, a bad field, a payload too deep.',
+  policyViolation: 'The token may not claim this worker id, or the peer overran the flow-control window.',
+  messageTooBig: 'A frame larger than the negotiated `maxFrameBytes`.',
+  internalError: 'The hub failed internally.',
+  superseded:
+    'A newer connection with the same worker id replaced this one (epoch fence). Do not retry both.',
+  evicted: "The hub's watchdog evicted this stalled link; the worker reconnects and replays.",
+  handshakeTimeout: 'No hello within `handshakeTimeoutMs` after the upgrade.',
+};
 export type CloseCodeValue = (typeof CloseCode)[CloseCodeName];
 
 /** RFC 6455 limits a close reason to 123 bytes of UTF-8. */
