@@ -33,6 +33,9 @@ export class AlertmanagerSink implements AlertSink {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #resendTimer: ReturnType<typeof setInterval> | undefined;
   #inFlight = false;
+  // The POST on the wire, if any; close() waits for it (bounded by timeoutMs).
+  #flushing: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
   #failures = 0;
   #closed = false;
   delivered = 0;
@@ -86,9 +89,17 @@ export class AlertmanagerSink implements AlertSink {
     if (this.#timer || this.#inFlight || this.#closed) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      void this.#flush();
+      void this.#run();
     }, delayMs);
     this.#timer.unref();
+  }
+
+  #run(): Promise<void> {
+    const flushing = this.#flush().finally(() => {
+      if (this.#flushing === flushing) this.#flushing = undefined;
+    });
+    this.#flushing = flushing;
+    return flushing;
   }
 
   async #flush(): Promise<void> {
@@ -134,14 +145,25 @@ export class AlertmanagerSink implements AlertSink {
       this.#schedule(ok ? 0 : Math.min(30_000, 250 * 2 ** Math.min(this.#failures, 7)));
   }
 
-  /** Sends what is pending once more (best effort) and stops timers. */
-  async close(): Promise<void> {
+  /**
+   * Stops timers, waits for a POST already on the wire (at most `timeoutMs`),
+   * then sends what is pending once more (best effort). Nothing is retried
+   * or re-sent after it resolves.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    // Closed first: a failed last attempt must not arm a retry timer.
+    this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#resendTimer) clearInterval(this.#resendTimer);
     this.#resendTimer = undefined;
-    if (!this.#inFlight) await this.#flush();
-    this.#closed = true;
+    await this.#flushing;
+    await this.#run();
   }
 }
 
