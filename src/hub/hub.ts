@@ -603,7 +603,7 @@ export class Hub {
     for (const k of Object.keys(this.#forgotten) as (keyof SessionCounters)[]) {
       this.#forgotten[k] += peer.session.counters[k];
     }
-    peer.session.queue.close();
+    peer.session.closeQueue('session-expired');
     peer.session.outbox.close(new ClosedError('session expired'));
     this.#peers.delete(id);
   }
@@ -637,7 +637,7 @@ export class Hub {
       clearTimeout(p.ttlTimer);
       p.link?.flushAck();
       abandoned += p.session.queue.depth;
-      p.session.queue.close();
+      p.session.closeQueue('shutdown');
       unacked += p.session.outbox.size;
       p.session.outbox.close(new ClosedError('hub shutting down'));
       const ws = p.ws;

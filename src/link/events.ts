@@ -52,6 +52,7 @@ export type LinkEvent = Base &
     | { type: 'queue-started'; seq: number; waitMs: number }
     | { type: 'queue-completed'; seq: number; durationMs: number }
     | { type: 'queue-failed'; seq: number; durationMs: number; errorType: string }
+    | { type: 'queue-dropped'; count: number; reason: 'shutdown' | 'session-expired' }
     | { type: 'frame-rejected'; errorType: string; closeCode: number; reason: string }
     | { type: 'auth-failed'; errorType: string; remoteAddress: string | undefined }
     | { type: 'transport-stalled'; bufferedBytes: number; stalledMs: number }

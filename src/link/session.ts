@@ -206,6 +206,19 @@ export class Session {
     });
   }
 
+  /**
+   * Closes the work queue: waiting items are dropped (the peer still holds
+   * them unacked and replays them on its next link), running ones aborted.
+   * Returns how many were dropped.
+   */
+  closeQueue(reason: 'shutdown' | 'session-expired'): number {
+    const dropped = this.queue.close();
+    if (dropped > 0 && this.events.active) {
+      this.events.emit({ ...this.#base(), type: 'queue-dropped', count: dropped, reason });
+    }
+    return dropped;
+  }
+
   /** A data frame arrived. Returns false when it broke the flow-control window. */
   receive(frame: DataFrame, bytes: number, window: number): boolean {
     if (this.#inbox.accept(frame.seq) === 'duplicate') {

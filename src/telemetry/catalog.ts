@@ -159,7 +159,7 @@ export const METRICS = {
     'linkwatch.queue.dropped',
     'counter',
     '{message}',
-    'Messages dropped without processing, by reason.',
+    'Messages dropped from the work queue unprocessed when it closed (shutdown, session expired), by reason; the peer still holds them unacked and replays them.',
     [ATTR.reason],
   ),
   queueDepth: m(

@@ -31,6 +31,27 @@ const WATCHDOG_COUNTERS = new Set<string>([
   'telemetryExportFailures',
 ] satisfies MetricKey[]);
 
+/**
+ * Label values seeded at 0 on each link for counters that carry one, so
+ * rate() and increase() see the first event. Only the values a healthy
+ * deployment will meet; rarer ones start at 1 when they happen.
+ */
+const DISCONNECT_REASONS = [
+  'LW_ERR_HEARTBEAT_TIMEOUT',
+  'LW_ERR_CONNECTION_LOST',
+  'LW_ERR_TRANSPORT_STALLED',
+  'LW_ERR_STALLED',
+  'LW_ERR_EVICTED',
+  'LW_ERR_SUPERSEDED',
+];
+const SEEDED_LABELS: Partial<Record<MetricKey, [string, readonly string[]]>> = {
+  reconnects: [ATTR.errorType, DISCONNECT_REASONS],
+  disconnects: [ATTR.errorType, DISCONNECT_REASONS],
+  queueFailed: [ATTR.errorType, ['LW_ERR_HANDLER_TIMEOUT', 'LW_ERR_HANDLER_FAILED']],
+  queueDropped: [ATTR.reason, ['shutdown', 'session-expired']],
+  outboxDropped: [ATTR.reason, ['drop-oldest', 'drop-newest']],
+};
+
 export const LINK_STATES: readonly LinkState[] = ['connecting', 'healthy', 'degraded', 'stalled', 'down'];
 
 /** What telemetry needs from a Hub or a Worker. */
@@ -166,7 +187,15 @@ export class LinkTelemetry {
     if (this.#seeded.has(key)) return;
     this.#seeded.add(key);
     for (const [name, counter] of Object.entries(ins.counters)) {
-      if (!WATCHDOG_COUNTERS.has(name)) counter.add(0, base);
+      if (WATCHDOG_COUNTERS.has(name)) continue;
+      const labelled = SEEDED_LABELS[name as MetricKey];
+      if (!labelled) {
+        counter.add(0, base);
+        continue;
+      }
+      // The first event of a label value would start its series at 1, which increase() cannot see.
+      const [attr, values] = labelled;
+      for (const v of values) counter.add(0, this.#with(base, { [attr]: v }));
     }
   }
 
@@ -231,6 +260,9 @@ export class LinkTelemetry {
         c.queueCompleted.add(1, base);
         h.queueProcess.record(e.durationMs / 1000, base);
         this.#processEnd(e.workerId, e.seq, undefined);
+        return;
+      case 'queue-dropped':
+        c.queueDropped.add(e.count, this.#with(base, { [ATTR.reason]: e.reason }));
         return;
       case 'queue-failed': {
         const attrs = this.#with(base, { [ATTR.errorType]: e.errorType });

@@ -6,6 +6,7 @@ import {
   hostDetector,
   osDetector,
   processDetector,
+  type ResourceDetector,
   resourceFromAttributes,
 } from '@opentelemetry/resources';
 import {
@@ -43,6 +44,19 @@ export class ExportHealth {
     }
   }
 }
+
+/**
+ * The process detector without the command line: it would put every flag,
+ * an `--alertmanager` URL with credentials among them, into `target_info`
+ * and every exported resource.
+ */
+const processWithoutArgs: ResourceDetector = {
+  detect(config) {
+    const { attributes = {} } = processDetector.detect(config);
+    const { 'process.command_args': _args, 'process.command_line': _line, ...rest } = attributes;
+    return { attributes: rest };
+  },
+};
 
 /** Wraps a push exporter and reports every result to ExportHealth. */
 function observed(exporter: PushMetricExporter, health: ExportHealth): PushMetricExporter {
@@ -150,7 +164,7 @@ export async function startSdk(options: SdkOptions): Promise<Sdk> {
       options.instanceId ? { [ATTR_SERVICE_INSTANCE_ID]: options.instanceId } : {},
     ),
     // No serviceInstanceIdDetector: it would replace the worker id with a random UUID.
-    resourceDetectors: [envDetector, hostDetector, osDetector, processDetector],
+    resourceDetectors: [envDetector, hostDetector, osDetector, processWithoutArgs],
     metricReaders: readers,
     // Unset exporters mean off here, not NodeSDK's default of OTLP to a collector that may not exist.
     ...(tracesOn ? {} : { spanProcessors: [] }),

@@ -12,7 +12,7 @@ import {
 import type { Logger } from '../log/logger.js';
 import { ATTR, METRICS } from '../telemetry/catalog.js';
 import { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION } from '../telemetry/instrumentation.js';
-import type { Alert, AlertSink } from './alerts.js';
+import { ALERT_SPECS, type Alert, type AlertSink } from './alerts.js';
 
 export interface WatchdogTelemetryOptions {
   meterProvider?: MeterProvider;
@@ -85,6 +85,15 @@ export class WatchdogTelemetry implements AlertSink {
       dispose: () => meter.removeBatchObservableCallback(observe, [active, delay]),
     };
     for (const c of [ins.deliveryFailures, ins.exportFailures, ins.blocks]) c.add(0, base);
+    // One zero series per alert of this process, so the counter exists before anything fires.
+    for (const [reason, spec] of Object.entries(ALERT_SPECS)) {
+      ins.alerts.add(0, {
+        ...base,
+        [ATTR.alertName]: spec.name,
+        [ATTR.severity]: spec.severity,
+        [ATTR.reason]: reason,
+      });
+    }
     this.#ins = ins;
     return ins;
   }

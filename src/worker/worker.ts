@@ -324,7 +324,7 @@ export class Worker {
     this.#state = 'stopping';
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#handshakeTimer);
-    const abandoned = this.#session.queue.close();
+    const abandoned = this.#session.closeQueue('shutdown');
     const ws = this.#ws;
     this.#link?.teardown(new ClosedError('worker stopped'), { closeCode: CloseCode.normal });
     if (ws && !this.#link) ws.terminate();
