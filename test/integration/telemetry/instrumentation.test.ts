@@ -1,6 +1,7 @@
 import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type FaultProxy, startFaultProxy } from '../../../src/chaos/fault-proxy.js';
 import type { Hub } from '../../../src/hub/hub.js';
 import { jsonLogger } from '../../../src/log/logger.js';
 import { ATTR, METRICS } from '../../../src/telemetry/catalog.js';
@@ -13,6 +14,7 @@ let otel: OtelHarness;
 let hub: Hub | undefined;
 let worker: Worker | undefined;
 let attached: LinkTelemetry[] = [];
+let proxy: FaultProxy | undefined;
 
 beforeEach(() => {
   otel = otelHarness();
@@ -23,8 +25,10 @@ afterEach(async () => {
   attached = [];
   await worker?.stop({ timeoutMs: 500 });
   await hub?.close({ timeoutMs: 500 });
+  await proxy?.close();
   worker = undefined;
   hub = undefined;
+  proxy = undefined;
   await otel.shutdown();
   context.disable();
 });
@@ -143,5 +147,67 @@ describe('telemetry from a real hub and worker', () => {
     expect(span?.status.code).toBe(SpanStatusCode.ERROR);
     expect(span?.attributes[ATTR.errorType]).toBe('LW_ERR_HANDLER_TIMEOUT');
     expect(span?.events.map((e) => e.name)).toContain('linkwatch.queue.timeout');
+  });
+
+  it('a black hole through the fault proxy: missed heartbeats, a timeout teardown, an outage span and replays', async () => {
+    const rec = recorder();
+    hub = await startHub({
+      handler: rec.handler,
+      hubId: 'hub-c',
+      heartbeatIntervalMs: 100,
+      heartbeatMisses: 3,
+    });
+    proxy = await startFaultProxy({ targetPort: hub.port });
+    const providers = { meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider };
+    attached.push(instrument(hub, { ...providers, side: 'hub', hubId: 'hub-c' }));
+    worker = startWorker(
+      proxy.url,
+      { workerId: 'w-hole', handshakeTimeoutMs: 300, backoff: { initialDelayMs: 20, maxDelayMs: 100 } },
+      false,
+    );
+    attached.push(instrument(worker, { ...providers, side: 'worker' }));
+    worker.start();
+    await worker.waitConnected();
+    for (let i = 0; i < 20; i++) await worker.send({ i });
+    await waitFor(() => worker!.session.outbox.size === 0, 5000, 'first batch acked');
+
+    const down = nextEvent(worker, 'disconnected', 3000);
+    // Both ways, so the hub's teardown cannot reach the worker: it must find out by heartbeat.
+    proxy.blackhole('both');
+    for (let i = 20; i < 40; i++) await worker.send({ i }); // into the hole: replayed later
+    await down;
+    proxy.heal();
+    await nextEvent(worker, 'connected', 5000);
+    await waitFor(() => worker!.session.outbox.size === 0, 5000, 'replay acked');
+    expect(rec.byWorker.get('w-hole')).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+
+    const w = { [ATTR.workerId]: 'w-hole', [ATTR.side]: 'worker' };
+    expect(await otel.total(METRICS.heartbeatsMissed.name, w)).toBeGreaterThanOrEqual(1);
+    expect(
+      await otel.total(METRICS.disconnects.name, { ...w, [ATTR.errorType]: 'LW_ERR_HEARTBEAT_TIMEOUT' }),
+    ).toBe(1);
+    expect(
+      await otel.total(METRICS.reconnects.name, { ...w, [ATTR.errorType]: 'LW_ERR_HEARTBEAT_TIMEOUT' }),
+    ).toBe(1);
+    expect(await otel.total(METRICS.messagesReplayed.name, w)).toBe(20);
+    expect(await otel.total(METRICS.messagesSent.name, w)).toBe(40);
+    expect(await otel.total(METRICS.backoffDelay.name, w)).toBeGreaterThanOrEqual(1);
+
+    // Heartbeat round trips that never came back end as errors with a stable error.type.
+    const missed = otel
+      .finished('linkwatch.heartbeat')
+      .filter((s) => s.attributes[ATTR.side] === 'worker' && s.status.code === SpanStatusCode.ERROR);
+    expect(missed.length).toBeGreaterThanOrEqual(1);
+    for (const s of missed) {
+      expect(['LW_ERR_HEARTBEAT_MISSED', 'LW_ERR_HEARTBEAT_TIMEOUT']).toContain(s.attributes[ATTR.errorType]);
+    }
+    expect(missed.map((s) => s.attributes[ATTR.errorType])).toContain('LW_ERR_HEARTBEAT_MISSED');
+    // One outage span, from the teardown to the reconnect, with one event per attempt.
+    const [outage] = otel.finished('linkwatch.outage').filter((s) => s.attributes[ATTR.side] === 'worker');
+    expect(outage?.attributes[ATTR.errorType]).toBe('LW_ERR_HEARTBEAT_TIMEOUT');
+    const attempts = outage?.events.filter((e) => e.name === 'linkwatch.reconnect.attempt') ?? [];
+    expect(attempts.length).toBeGreaterThanOrEqual(1);
+    expect(outage?.attributes['linkwatch.outage.attempts']).toBe(attempts.length);
+    for (const a of attempts) expect(String(a.attributes?.['url.full'])).toBe(`${proxy.url}/`);
   });
 });
