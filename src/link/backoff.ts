@@ -46,6 +46,11 @@ export class Backoff {
     return this.#attempt;
   }
 
+  /** How long a connection must last to count as stable, ms. */
+  get minUptimeMs(): number {
+    return this.#minUptime;
+  }
+
   /** The ceiling of the jitter window for the next attempt. */
   ceiling(): number {
     return Math.min(this.#max, this.#initial * this.#multiplier ** this.#attempt);

@@ -116,6 +116,8 @@ export class Worker {
   #outageStart: number | undefined;
   #outageAttempts = 0;
   #everConnected = false;
+  // Links in a row at the current URL that died before minUptimeMs; the second one moves on.
+  #unstableLinks = 0;
   // Resolvers waiting for the next 'connected'.
   #connectWaiters = new Set<() => void>();
   #stopped: Promise<StopReport> | undefined;
@@ -525,18 +527,24 @@ export class Worker {
     // Listeners stay until the socket's 'close' so late errors are swallowed, then go.
     ws.once('close', () => ws.removeAllListeners());
     this.#ws = undefined;
-    this.#scheduleRetry(down.error, true);
+    this.#unstableLinks = uptimeMs >= this.#backoff.minUptimeMs ? 0 : this.#unstableLinks + 1;
+    this.#scheduleRetry(down.error, this.#unstableLinks <= 1);
   }
 
-  #scheduleRetry(error: LinkwatchError, wasConnected: boolean): void {
+  /**
+   * A link that was up gets one retry at the same hub (`stay`); a failed dial
+   * moves on, and so does a second link in a row that died before
+   * minUptimeMs, or a hub that accepts and drops us would hold us forever.
+   */
+  #scheduleRetry(error: LinkwatchError, stay: boolean): void {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#state = 'backoff';
     this.#outageStart ??= performance.now();
     this.#outageAttempts++;
     const from = this.#o.hubs[this.#urlIndex]!;
-    // A link that was up gets one retry at the same hub; a failed dial moves on.
-    if (!wasConnected && this.#o.hubs.length > 1) {
+    if (!stay && this.#o.hubs.length > 1) {
       this.#urlIndex = (this.#urlIndex + 1) % this.#o.hubs.length;
+      this.#unstableLinks = 0;
       if (this.#events.active) {
         this.#events.emit({
           ...this.#session.eventBase(),
