@@ -123,7 +123,7 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
     throw err;
   }
   telemetry.attachHub(hub);
-  hub.on(linkLogger(rt.logger));
+  hub.on(linkLogger(rt.logger), 'lifecycle');
   const watchdog = attachWatchdog(hub, {
     logger: rt.logger,
     exportHealth: telemetry.exportHealth,

@@ -106,7 +106,7 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
     throw err;
   }
   telemetry.attachWorker(worker);
-  worker.on(linkLogger(rt.logger));
+  worker.on(linkLogger(rt.logger), 'lifecycle');
   const watchdog = attachWatchdog(worker, {
     logger: rt.logger,
     exportHealth: telemetry.exportHealth,

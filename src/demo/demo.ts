@@ -196,7 +196,7 @@ export class Demo {
     });
     this.#hub = hub;
     o.onHub?.(hub);
-    hub.on((e) => this.#onLinkEvent(e));
+    hub.on((e) => this.#onLinkEvent(e), 'lifecycle');
     this.#hubWatchdog = this.#watch(hub, true);
     await hub.listen();
     for (const workerId of this.#ids) {
@@ -211,7 +211,7 @@ export class Demo {
       });
       this.#workers.set(workerId, worker);
       o.onWorker?.(worker);
-      worker.on((e) => this.#onLinkEvent(e));
+      worker.on((e) => this.#onLinkEvent(e), 'lifecycle');
       this.#workerWatchdogs.set(workerId, this.#watch(worker, false));
       worker.start();
       this.#producers.push(this.#produce(worker));

@@ -17,7 +17,7 @@ import {
   type LinkwatchError,
   ProtocolError,
 } from '../errors.js';
-import { type LinkEventListener, LinkEvents } from '../link/events.js';
+import { type EventScope, type LinkEventListener, LinkEvents } from '../link/events.js';
 import type { LinkHooks } from '../link/hooks.js';
 import { Link, type LinkDown } from '../link/link.js';
 import { OVERFLOW_POLICIES, type SendReceipt } from '../link/outbox.js';
@@ -268,8 +268,12 @@ export class Hub {
     return this.#o;
   }
 
-  on(listener: LinkEventListener): () => void {
-    return this.#events.subscribe(listener);
+  /**
+   * Subscribes to link events; returns the unsubscribe function. `scope`
+   * 'lifecycle' skips the per-message events (cheaper: they are then not built).
+   */
+  on(listener: LinkEventListener, scope: EventScope = 'all'): () => void {
+    return this.#events.subscribe(listener, scope);
   }
 
   /** Sessions by worker id, connected or within their TTL. */

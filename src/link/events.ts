@@ -65,25 +65,57 @@ export type LinkEventOf<T extends LinkEventType> = Extract<LinkEvent, { type: T 
 export type LinkEventListener = (event: LinkEvent) => void;
 
 /**
- * A tiny synchronous fan-out. `active` lets hot paths skip building event
- * objects when nobody listens. A throwing listener is isolated and reported
- * once per listener so it cannot break the link.
+ * Events that happen once per message. They are built only while a listener
+ * subscribed to them, so an idle watchdog or telemetry without an SDK costs
+ * nothing per message.
+ */
+export const PER_MESSAGE_EVENTS: ReadonlySet<LinkEventType> = new Set<LinkEventType>([
+  'data-sent',
+  'data-acked',
+  'data-received',
+  'queue-enqueued',
+  'queue-started',
+  'queue-completed',
+  'outbox-blocked',
+]);
+
+/** Which events a listener receives: all, only lifecycle ones, or only per-message ones. */
+export type EventScope = 'all' | 'lifecycle' | 'per-message';
+
+/**
+ * A tiny synchronous fan-out. `active` and `perMessage` let emitters skip
+ * building event objects nobody listens to. A throwing listener is isolated
+ * and reported once per listener so it cannot break the link.
  */
 export class LinkEvents {
-  readonly #listeners = new Set<LinkEventListener>();
+  // Listeners of lifecycle events (everything not in PER_MESSAGE_EVENTS).
+  readonly #lifecycle = new Set<LinkEventListener>();
+  // Listeners of per-message events.
+  readonly #perMessage = new Set<LinkEventListener>();
   readonly #reported = new WeakSet<LinkEventListener>();
 
+  /** Someone listens to lifecycle events. */
   get active(): boolean {
-    return this.#listeners.size > 0;
+    return this.#lifecycle.size > 0;
   }
 
-  subscribe(listener: LinkEventListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+  /** Someone listens to per-message events. */
+  get perMessage(): boolean {
+    return this.#perMessage.size > 0;
+  }
+
+  subscribe(listener: LinkEventListener, scope: EventScope = 'all'): () => void {
+    if (scope !== 'per-message') this.#lifecycle.add(listener);
+    if (scope !== 'lifecycle') this.#perMessage.add(listener);
+    return () => {
+      this.#lifecycle.delete(listener);
+      this.#perMessage.delete(listener);
+    };
   }
 
   emit(event: LinkEvent): void {
-    for (const listener of this.#listeners) {
+    const listeners = PER_MESSAGE_EVENTS.has(event.type) ? this.#perMessage : this.#lifecycle;
+    for (const listener of listeners) {
       try {
         listener(event);
       } catch (err) {

@@ -102,7 +102,7 @@ export class Link implements SessionLink {
     const released = s.outbox.ack(peerProcessed);
     if (released > 0) {
       s.counters.acked += released;
-      if (s.events.active)
+      if (s.events.perMessage)
         s.events.emit({ ...s.eventBase(), type: 'data-acked', seq: peerProcessed, released });
     }
     const replay = s.outbox.rewind(peerProcessed);
@@ -171,7 +171,7 @@ export class Link implements SessionLink {
         const released = s.outbox.ack(frame.seq);
         if (released > 0) {
           s.counters.acked += released;
-          if (s.events.active)
+          if (s.events.perMessage)
             s.events.emit({ ...s.eventBase(), type: 'data-acked', seq: frame.seq, released });
         }
         this.pump();
@@ -223,7 +223,7 @@ export class Link implements SessionLink {
       const replay = entry.sends > 1;
       if (replay) s.counters.replayed++;
       else s.counters.sent++;
-      if (s.events.active) {
+      if (s.events.perMessage) {
         s.events.emit({ ...s.eventBase(), type: 'data-sent', seq: entry.seq, bytes: entry.bytes, replay });
       }
     }

@@ -104,11 +104,11 @@ export class Session {
         return around ? around(message, traceparent, fn) : fn();
       },
       onEnqueued: (seq, depth, traceparent) => {
-        if (this.events.active)
+        if (this.events.perMessage)
           this.events.emit({ ...this.#base(), type: 'queue-enqueued', seq, depth, traceparent });
       },
       onStarted: (seq, waitMs) => {
-        if (this.events.active) this.events.emit({ ...this.#base(), type: 'queue-started', seq, waitMs });
+        if (this.events.perMessage) this.events.emit({ ...this.#base(), type: 'queue-started', seq, waitMs });
       },
       onSettled: (message, durationMs, error) => this.#settled(message, durationMs, error),
     });
@@ -197,7 +197,7 @@ export class Session {
       return encodeFrame(frame);
     };
     const pending = this.outbox.enqueue(encode);
-    if (this.outbox.waiting > 0 && this.events.active) {
+    if (this.outbox.waiting > 0 && this.events.perMessage) {
       this.events.emit({ ...this.#base(), type: 'outbox-blocked', waiting: this.outbox.waiting });
     }
     return pending.then((receipt) => {
@@ -228,7 +228,7 @@ export class Session {
       return true;
     }
     this.counters.received++;
-    if (this.events.active)
+    if (this.events.perMessage)
       this.events.emit({ ...this.#base(), type: 'data-received', seq: frame.seq, bytes });
     if (this.#inbox.inFlight > window) return false;
     const message: Message = {
@@ -251,7 +251,8 @@ export class Session {
       }
     } else {
       this.counters.processed++;
-      if (this.events.active) this.events.emit({ ...this.#base(), type: 'queue-completed', seq, durationMs });
+      if (this.events.perMessage)
+        this.events.emit({ ...this.#base(), type: 'queue-completed', seq, durationMs });
     }
     // The inbox the message was accepted into; the peer may have restarted since.
     const inbox = this.#inboxOf.get(message);

@@ -3,11 +3,13 @@ import {
   type BatchObservableResult,
   type Counter,
   context,
+  createNoopMeter,
   type Histogram,
   type Meter,
   type MeterProvider,
   metrics,
   type Observable,
+  ProxyTracerProvider,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -15,7 +17,7 @@ import {
   type TracerProvider,
   trace,
 } from '@opentelemetry/api';
-import type { LinkEvent, LinkEventListener, LinkState } from '../link/events.js';
+import type { EventScope, LinkEvent, LinkEventListener, LinkState } from '../link/events.js';
 import type { LinkHooks, SendTrace } from '../link/hooks.js';
 import type { Session } from '../link/session.js';
 import { ATTR, METRICS, type MetricKey, type MetricSpec, SPANS } from './catalog.js';
@@ -57,7 +59,7 @@ export const LINK_STATES: readonly LinkState[] = ['connecting', 'healthy', 'degr
 /** What telemetry needs from a Hub or a Worker. */
 export interface InstrumentTarget {
   readonly hooks: LinkHooks;
-  on(listener: LinkEventListener): () => void;
+  on(listener: LinkEventListener, scope?: EventScope): () => void;
   sessions(): ReadonlyMap<string, Session>;
   linkOf(workerId: string): { silentMs(): number; readonly bufferedAmount: number } | undefined;
 }
@@ -104,11 +106,17 @@ export class LinkTelemetry {
   readonly #target: InstrumentTarget;
   readonly #options: TelemetryOptions;
   readonly #unsubscribe: () => void;
+  // Set while an SDK records: the per-message subscription and the span hooks.
+  #unsubscribePerMessage: (() => void) | undefined;
+  #tracing = false;
+  // The meter provider last checked for being the no-op one, and the answer.
+  #checkedMeterProvider: MeterProvider | undefined;
+  #meterIsNoop = true;
   #instruments: Instruments | undefined;
   #tracerProvider: TracerProvider | undefined;
   #tracer: Tracer | undefined;
-  // Base attribute set per worker id and hub id; built once, reused on every data point.
-  readonly #attrs = new Map<string, Attributes>();
+  // Base attribute set per worker id, then hub id ('' before the handshake); reused on every data point.
+  readonly #attrs = new Map<string, Map<string, Attributes>>();
   // Counters initialised at 0 per link, so rate() works from the first increment.
   readonly #seeded = new Set<string>();
   // Open spans; each map is bounded by what it tracks (links, outbox, queue).
@@ -122,18 +130,61 @@ export class LinkTelemetry {
   constructor(target: InstrumentTarget, options: TelemetryOptions) {
     this.#target = target;
     this.#options = options;
-    this.#unsubscribe = target.on((e) => this.#onEvent(e));
-    target.hooks.send = (session) => this.#startSend(session);
-    target.hooks.around = (message, _traceparent, fn) => {
-      const span = this.#processSpans.get(`${message.workerId}:${message.seq}`);
-      return span ? context.with(trace.setSpan(context.active(), span), fn) : fn();
-    };
+    this.#unsubscribe = target.on((e) => this.#onLifecycle(e), 'lifecycle');
     this.#ensureInstruments();
+    this.#sync();
+  }
+
+  /**
+   * Per-message work (events, producer and consumer spans) runs only while an
+   * SDK records. Checked at every lifecycle event (heartbeats included), so an
+   * SDK registered later is picked up within one heartbeat interval.
+   */
+  #sync(): void {
+    const meterProvider = this.#options.meterProvider ?? metrics.getMeterProvider();
+    if (meterProvider !== this.#checkedMeterProvider) {
+      this.#checkedMeterProvider = meterProvider;
+      this.#meterIsNoop = meterProvider.getMeter(INSTRUMENTATION_NAME) === createNoopMeter();
+    }
+    const tracing = !isNoopTracerProvider(this.#options.tracerProvider ?? trace.getTracerProvider());
+    const recording = tracing || !this.#meterIsNoop;
+    if (recording && !this.#unsubscribePerMessage) {
+      this.#unsubscribePerMessage = this.#target.on((e) => this.#onEvent(e), 'per-message');
+    } else if (!recording && this.#unsubscribePerMessage) {
+      this.#unsubscribePerMessage();
+      this.#unsubscribePerMessage = undefined;
+    }
+    if (tracing === this.#tracing) return;
+    this.#tracing = tracing;
+    const hooks = this.#target.hooks;
+    if (tracing) {
+      hooks.send = (session) => this.#startSend(session);
+      hooks.around = (message, _traceparent, fn) => {
+        const span = this.#processSpans.get(`${message.workerId}:${message.seq}`);
+        return span ? context.with(trace.setSpan(context.active(), span), fn) : fn();
+      };
+    } else {
+      hooks.send = undefined;
+      hooks.around = undefined;
+    }
+  }
+
+  #onLifecycle(e: LinkEvent): void {
+    this.#sync();
+    // Seed once the series' final label set is known (a worker learns its hub id in the handshake).
+    if (e.hubId !== undefined) {
+      const ins = this.#ensureInstruments();
+      this.#seed(ins, `${e.workerId}\u0000${e.hubId}`, this.#base(e.workerId, e.hubId));
+    }
+    this.#onEvent(e);
   }
 
   /** Unsubscribes, unregisters gauges and ends open spans. */
   dispose(): void {
     this.#unsubscribe();
+    this.#unsubscribePerMessage?.();
+    this.#unsubscribePerMessage = undefined;
+    this.#tracing = false;
     this.#target.hooks.send = undefined;
     this.#target.hooks.around = undefined;
     this.#instruments?.dispose();
@@ -169,12 +220,16 @@ export class LinkTelemetry {
   }
 
   #base(workerId: string, hubId: string | undefined): Attributes {
-    const key = `${workerId}\u0000${hubId ?? ''}`;
-    let attrs = this.#attrs.get(key);
+    let byHub = this.#attrs.get(workerId);
+    if (!byHub) {
+      byHub = new Map();
+      this.#attrs.set(workerId, byHub);
+    }
+    let attrs = byHub.get(hubId ?? '');
     if (!attrs) {
       attrs = { [ATTR.workerId]: workerId, [ATTR.side]: this.#options.side };
       if (hubId) attrs[ATTR.hubId] = hubId;
-      this.#attrs.set(key, attrs);
+      byHub.set(hubId ?? '', attrs);
     }
     return attrs;
   }
@@ -204,8 +259,6 @@ export class LinkTelemetry {
     const c = ins.counters;
     const h = ins.histograms;
     const base = e.workerId === 'unknown' ? this.#hubBase() : this.#base(e.workerId, e.hubId);
-    // Seed once the series' final label set is known (a worker learns its hub id in the handshake).
-    if (e.hubId !== undefined) this.#seed(ins, `${e.workerId}\u0000${e.hubId}`, base);
     switch (e.type) {
       case 'heartbeat-sent':
         c.heartbeatsSent.add(1, base);
@@ -529,6 +582,14 @@ export class LinkTelemetry {
     o.span.setAttribute('linkwatch.outage.attempts', o.attempts);
     o.span.end();
   }
+}
+
+// The delegate a ProxyTracerProvider has while no SDK is registered.
+const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+function isNoopTracerProvider(provider: TracerProvider): boolean {
+  const delegate = provider instanceof ProxyTracerProvider ? provider.getDelegate() : provider;
+  return delegate === NOOP_TRACER_PROVIDER;
 }
 
 function createInstruments(

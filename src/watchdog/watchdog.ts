@@ -1,5 +1,5 @@
 import { ConnectionError } from '../errors.js';
-import type { LinkEvent, LinkEventListener, LinkState } from '../link/events.js';
+import type { EventScope, LinkEvent, LinkEventListener, LinkState } from '../link/events.js';
 import type { Session } from '../link/session.js';
 import { intOption, oneOf } from '../validate.js';
 import { AlertmanagerSink, type AlertmanagerSinkOptions } from './alertmanager-sink.js';
@@ -9,7 +9,7 @@ import { EventLoopSentinel, type SentinelOptions } from './sentinel.js';
 
 /** What the watchdog needs from a Hub or a Worker. */
 export interface WatchdogTarget {
-  on(listener: LinkEventListener): () => void;
+  on(listener: LinkEventListener, scope?: EventScope): () => void;
   sessions(): ReadonlyMap<string, Session>;
   linkOf(workerId: string):
     | {
@@ -63,6 +63,8 @@ interface Track {
   downSince: number | undefined;
   consecutiveMisses: number;
   lastProgressAt: number;
+  // Acked plus settled messages at the last check; a change is progress.
+  progressCount: number;
   pendingSince: number | undefined;
   bufferedAboveSince: number | undefined;
   hubId: string | undefined;
@@ -135,7 +137,8 @@ export class Watchdog {
 
   start(): this {
     this.stopTimers();
-    this.#unsubscribe = this.#target.on((e) => this.#onEvent(e));
+    // Lifecycle events only: progress is read from the session counters, so no per-message work.
+    this.#unsubscribe = this.#target.on((e) => this.#onEvent(e), 'lifecycle');
     this.#timer = setInterval(() => this.check(), this.#checkMs);
     this.sentinel?.start();
     return this;
@@ -195,6 +198,7 @@ export class Watchdog {
         downSince: undefined,
         consecutiveMisses: 0,
         lastProgressAt: performance.now(),
+        progressCount: 0,
         pendingSince: undefined,
         bufferedAboveSince: undefined,
         hubId,
@@ -223,11 +227,6 @@ export class Watchdog {
         t.downSince = e.at;
         t.consecutiveMisses = 0;
         return;
-      case 'data-acked':
-      case 'queue-completed':
-      case 'queue-failed':
-        t.lastProgressAt = e.at;
-        return;
       case 'heartbeat-missed':
         t.consecutiveMisses = e.consecutive;
         return;
@@ -242,6 +241,12 @@ export class Watchdog {
   #checkLink(workerId: string, session: Session, now: number): void {
     const t = this.#track(workerId, session.hubId);
     const link = this.#target.linkOf(workerId);
+    const c = session.counters;
+    const progress = c.acked + c.processed + c.failed;
+    if (progress !== t.progressCount) {
+      t.progressCount = progress;
+      t.lastProgressAt = now;
+    }
     const pending = session.outbox.size > 0 || session.queue.depth > 0;
     if (!pending) t.pendingSince = undefined;
     else t.pendingSince ??= now;

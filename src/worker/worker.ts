@@ -10,7 +10,7 @@ import {
   ProtocolError,
 } from '../errors.js';
 import { Backoff, type BackoffOptions } from '../link/backoff.js';
-import { type LinkEventListener, LinkEvents, type Side } from '../link/events.js';
+import { type EventScope, type LinkEventListener, LinkEvents, type Side } from '../link/events.js';
 import type { LinkHooks } from '../link/hooks.js';
 import { Link, type LinkDown } from '../link/link.js';
 import { OVERFLOW_POLICIES, type OverflowPolicy, type SendReceipt } from '../link/outbox.js';
@@ -237,8 +237,12 @@ export class Worker {
   }
 
   /** Subscribes to every link event; returns the unsubscribe function. */
-  on(listener: LinkEventListener): () => void {
-    return this.#events.subscribe(listener);
+  /**
+   * Subscribes to link events; returns the unsubscribe function. `scope`
+   * 'lifecycle' skips the per-message events (cheaper: they are then not built).
+   */
+  on(listener: LinkEventListener, scope: EventScope = 'all'): () => void {
+    return this.#events.subscribe(listener, scope);
   }
 
   start(): this {
