@@ -96,8 +96,10 @@ function sdkSetup(counts) {
  * whose link events are emitted by hand in the order the core emits them
  * for one message (worker: send hook, data-sent, data-acked per 64; hub:
  * data-received, queue-enqueued, queue-started, around hook,
- * queue-completed), built the way the core builds them. With no listener
- * the core builds no events at all, so this is the whole added cost. Less
+ * queue-completed), built the way the core builds them. With no
+ * per-message listener the core builds none of these events (telemetry
+ * subscribes to them only while an SDK records), so this is the whole
+ * added cost. Less
  * noisy than the end-to-end numbers, but it mirrors the core by hand.
  */
 export async function microUsPerMessage(variant, messages) {
@@ -107,7 +109,7 @@ export async function microUsPerMessage(variant, messages) {
     const hooks = {};
     return {
       events,
-      target: { hooks, on: (l) => events.subscribe(l), sessions: () => new Map(), linkOf: () => undefined },
+      target: { hooks, on: (l, scope) => events.subscribe(l, scope), sessions: () => new Map(), linkOf: () => undefined },
     };
   });
   const [hub, worker] = targets;
@@ -122,9 +124,9 @@ export async function microUsPerMessage(variant, messages) {
   for (let seq = 1; seq <= messages; seq++) {
     const trace = worker.target.hooks.send?.(session);
     trace?.queued(seq, 'queued');
-    if (worker.events.active)
+    if (worker.events.perMessage)
       worker.events.emit({ ...workerBase(), type: 'data-sent', seq, bytes: 64, replay: false });
-    if (hub.events.active) {
+    if (hub.events.perMessage) {
       hub.events.emit({ ...hubBase(), type: 'data-received', seq, bytes: 64 });
       hub.events.emit({
         ...hubBase(),
@@ -139,8 +141,8 @@ export async function microUsPerMessage(variant, messages) {
     const around = hub.target.hooks.around;
     if (around) await around(message, trace?.traceparent, noop);
     else await noop();
-    if (hub.events.active) hub.events.emit({ ...hubBase(), type: 'queue-completed', seq, durationMs: 0.01 });
-    if (seq % 64 === 0 && worker.events.active)
+    if (hub.events.perMessage) hub.events.emit({ ...hubBase(), type: 'queue-completed', seq, durationMs: 0.01 });
+    if (seq % 64 === 0 && worker.events.perMessage)
       worker.events.emit({ ...workerBase(), type: 'data-acked', seq, released: 64 });
   }
   const cpuUs = cpuSince(cpu0);

@@ -219,7 +219,7 @@ export class Link implements SessionLink {
       }
       const entry = s.outbox.takeNext(sendWindow);
       if (!entry) return;
-      this.#transport.send(entry.frame);
+      this.#transport.send(entry.frame, this.#written);
       const replay = entry.sends > 1;
       if (replay) s.counters.replayed++;
       else s.counters.sent++;
@@ -269,10 +269,23 @@ export class Link implements SessionLink {
     if (s.events.active) s.events.emit({ ...s.eventBase(), type: 'heartbeat-sent', id });
   }
 
+  /**
+   * A data frame was written to the socket. While the pump waits for the
+   * buffer to drain, this resumes it as soon as half the watermark is free,
+   * without waiting for the next deadline check.
+   */
+  readonly #written = (): void => {
+    if (!this.#drainTimer || this.#transport.bufferedAmount >= this.#settings.highWatermarkBytes / 2) return;
+    clearInterval(this.#drainTimer);
+    this.#drainTimer = undefined;
+    this.pump();
+  };
+
+  /** Above the watermark: wait for writes to drain it (#written), and enforce the stall deadline. */
   #watchDrain(): void {
     const { highWatermarkBytes, sendStallTimeoutMs } = this.#settings;
     this.#stalledSince = performance.now();
-    const every = Math.max(5, Math.min(50, Math.floor(sendStallTimeoutMs / 10)));
+    const every = Math.max(5, Math.min(1000, Math.floor(sendStallTimeoutMs / 10)));
     this.#drainTimer = setInterval(() => {
       const buffered = this.#transport.bufferedAmount;
       if (buffered < highWatermarkBytes / 2) {

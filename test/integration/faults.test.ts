@@ -154,4 +154,37 @@ describe('half-open links through a fault proxy', () => {
     expect(maxBuffered).toBeLessThan(watermark + 4200);
     expect(w.status().counters.reconnects).toBe(0);
   });
+
+  it('a socket that stops draining is a transport stall: torn down at the deadline, then replayed', async () => {
+    // Heartbeats far apart, so only the send deadline can catch this.
+    const rec = recorder();
+    hub = await startHub({ handler: rec.handler, heartbeatIntervalMs: 2000, heartbeatMisses: 10 });
+    proxy = await startFaultProxy({ targetPort: hub.port });
+    worker = startWorker(proxy.url, {
+      handshakeTimeoutMs: 500,
+      highWatermarkBytes: 64 * 1024,
+      sendStallTimeoutMs: 500,
+      backoff: { initialDelayMs: 20, maxDelayMs: 100 },
+    });
+    const w = worker;
+    await w.waitConnected();
+    // A trickle: the proxy stops reading, the kernel buffers fill, ws starts buffering.
+    proxy.throttle(1);
+    const stalled = nextEvent(w, 'transport-stalled', 15_000);
+    const down = nextEvent(w, 'disconnected', 15_000);
+    const big = 'z'.repeat(60_000);
+    let sent = 0;
+    const producing = (async () => {
+      for (; sent < 300; sent++) await w.send({ i: sent, big });
+    })();
+    const s = await stalled;
+    expect(s.bufferedBytes).toBeGreaterThanOrEqual(64 * 1024);
+    expect(s.stalledMs).toBeGreaterThanOrEqual(500);
+    expect((await down).errorType).toBe('LW_ERR_TRANSPORT_STALLED');
+    proxy.heal();
+    await producing;
+    await waitFor(() => w.session.outbox.size === 0, 20_000, 'everything acked after the stall');
+    expect(rec.byWorker.get('w1')).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    expect(w.status().counters.replayed).toBeGreaterThan(0);
+  }, 30_000);
 });
