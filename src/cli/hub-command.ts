@@ -78,6 +78,9 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
     }
   }
   const delayMs = values['handler-delay'] ? parseDuration('handler-delay', values['handler-delay']) : 0;
+  // Every flag is parsed before anything starts, so a usage error never leaves a process running.
+  const shutdownTimeoutMs = parseDuration('shutdown-timeout', values['shutdown-timeout']);
+  const watchdogOptions = watchdogFlags(values);
   const journal = values.journal ? new Journal(values.journal) : undefined;
   const drills = values.drills ? new HubDrills(rt.logger) : undefined;
   const handler: Handler = async (m, { signal }) => {
@@ -127,11 +130,13 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
   const watchdog = attachWatchdog(hub, {
     logger: rt.logger,
     exportHealth: telemetry.exportHealth,
-    ...watchdogFlags(values),
+    ...watchdogOptions,
   });
   try {
     await hub.listen();
   } catch (err) {
+    await watchdog.stop();
+    await hub.close({ timeoutMs: 100 });
     await telemetry.shutdown();
     throw new UsageError(
       `--listen ${values.listen}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
@@ -143,7 +148,6 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
     links: `${hub.httpUrl}/links`,
     metrics: telemetry.metricsUrl ?? 'off',
   });
-  const shutdownTimeoutMs = parseDuration('shutdown-timeout', values['shutdown-timeout']);
   await rt.untilSignal();
   rt.logger.info('hub shutting down', { hub_id: hub.hubId, timeout_ms: shutdownTimeoutMs });
   const report = await hub.close({ timeoutMs: shutdownTimeoutMs });

@@ -73,6 +73,17 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
       `--overflow: expected one of ${OVERFLOW_POLICIES.join(', ')}, got ${JSON.stringify(values.overflow)}`,
     );
   }
+  // Every flag is parsed before anything starts, so a usage error never leaves a process running.
+  const blockMs = parseDuration('drill-block', values['drill-block']);
+  const shutdownTimeoutMs = parseDuration('shutdown-timeout', values['shutdown-timeout']);
+  const watchdogOptions = watchdogFlags(values);
+  const backoff = {
+    ...(values['backoff-initial']
+      ? { initialDelayMs: parseDuration('backoff-initial', values['backoff-initial']) }
+      : {}),
+    ...(values['backoff-max'] ? { maxDelayMs: parseDuration('backoff-max', values['backoff-max']) } : {}),
+  };
+  const ca = values.ca ? readTextFile('ca', values.ca) : undefined;
   const telemetry = await rt.startTelemetry({
     role: 'worker',
     instanceId: values.id,
@@ -91,13 +102,8 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
       ...(values['outbox-max-messages']
         ? { outboxMaxMessages: parseInteger('outbox-max-messages', values['outbox-max-messages'], 1) }
         : {}),
-      ...(values.ca ? { tls: { ca: readTextFile('ca', values.ca) } } : {}),
-      backoff: {
-        ...(values['backoff-initial']
-          ? { initialDelayMs: parseDuration('backoff-initial', values['backoff-initial']) }
-          : {}),
-        ...(values['backoff-max'] ? { maxDelayMs: parseDuration('backoff-max', values['backoff-max']) } : {}),
-      },
+      ...(ca ? { tls: { ca } } : {}),
+      backoff,
     });
   } catch (err) {
     await telemetry.shutdown();
@@ -110,9 +116,8 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
   const watchdog = attachWatchdog(worker, {
     logger: rt.logger,
     exportHealth: telemetry.exportHealth,
-    ...watchdogFlags(values),
+    ...watchdogOptions,
   });
-  const blockMs = parseDuration('drill-block', values['drill-block']);
   const onDrill = () => {
     rt.logger.warn('drill: event loop blocked', { worker_id: values.id, duration_ms: blockMs });
     blockEventLoop(blockMs);
@@ -131,7 +136,6 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
   const reason = await Promise.race([rt.untilSignal(), producing.then(() => 'done')]);
   stop.abort();
   await producing.catch(() => {});
-  const shutdownTimeoutMs = parseDuration('shutdown-timeout', values['shutdown-timeout']);
   rt.logger.info('worker stopping', { worker_id: values.id, reason, timeout_ms: shutdownTimeoutMs });
   process.off('SIGUSR2', onDrill);
   const report = await worker.stop({ timeoutMs: shutdownTimeoutMs });

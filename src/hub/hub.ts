@@ -137,6 +137,8 @@ export class Hub {
     reconnects: 0,
   };
   #listening = false;
+  // Set by listen(); 0 before.
+  #port = 0;
   /** Hub-wide counters that have no single worker. */
   readonly stats = { authFailures: 0, framesRejected: 0, handshakeTimeouts: 0 };
 
@@ -249,11 +251,13 @@ export class Hub {
       });
     });
     this.#listening = true;
+    this.#port = (this.#server.address() as AddressInfo).port;
     return this;
   }
 
+  /** The bound port; still readable after close(). */
   get port(): number {
-    return (this.#server.address() as AddressInfo).port;
+    return this.#port;
   }
   get url(): string {
     return `${this.#o.tls ? 'wss' : 'ws'}://${this.#o.host.includes(':') ? `[${this.#o.host}]` : this.#o.host}:${this.port}`;

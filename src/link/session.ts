@@ -254,6 +254,8 @@ export class Session {
       if (this.events.perMessage)
         this.events.emit({ ...this.#base(), type: 'queue-completed', seq, durationMs });
     }
+    // Cut short by shutdown: not processed, so neither acked nor checkpointed; the peer replays it.
+    if (error?.code === 'LW_ERR_CLOSED') return;
     // The inbox the message was accepted into; the peer may have restarted since.
     const inbox = this.#inboxOf.get(message);
     if (inbox !== this.#inbox) return;

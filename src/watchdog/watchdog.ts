@@ -217,6 +217,8 @@ export class Watchdog {
     const t = this.#track(e.workerId, e.hubId);
     switch (e.type) {
       case 'connected':
+        // Re-evaluate at once so /links and the state metric never show a live link as connecting.
+        queueMicrotask(() => this.#unsubscribe && this.check());
         t.everConnected = true;
         t.downSince = undefined;
         t.consecutiveMisses = 0;

@@ -127,7 +127,10 @@ describe('failover across hub URLs', () => {
   const GATE = 200;
   const TOTAL = 3000;
 
-  async function shutDownMidStream(checkpoint: CheckpointStore | undefined) {
+  async function shutDownMidStream(
+    checkpoint: CheckpointStore | undefined,
+    gate: 'resolve' | 'reject' = 'resolve',
+  ) {
     const seenA: number[] = [];
     const seenB: number[] = [];
     const a = await hub({
@@ -136,7 +139,10 @@ describe('failover across hub URLs', () => {
       handler: (m, { signal }) => {
         seenA.push(m.seq);
         if (m.seq !== GATE) return;
-        return new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+        // 'reject': the handler honours the abort and gives up, so GATE was never processed.
+        return new Promise<void>((resolve, reject) =>
+          signal.addEventListener('abort', () => (gate === 'resolve' ? resolve() : reject(signal.reason))),
+        );
       },
     });
     const b = await hub({
@@ -205,6 +211,17 @@ describe('failover across hub URLs', () => {
     expect(seenB).toEqual(range(GATE, TOTAL));
     expect(connectedB.peerProcessed).toBe(0);
     expect(b.sessions().get('w1')!.counters.duplicates).toBe(0);
+    expect(w.status().counters).toMatchObject({ sent: TOTAL, acked: TOTAL });
+  });
+
+  // Regression: a handler that gave up on the shutdown abort was settled as processed, acked and
+  // checkpointed, so its message reached no hub at all.
+  it('a handler that gives up when the hub shuts down has not processed its message: B gets it, nothing lost', async () => {
+    const store = memoryCheckpoint();
+    const { seenA, seenB, connectedB, w } = await shutDownMidStream(store, 'reject');
+    expect(seenA).toEqual(range(1, GATE));
+    expect(connectedB.peerProcessed).toBe(GATE - 1);
+    expect(seenB).toEqual(range(GATE, TOTAL));
     expect(w.status().counters).toMatchObject({ sent: TOTAL, acked: TOTAL });
   });
 

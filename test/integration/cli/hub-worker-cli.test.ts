@@ -134,10 +134,9 @@ describe.concurrent('bad flags and files: exit code 2 and a message naming the f
     });
   });
 
-  // Known bug (src/cli/hub-command.ts): the watchdog is attached before hub.listen() and a failed
-  // listen only shuts telemetry down, so the message is printed but the process never exits.
-  // Remove `.fails` once it exits with 2.
-  it.fails('--listen on a port already in use exits with code 2', async () => {
+  // Regression: the watchdog was attached before hub.listen() and a failed listen only shut
+  // telemetry down, so the message was printed but the process never exited.
+  it('--listen on a port already in use exits with code 2', async () => {
     const { tokens } = files();
     await withBusyPort(async (port) => {
       await usageError(hubArgs(tokens, `127.0.0.1:${port}`), `--listen 127.0.0.1:${port}: EADDRINUSE`, 4000);
