@@ -14,7 +14,7 @@ export const HUB_USAGE = `linkwatch hub --listen HOST:PORT --tokens FILE [option
 
   --listen HOST:PORT          where workers connect; also serves /healthz /readyz /links (default 127.0.0.1:8080)
   --tokens FILE               accepted tokens: lines "token [workerId,...]" or a JSON array
-  --hub-id ID                 this hub's id in telemetry (default hub-<random>)
+  --hub-id ID                 this hub's id in telemetry and alerts (default <hostname>:<port>)
   --heartbeat-interval DUR    default 5s
   --heartbeat-misses N        default 3
   --queue-capacity N          per-worker work queue capacity and flow-control window (default 1000)

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -41,7 +42,7 @@ export interface HubOptions {
   host?: string;
   /** 0 picks a free port. @default 0 */
   port?: number;
-  /** @default 'hub-' + 8 random hex chars */
+  /** @default `<hostname>:<port>` for a fixed port, else 'hub-' + 8 random hex chars */
   hubId?: string;
   tokens: TokenEntry[];
   /** Processes every worker message, one worker's messages in order. */
@@ -148,7 +149,7 @@ export class Hub {
     this.#auth = new TokenAuthenticator(options.tokens);
     this.hubId =
       options.hubId === undefined
-        ? `hub-${randomUUID().slice(0, 8)}`
+        ? defaultHubId(options.port)
         : stringOption(
             'hubId',
             options.hubId,
@@ -671,6 +672,15 @@ export class Hub {
     this.#wss.close();
     return { abandoned, unacked, timedOut: !finished || idle.includes(false), workers: peers.length };
   }
+}
+
+/**
+ * `host:port` when the port is fixed, so a restarted hub keeps its id (and its
+ * series, alerts and silences); a random id when the OS picks the port.
+ */
+function defaultHubId(port: unknown): string {
+  const host = hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 100) || 'hub';
+  return typeof port === 'number' && port > 0 ? `${host}:${port}` : `hub-${randomUUID().slice(0, 8)}`;
 }
 
 function rejectUpgrade(socket: Socket, status: number, reason: string): void {

@@ -98,6 +98,8 @@ export class Session {
     });
     this.queue = new WorkQueue({
       ...options.queue,
+      // The window bounds each peer stream; a restarted peer's old backlog may sit beside a new one.
+      limit: options.queue.capacity * 2,
       handler: options.handler,
       around: (message, traceparent, fn) => {
         const around = this.hooks.around;

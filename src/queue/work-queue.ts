@@ -28,8 +28,14 @@ export type AroundHandler = (
 export interface WorkQueueOptions {
   handler: Handler;
   concurrency: number;
-  /** Max items waiting plus running. */
+  /** Max items waiting plus running: the window one peer stream may fill. */
   capacity: number;
+  /**
+   * Hard bound on depth. Above `capacity` only while the backlog of a peer's
+   * previous stream (a restarted worker) drains next to its new one.
+   * @default capacity
+   */
+  limit?: number;
   /** Per-item deadline, measured from when the handler starts, ms. */
   timeoutMs: number;
   around?: AroundHandler;
@@ -72,9 +78,9 @@ export class WorkQueue {
     return this.#hung;
   }
 
-  /** Returns false when the queue is at capacity (the flow-control window should prevent that). */
+  /** Returns false when the queue is at its limit (the flow-control window should prevent that). */
   add(message: Message, traceparent: string | undefined): boolean {
-    if (this.depth >= this.#options.capacity) return false;
+    if (this.depth >= (this.#options.limit ?? this.#options.capacity)) return false;
     const enqueuedAt = performance.now();
     const opts = this.#options;
     opts.onEnqueued?.(message.seq, this.depth + 1, traceparent);

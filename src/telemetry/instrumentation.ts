@@ -409,8 +409,9 @@ export class LinkTelemetry {
     if (this.#options.side === 'hub') {
       return { [ATTR.side]: 'hub', ...(this.#options.hubId ? { [ATTR.hubId]: this.#options.hubId } : {}) };
     }
-    const [workerId, s] = [...this.#target.sessions()][0] ?? ['unknown', undefined];
-    return this.#base(workerId, s?.hubId);
+    // Worker id and side only: a hub id would change the series on every failover.
+    const [workerId] = [...this.#target.sessions().keys()];
+    return this.#base(workerId ?? 'unknown', undefined);
   }
 
   // Spans

@@ -63,7 +63,7 @@ interface Track {
   downSince: number | undefined;
   consecutiveMisses: number;
   lastProgressAt: number;
-  // Acked plus settled messages at the last check; a change is progress.
+  // Acked plus successfully processed messages at the last check; a change is progress.
   progressCount: number;
   pendingSince: number | undefined;
   bufferedAboveSince: number | undefined;
@@ -243,8 +243,10 @@ export class Watchdog {
   #checkLink(workerId: string, session: Session, now: number): void {
     const t = this.#track(workerId, session.hubId);
     const link = this.#target.linkOf(workerId);
+    // Acks received and handler calls that succeeded. A handler that times out on every message
+    // keeps work pending without progress: that is a stall, not progress.
     const c = session.counters;
-    const progress = c.acked + c.processed + c.failed;
+    const progress = c.acked + c.processed;
     if (progress !== t.progressCount) {
       t.progressCount = progress;
       t.lastProgressAt = now;

@@ -14,6 +14,49 @@ afterEach(async () => {
 });
 
 describe('backpressure', () => {
+  // Regression: a restarted worker (new stream) found its predecessor's backlog filling the hub's
+  // queue, so its first frames broke the window and the link was closed with 1008 on every connect.
+  it("a restarted worker is not refused while its predecessor's backlog drains", async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const seen: string[] = [];
+    hub = await startHub({
+      queueCapacity: 20,
+      handler: async (m: Message) => {
+        await gate;
+        seen.push(`${m.stream.slice(0, 8)}:${m.seq}`);
+      },
+    });
+    const rejected: string[] = [];
+    hub.on((e) => {
+      if (e.type === 'frame-rejected') rejected.push(e.errorType);
+    });
+    const first = startWorker(hub.url);
+    for (let i = 0; i < 20; i++) await first.send({ i });
+    await waitFor(() => hub!.sessions().get('w1')?.queue.depth === 20, 5000, 'a full queue on the hub');
+    const oldStream = first.session.stream.slice(0, 8);
+    await first.stop({ timeoutMs: 50 }); // gone with 20 unacked: they live on in the hub's queue
+    worker = startWorker(hub.url);
+    await worker.waitConnected();
+    for (let i = 0; i < 20; i++) await worker.send({ i });
+    const newStream = worker.session.stream.slice(0, 8);
+    await waitFor(
+      () => hub!.sessions().get('w1')?.queue.depth === 40,
+      5000,
+      "the new stream's 20 queued too",
+    );
+    open();
+    await waitFor(() => worker!.session.outbox.size === 0, 5000, 'the new stream acked');
+    expect(rejected).toEqual([]);
+    expect(worker.status().counters.reconnects).toBe(0);
+    expect(seen.filter((s) => s.startsWith(oldStream))).toHaveLength(20);
+    expect(seen.filter((s) => s.startsWith(newStream))).toEqual(
+      Array.from({ length: 20 }, (_, i) => `${newStream}:${i + 1}`),
+    );
+  });
+
   it('a slow handler makes send() wait, with every buffer bounded, and nothing is lost', async () => {
     let open!: () => void;
     const gate = new Promise<void>((resolve) => {

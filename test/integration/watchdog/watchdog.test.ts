@@ -96,6 +96,35 @@ describe('the watchdog', () => {
     );
   });
 
+  it('a handler that times out on every message is a stall too: failures are not progress', async () => {
+    hub = await startHub({
+      handler: () => new Promise<void>(() => {}),
+      handlerTimeoutMs: 100,
+      heartbeatIntervalMs: 100,
+    });
+    const alerts: Alert[] = [];
+    dogs.push(
+      attachWatchdog(hub, {
+        checkIntervalMs: 50,
+        thresholds: { progressStallMs: 600 },
+        action: 'none',
+        onAlert: (a) => alerts.push(a),
+        sentinel: false,
+      }),
+    );
+    worker = startWorker(hub.url);
+    for (let i = 0; i < 30; i++) await worker.send({ i });
+    await waitFor(
+      () => alerts.some((a) => a.name === 'LinkwatchProgressStalled' && a.status === 'firing'),
+      5000,
+      'stall alert while handlers keep timing out',
+    );
+    const session = hub.sessions().get('w1')!;
+    expect(session.counters.timedOut).toBeGreaterThanOrEqual(5);
+    expect(session.counters.processed).toBe(0);
+    expect(alerts.map((a) => a.name)).toContain('LinkwatchHandlerHung');
+  });
+
   it('a worker whose hub goes away is down and raises LinkwatchLinkDown, which resolves on reconnect', async () => {
     hub = await startHub({ handler: () => {}, heartbeatIntervalMs: 100 });
     worker = startWorker(hub.url, { backoff: { initialDelayMs: 50, maxDelayMs: 100, minUptimeMs: 100 } });
