@@ -89,6 +89,9 @@ export function startPrometheus(binary: string, files: Record<string, string>): 
       `--config.file=${join(dir, 'prometheus.yml')}`,
       `--storage.tsdb.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
+      // Alerts raised before Prometheus has found its Alertmanager are dropped and only re-sent
+      // after this delay (1m by default), so the pipeline check would arrive a minute late.
+      '--rules.alert.resend-delay=2s',
     ],
     dir,
   );
@@ -145,7 +148,9 @@ export async function startWebhook(): Promise<Webhook> {
         const timer = setTimeout(() => {
           done();
           const seen = alerts.map((a) => `${a.status} ${a.labels.alertname} ${JSON.stringify(a.labels)}`);
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; received:\n${seen.join('\n')}`));
+          reject(
+            new Error(`timed out after ${timeoutMs} ms waiting for ${what}; received:\n${seen.join('\n')}`),
+          );
         }, timeoutMs);
         const done = () => {
           clearTimeout(timer);
