@@ -109,7 +109,12 @@ export async function microUsPerMessage(variant, messages) {
     const hooks = {};
     return {
       events,
-      target: { hooks, on: (l, scope) => events.subscribe(l, scope), sessions: () => new Map(), linkOf: () => undefined },
+      target: {
+        hooks,
+        on: (l, scope) => events.subscribe(l, scope),
+        sessions: () => new Map(),
+        linkOf: () => undefined,
+      },
     };
   });
   const [hub, worker] = targets;
@@ -141,7 +146,8 @@ export async function microUsPerMessage(variant, messages) {
     const around = hub.target.hooks.around;
     if (around) await around(message, trace?.traceparent, noop);
     else await noop();
-    if (hub.events.perMessage) hub.events.emit({ ...hubBase(), type: 'queue-completed', seq, durationMs: 0.01 });
+    if (hub.events.perMessage)
+      hub.events.emit({ ...hubBase(), type: 'queue-completed', seq, durationMs: 0.01 });
     if (seq % 64 === 0 && worker.events.perMessage)
       worker.events.emit({ ...workerBase(), type: 'data-acked', seq, released: 64 });
   }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -9,6 +8,7 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { hostname } from 'node:os';
 import { type WebSocket, WebSocketServer } from 'ws';
 import * as D from '../defaults.js';
 import {
@@ -679,7 +679,10 @@ export class Hub {
  * series, alerts and silences); a random id when the OS picks the port.
  */
 function defaultHubId(port: unknown): string {
-  const host = hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 100) || 'hub';
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9._-]/g, '-')
+      .slice(0, 100) || 'hub';
   return typeof port === 'number' && port > 0 ? `${host}:${port}` : `hub-${randomUUID().slice(0, 8)}`;
 }
 

@@ -123,7 +123,9 @@ export class WorkQueue {
     clearTimeout(timer);
     // A handler that gave up because the queue closed did not process the message.
     if (result && result.code !== 'LW_ERR_HANDLER_TIMEOUT' && this.#shutdown.signal.aborted) {
-      return new LinkwatchError('LW_ERR_CLOSED', 'work queue closed while the handler ran', { cause: result });
+      return new LinkwatchError('LW_ERR_CLOSED', 'work queue closed while the handler ran', {
+        cause: result,
+      });
     }
     if (result?.code === 'LW_ERR_HANDLER_TIMEOUT') {
       this.#hung++;

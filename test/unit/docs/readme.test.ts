@@ -63,6 +63,22 @@ const SECTIONS: Record<string, () => string> = {
   spans: spansTable,
 };
 
+/** Markdown tables compared cell by cell: Biome pads the columns when it formats the README. */
+function normalize(table: string): string {
+  return table
+    .split('\n')
+    .map((line) => {
+      if (!line.startsWith('|')) return line.trim();
+      const cells = line
+        .split(/(?<!\\)\|/)
+        .slice(1, -1)
+        .map((c) => c.trim());
+      return `|${cells.map((c) => (/^:?-+:?$/.test(c) ? '---' : c)).join('|')}|`;
+    })
+    .join('\n')
+    .trim();
+}
+
 function section(text: string, name: string): string {
   const m = new RegExp(`<!-- ${name}:start -->\\n([\\s\\S]*?)<!-- ${name}:end -->`).exec(text);
   if (!m) throw new Error(`README.md has no <!-- ${name}:start --> ... <!-- ${name}:end --> section`);
@@ -96,7 +112,7 @@ describe('the README', () => {
 
   for (const [name, make] of Object.entries(SECTIONS)) {
     it(`has the ${name} table the code generates (npm run docs to update)`, () => {
-      expect(section(text, name)).toBe(make().trim());
+      expect(normalize(section(text, name))).toBe(normalize(make()));
     });
   }
 
