@@ -130,9 +130,13 @@ function validate(options: RulesOverrideOptions): Required<RulesOverrideOptions>
  * (LinkwatchLinkDown, LinkwatchHandlerHung, LinkwatchQueueSaturated) fires
  * about `for` + 2 scrapes after the condition starts, a dead-man's switch
  * about `for` + 1 scrape after the process dies, LinkwatchProgressStalled
- * about `window` + `for` + 2 s after progress stops; counter alerts resolve
- * about `window` after the last event and gauge alerts within 2 scrapes of
- * recovery. Alertmanager adds its own group_wait/group_interval on top.
+ * about `window` + `for` + 2 s after progress stops, LinkwatchHandlerFailing
+ * about `window` / 2 + `for` + 1 s after most handler calls start failing
+ * (it needs 3 failures in the window, so a single failure never fires it);
+ * counter alerts resolve about `window` after the last event (a failure
+ * ratio once successes outnumber failures again) and gauge alerts within 2
+ * scrapes of recovery. Alertmanager adds its own group_wait/group_interval
+ * on top.
  *
  * @throws TypeError when a duration is malformed, `window` spans fewer than
  *   four scrapes or is longer than 15m.

@@ -99,6 +99,40 @@ describe.skipIf(bins.skip)('promtool', () => {
     expect(output).toMatch(/alertname: LinkwatchProgressStalled/);
   });
 
+  it('test rules fails when a handler that times out on every message counts as progress', async () => {
+    const completed =
+      'label_replace(increase(linkwatch_queue_completed_total[5m]), "progress", "completed", "", "")';
+    const dir = brokenCopy(
+      'rules.yml',
+      completed,
+      `${completed} or label_replace(increase(linkwatch_queue_failed_total[5m]), "progress", "failed", "", "")`,
+    );
+    const { code, output } = await run(promtool, ['test', 'rules', ...testFiles(dir)]);
+    expect(code).not.toBe(0);
+    expect(output).toContain('times out on every message');
+    expect(output).toMatch(/alertname: LinkwatchProgressStalled/);
+  });
+
+  it('test rules fails when queue drops at a hub restart count as lost messages', async () => {
+    const dir = brokenCopy(
+      'rules.yml',
+      'increase(linkwatch_outbox_dropped_total[5m])',
+      'increase({__name__=~"linkwatch_outbox_dropped_total|linkwatch_queue_dropped_total"}[5m])',
+    );
+    const { code, output } = await run(promtool, ['test', 'rules', ...testFiles(dir)]);
+    expect(code).not.toBe(0);
+    expect(output).toContain('not on queue drops at a hub restart');
+    expect(output).toMatch(/alertname: LinkwatchMessagesDropped/);
+  });
+
+  it('test rules fails when rare failures on a quiet link can fire LinkwatchHandlerFailing', async () => {
+    const dir = brokenCopy('alerts.yml', ') >= 3', ') >= 1');
+    const { code, output } = await run(promtool, ['test', 'rules', ...testFiles(dir)]);
+    expect(code).not.toBe(0);
+    expect(output).toMatch(/alertname: LinkwatchHandlerFailing/);
+    expect(output).toContain('linkwatch_worker_id="w4"');
+  });
+
   it('test rules fails when a threshold drifts from what the tests pin', async () => {
     const dir = brokenCopy(
       'alerts.yml',

@@ -115,10 +115,15 @@ describe.skipIf(bins.skip)('rulesForTest output with promtool', () => {
       linkwatch_worker_id: 'w1',
       linkwatch_hub_id: 'h1',
     };
-    const w = Object.entries(link)
-      .map(([k, v]) => `${k}="${v}"`)
-      .join(',');
+    const selector = (labels: Record<string, string>) =>
+      Object.entries(labels)
+        .map(([k, v]) => `${k}="${v}"`)
+        .join(',');
+    const w = selector(link);
+    // A worker's process-level series carry its side and id, never a hub id.
     const { linkwatch_hub_id: _, ...process } = link;
+    const hub = { ...link, job: 'linkwatch-hub', instance: '127.0.0.1:9464', linkwatch_link_side: 'hub' };
+    const h = selector(hub);
     /** ALERTS{alertstate="firing"} at `t`: the alert with `labels`, or nothing. */
     const at = (t: string, alertname: string, labels?: Record<string, string>) => ({
       expr: `ALERTS{alertname="${alertname}",alertstate="firing"}`,
@@ -156,7 +161,13 @@ describe.skipIf(bins.skip)('rulesForTest output with promtool', () => {
             { series: `linkwatch_queue_depth{${w}}`, values: '0x60' },
             { series: `linkwatch_messages_acked_total{${w}}`, values: '0+100x30 3000x20 3000+100x10' },
             // Killed at 40 s: the scrape marks it stale at once.
-            { series: `linkwatch_process_heartbeat_seconds{${w}}`, values: '0+1x40 stale' },
+            { series: `linkwatch_process_heartbeat_seconds{${selector(process)}}`, values: '0+1x40 stale' },
+            // Hub side: from 30 s every handler call fails, 10 a second; from 50 s they succeed again.
+            { series: `linkwatch_queue_completed_total{${h}}`, values: '0+10x30 300x20 300+10x10' },
+            {
+              series: `linkwatch_queue_failed_total{${h},error_type="LW_ERR_HANDLER_FAILED"}`,
+              values: '0x30 10+10x19 200x10',
+            },
           ],
           promql_expr_test: [
             at('11s', 'LinkwatchLinkDown'),
@@ -167,6 +178,10 @@ describe.skipIf(bins.skip)('rulesForTest output with promtool', () => {
             at('53s', 'LinkwatchProgressStalled'),
             at('41s', 'LinkwatchWorkerAbsent'),
             at('44s', 'LinkwatchWorkerAbsent', process),
+            at('35s', 'LinkwatchHandlerFailing'),
+            at('39s', 'LinkwatchHandlerFailing', { ...hub, severity: 'warning' }),
+            at('53s', 'LinkwatchHandlerFailing', { ...hub, severity: 'warning' }),
+            at('58s', 'LinkwatchHandlerFailing'),
           ],
         },
       ],

@@ -28,7 +28,11 @@ interface AlertTestCase {
 }
 interface TestFile {
   rule_files: string[];
-  tests: { name?: string; alert_rule_test?: AlertTestCase[] }[];
+  tests: {
+    name?: string;
+    input_series?: { series: string; values: string }[];
+    alert_rule_test?: AlertTestCase[];
+  }[];
 }
 
 const load = <T>(path: string): T => parse(readFileSync(path, 'utf8')) as T;
@@ -60,7 +64,6 @@ const LABELS = new Set([
   ...Object.values(ATTR).map(labelName),
   // Added by the label_replace tags in rules.yml, summed away at once.
   'progress',
-  'dropped_in',
 ]);
 const KEYWORDS = new Set(['and', 'or', 'unless', 'offset', 'bool', 'inf', 'nan']);
 
@@ -124,6 +127,7 @@ describe('alerts.yml', () => {
         'LinkwatchQueueSaturated',
         'LinkwatchMessagesDropped',
         'LinkwatchHeartbeatRttHigh',
+        'LinkwatchHandlerFailing',
       ]),
     );
   });
@@ -244,6 +248,58 @@ describe('promtool unit tests', () => {
         mine.some((c) => (c.exp_alerts ?? []).length === 0),
         `no silent case for ${name}`,
       ).toBe(true);
+    });
+  });
+
+  // As src/telemetry/instrumentation.ts exports them, so a rule never leans on a series that
+  // no longer exists (a per-link zero copy of a process counter, an unlabelled seed).
+  it('feed series shaped as the processes export them', () => {
+    const series = testFiles.flatMap(({ test }) =>
+      test.tests.flatMap((t) => (t.input_series ?? []).map((s) => s.series)),
+    );
+    const labelled: Record<string, string> = {
+      linkwatch_reconnects_total: 'error_type',
+      linkwatch_disconnects_total: 'error_type',
+      linkwatch_queue_failed_total: 'error_type',
+      linkwatch_queue_dropped_total: 'linkwatch_reason',
+      linkwatch_outbox_dropped_total: 'linkwatch_reason',
+    };
+    for (const s of series) {
+      const metric = s.slice(0, s.indexOf('{'));
+      // Seeded per label value at connect, never without the label.
+      const label = labelled[metric];
+      if (label) expect(s, s).toContain(`${label}="`);
+      // Process-level counters exist once per process, not per link.
+      if (
+        /^linkwatch_(eventloop_blocks|telemetry_export_failures|watchdog_delivery_failures)_total$/.test(
+          metric,
+        )
+      ) {
+        expect(s.includes('linkwatch_worker_id=') && s.includes('linkwatch_hub_id='), s).toBe(false);
+      }
+      // A worker's process heartbeat has no hub id: it would change on every failover.
+      if (metric === 'linkwatch_process_heartbeat_seconds' && s.includes('linkwatch_link_side="worker"')) {
+        expect(s, s).not.toContain('linkwatch_hub_id=');
+      }
+    }
+    expect(series.filter((s) => s.startsWith('linkwatch_queue_failed_total{')).length).toBeGreaterThan(0);
+  });
+
+  describe('healthy-fleet.yml', () => {
+    const fleet = testFiles.find((f) => f.file === 'healthy-fleet.yml')!.test.tests;
+    const fleetCases = fleet.flatMap((t) => t.alert_rule_test ?? []);
+    const times = [...new Set(fleetCases.map((c) => c.eval_time))];
+
+    it('checks every alert but LinkwatchWatchdog for silence at every evaluation time it uses', () => {
+      expect(times.length).toBeGreaterThanOrEqual(4);
+      for (const name of alerts.map((a) => a.alert!)) {
+        if (name === 'LinkwatchWatchdog') continue;
+        for (const t of times) {
+          const c = fleetCases.find((x) => x.alertname === name && x.eval_time === t);
+          expect(c, `healthy-fleet.yml does not check ${name} at ${t}`).toBeDefined();
+          expect(c!.exp_alerts ?? [], `${name} at ${t}`).toEqual([]);
+        }
+      }
     });
   });
 });
