@@ -82,12 +82,14 @@ function overview(b: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
       statPanel(
         'Drops',
         {
-          expr: `${increase('outboxDropped', link(undefined), [], RANGE)} + ${increase('queueDropped', link(undefined), [], RANGE)}`,
+          // Outbox drops only: a work queue drops on shutdown what the worker then replays.
+          expr: increase('outboxDropped', link(undefined), [], RANGE),
           legend: 'dropped',
         },
         {
           ...count,
-          description: 'Messages dropped over the time range, by an outbox drop policy or by a work queue.',
+          description:
+            'Messages lost over the time range to an outbox drop policy (drop-oldest, drop-newest). Work-queue drops at shutdown are replayed and not counted.',
           steps: RED_FROM_ONE,
           instant: true,
         },

@@ -127,7 +127,7 @@ function handlerFailuresPanel() {
       { expr: rate('queueTimeouts', link('hub'), []), legend: 'timed out' },
       {
         expr: noneIfEmpty(rate('queueDropped', link(undefined), [L.reason]), L.reason),
-        legend: `dropped: {{${L.reason}}}`,
+        legend: `dropped on close (replayed): {{${L.reason}}}`,
       },
     ],
     {

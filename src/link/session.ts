@@ -245,6 +245,13 @@ export class Session {
 
   #settled(message: Message, durationMs: number, error: LinkwatchError | undefined): void {
     const seq = message.seq;
+    // Cut short by shutdown: not processed, so neither acked nor checkpointed; the peer replays it.
+    // A drop, not a handler failure.
+    if (error?.code === 'LW_ERR_CLOSED') {
+      if (this.events.active)
+        this.events.emit({ ...this.#base(), type: 'queue-dropped', count: 1, reason: 'shutdown' });
+      return;
+    }
     if (error) {
       this.counters.failed++;
       if (error.code === 'LW_ERR_HANDLER_TIMEOUT') this.counters.timedOut++;
@@ -256,8 +263,6 @@ export class Session {
       if (this.events.perMessage)
         this.events.emit({ ...this.#base(), type: 'queue-completed', seq, durationMs });
     }
-    // Cut short by shutdown: not processed, so neither acked nor checkpointed; the peer replays it.
-    if (error?.code === 'LW_ERR_CLOSED') return;
     // The inbox the message was accepted into; the peer may have restarted since.
     const inbox = this.#inboxOf.get(message);
     if (inbox !== this.#inbox) return;
