@@ -52,6 +52,21 @@ export interface HealthInput {
   exportConsecutiveFailures: number;
 }
 
+/** A connected link with nothing wrong; the process-level check starts from it too. */
+export const HEALTHY_INPUT: Readonly<HealthInput> = {
+  connected: true,
+  everConnected: true,
+  downForMs: 0,
+  consecutiveMisses: 0,
+  pending: false,
+  noProgressForMs: 0,
+  bufferedAboveForMs: 0,
+  hungHandlers: 0,
+  eventLoopBlocked: false,
+  eventLoopDelayMs: 0,
+  exportConsecutiveFailures: 0,
+};
+
 export interface HealthVerdict {
   state: LinkState;
   /** Reasons whose alert should be firing now. */

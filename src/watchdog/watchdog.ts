@@ -4,7 +4,13 @@ import type { Session } from '../link/session.js';
 import { intOption, oneOf } from '../validate.js';
 import { AlertmanagerSink, type AlertmanagerSinkOptions } from './alertmanager-sink.js';
 import { type Alert, type AlertSink, type HealthReason, makeAlert } from './alerts.js';
-import { deriveThresholds, evaluateHealth, type HealthInput, type HealthThresholds } from './health.js';
+import {
+  deriveThresholds,
+  evaluateHealth,
+  HEALTHY_INPUT,
+  type HealthInput,
+  type HealthThresholds,
+} from './health.js';
 import { EventLoopSentinel, type SentinelOptions } from './sentinel.js';
 
 /** What the watchdog needs from a Hub or a Worker. */
@@ -286,15 +292,9 @@ export class Watchdog {
       this.#o.heartbeat ?? { intervalMs: 5000, misses: 3 },
       this.#o.thresholds,
     );
+    // The process pseudo-link is always up; only the process-level inputs vary.
     const input: HealthInput = {
-      connected: true,
-      everConnected: true,
-      downForMs: 0,
-      consecutiveMisses: 0,
-      pending: false,
-      noProgressForMs: 0,
-      bufferedAboveForMs: 0,
-      hungHandlers: 0,
+      ...HEALTHY_INPUT,
       eventLoopBlocked: this.sentinel?.blocked ?? false,
       eventLoopDelayMs: this.#loopDelayMs,
       exportConsecutiveFailures: this.#o.exportHealth?.consecutiveFailures ?? 0,

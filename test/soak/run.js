@@ -7,7 +7,7 @@
  * along, and at the end checks the hub's journal: every message of every
  * worker stream processed exactly once, no gaps, no duplicates.
  *
- *   npm run soak -- --minutes 10 --workers 4 --rate 200 [--faults]
+ *   npm run soak -- --minutes 10 --workers 4 --rate 200 [--faults] [--max-old-space-mib 96]
  *
  * Results go to test/soak/results/latest.json and a line per sample on stdout.
  */
@@ -30,6 +30,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '200' },
     faults: { type: 'boolean', default: false },
     'sample-every': { type: 'string', default: '10' },
+    'max-old-space-mib': { type: 'string', default: '96' },
   },
 });
 const minutes = Number(values.minutes);
@@ -113,7 +114,10 @@ if (amBin && promBin) {
     '--cluster.listen-address=',
   ]);
 }
+// A capped old space turns a slow leak into a crash within the soak instead of a number to squint at.
+const heapCap = `--max-old-space-size=${values['max-old-space-mib']}`;
 const hub = run('hub', process.execPath, [
+  heapCap,
   CLI,
   'hub',
   '--listen',
@@ -138,6 +142,7 @@ for (let i = 1; i <= nWorkers; i++) {
     id: `soak-${i}`,
     metrics: port,
     proc: run(`soak-${i}`, process.execPath, [
+      heapCap,
       CLI,
       'worker',
       '--hub',
@@ -199,6 +204,7 @@ async function alertsFiring() {
 const started = Date.now();
 const endAt = started + minutes * 60_000;
 const samples = [];
+const crashed = [];
 const alertsSeen = new Map();
 let faultsInjected = 0;
 let nextFault = started + 60_000;
@@ -228,6 +234,18 @@ while (Date.now() < endAt) {
   };
   samples.push(sample);
   console.log(JSON.stringify(sample));
+  const dead = procs.filter((p) => p.child.exitCode !== null || p.child.signalCode !== null);
+  if (dead.length > 0) {
+    for (const p of dead)
+      crashed.push({
+        name: p.name,
+        code: p.child.exitCode,
+        signal: p.child.signalCode,
+        stderr: p.err.slice(-2000),
+      });
+    console.log(`soak: ${dead.map((p) => p.name).join(', ')} exited early`);
+    break;
+  }
 }
 
 for (const w of workers) w.proc.child.kill('SIGTERM');
@@ -259,7 +277,9 @@ for (const seqs of streams.values()) {
     if (seen.has(s)) duplicates++;
     seen.add(s);
   }
-  const max = Math.max(...seqs);
+  // A loop, not Math.max(...seqs): a long soak has more seqs than the call stack has room for.
+  let max = 0;
+  for (const s of seqs) if (s > max) max = s;
   gaps += max - seen.size;
 }
 const firstHalf = samples.slice(0, Math.ceil(samples.length / 2));
@@ -287,11 +307,17 @@ const result = {
   journal: { streams: streams.size, duplicates, gaps },
   memory,
   alertsFiring: Object.fromEntries(alertsSeen),
+  crashed,
   samples,
 };
 mkdirSync(join(here, 'results'), { recursive: true });
 writeFileSync(join(here, 'results/latest.json'), `${JSON.stringify(result, null, 2)}\n`);
-const ok = duplicates === 0 && gaps === 0 && result.unacked === 0 && (values.faults || alertsSeen.size === 0);
+const ok =
+  crashed.length === 0 &&
+  duplicates === 0 &&
+  gaps === 0 &&
+  result.unacked === 0 &&
+  (values.faults || alertsSeen.size === 0);
 console.log(
   `soak ${ok ? 'PASSED' : 'FAILED'}: ${minutes} min, ${result.sent} sent, ${result.acked} acked, ` +
     `${duplicates} duplicates, ${gaps} gaps, alerts other than LinkwatchWatchdog: ${JSON.stringify(result.alertsFiring)}, ` +

@@ -3,6 +3,7 @@ import type { HealthReason } from '../../../src/watchdog/alerts.js';
 import {
   deriveThresholds,
   evaluateHealth,
+  HEALTHY_INPUT,
   type HealthInput,
   type HealthThresholds,
 } from '../../../src/watchdog/health.js';
@@ -19,20 +20,7 @@ const T: HealthThresholds = {
 
 /** A connected link with nothing wrong. */
 function input(over: Partial<HealthInput> = {}): HealthInput {
-  return {
-    connected: true,
-    everConnected: true,
-    downForMs: 0,
-    consecutiveMisses: 0,
-    pending: false,
-    noProgressForMs: 0,
-    bufferedAboveForMs: 0,
-    hungHandlers: 0,
-    eventLoopBlocked: false,
-    eventLoopDelayMs: 0,
-    exportConsecutiveFailures: 0,
-    ...over,
-  };
+  return { ...HEALTHY_INPUT, ...over };
 }
 
 function verdict(over: Partial<HealthInput>, t = T) {
