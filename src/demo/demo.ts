@@ -336,6 +336,8 @@ export class Demo {
   }
 
   #onLinkEvent(e: LinkEvent): void {
+    // Links closed by stop() itself are not news.
+    if (this.#stopped) return;
     if (e.type === 'connected') {
       this.#emit({ type: 'link', side: e.side, workerId: e.workerId, up: true, errorType: undefined });
     } else if (e.type === 'disconnected') {
