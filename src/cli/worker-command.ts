@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { OVERFLOW_POLICIES, type OverflowPolicy } from '../link/outbox.js';
 import { linkLogger } from '../log/link-logger.js';
 import { attachWatchdog } from '../watchdog/attach.js';
+import { produceSynthetic } from '../worker/synthetic-traffic.js';
 import { Worker } from '../worker/worker.js';
 import {
   parseDuration,
@@ -132,7 +133,7 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
   });
 
   const stop = new AbortController();
-  const producing = produce(worker, { rate, size, count, signal: stop.signal });
+  const producing = produceSynthetic(worker, { rate, size, count, signal: stop.signal });
   const reason = await Promise.race([rt.untilSignal(), producing.then(() => 'done')]);
   stop.abort();
   await producing.catch(() => {});
@@ -154,31 +155,4 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
     timedOut: report.timedOut,
   });
   return 0;
-}
-
-/**
- * Synthetic traffic, the way a capture source produces it: `rate` messages a
- * second in 10 ms ticks. Each send awaits the outbox, so a slow hub slows
- * the producer (backpressure) instead of growing memory.
- */
-async function produce(
-  worker: Worker,
-  o: { rate: number; size: number; count: number | undefined; signal: AbortSignal },
-): Promise<void> {
-  const filler = 'x'.repeat(o.size);
-  let n = 0;
-  const started = performance.now();
-  while (!o.signal.aborted && (o.count === undefined || n < o.count)) {
-    // rate 0: as fast as backpressure allows, yielding to I/O every 100 sends.
-    const due = o.rate === 0 ? n + 100 : Math.floor(((performance.now() - started) / 1000) * o.rate);
-    while (n < due && (o.count === undefined || n < o.count) && !o.signal.aborted) {
-      n++;
-      await worker.send({ n, ts: Date.now(), data: filler });
-    }
-    await new Promise((r) => (o.rate === 0 ? setImmediate(r) : setTimeout(r, 10)));
-  }
-  // With --count, wait for the hub to ack everything before reporting.
-  while (o.count !== undefined && !o.signal.aborted && worker.session.outbox.size > 0) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

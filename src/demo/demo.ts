@@ -6,6 +6,7 @@ import type { Logger } from '../log/logger.js';
 import type { Alert } from '../watchdog/alerts.js';
 import { type AttachOptions, attachWatchdog } from '../watchdog/attach.js';
 import type { Watchdog } from '../watchdog/watchdog.js';
+import { produceSynthetic } from '../worker/synthetic-traffic.js';
 import { Worker } from '../worker/worker.js';
 import { type FaultKind, type FaultStep, faultCycle } from './schedule.js';
 
@@ -214,7 +215,13 @@ export class Demo {
       worker.on((e) => this.#onLinkEvent(e), 'lifecycle');
       this.#workerWatchdogs.set(workerId, this.#watch(worker, false));
       worker.start();
-      this.#producers.push(this.#produce(worker));
+      if (o.ratePerWorker > 0) {
+        const traffic = { rate: o.ratePerWorker, size: o.payloadBytes, count: undefined };
+        // A send rejects only once the worker stops; that ends its producer.
+        this.#producers.push(
+          produceSynthetic(worker, { ...traffic, signal: this.#producing.signal }).catch(() => {}),
+        );
+      }
     }
     if (o.faults) this.#scheduleCycle(0);
     this.#tick = setInterval(() => this.#checkRecovery(), 250);
@@ -368,23 +375,6 @@ export class Demo {
       for (const a of w.activeAlerts()) if (a.labels.linkwatch_worker_id === workerId) names.add(a.name);
     }
     return [...names];
-  }
-
-  async #produce(worker: Worker): Promise<void> {
-    const { ratePerWorker: rate, payloadBytes } = this.#o;
-    const signal = this.#producing.signal;
-    const filler = 'x'.repeat(payloadBytes);
-    const started = performance.now();
-    let n = 0;
-    while (!signal.aborted && rate > 0) {
-      const due = Math.floor(((performance.now() - started) / 1000) * rate);
-      while (n < due && !signal.aborted) {
-        n++;
-        // Under the default `block` policy this waits while the outbox is full: backpressure.
-        await worker.send({ n, ts: Date.now(), data: filler }).catch(() => {});
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
   }
 
   snapshot(): DemoSnapshot {

@@ -1,10 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
-/** One accepted token, optionally bound to the worker ids that may use it. */
 /** Shorter tokens are refused: they can be guessed. */
 export const MIN_TOKEN_LENGTH = 8;
 
+/** One accepted token, optionally bound to the worker ids that may use it. */
 export interface TokenEntry {
   token: string;
   /** Worker ids this token may claim. Omit to allow any id. */
@@ -107,10 +107,10 @@ export function parseTokenFile(text: string, file: string): TokenEntry[] {
       if (typeof e !== 'object' || e === null || typeof (e as TokenEntry).token !== 'string') {
         throw new Error(`${file}: entry [${i}].token must be a string`);
       }
-      if ((e as TokenEntry).token.length < MIN_TOKEN_LENGTH) {
+      const entry = e as TokenEntry;
+      if (entry.token.length < MIN_TOKEN_LENGTH) {
         throw new Error(`${file}: entry [${i}].token must be at least ${MIN_TOKEN_LENGTH} chars`);
       }
-      const entry = e as TokenEntry;
       if (entry.workerIds !== undefined && !Array.isArray(entry.workerIds)) {
         throw new Error(`${file}: entry [${i}].workerIds must be an array of strings`);
       }

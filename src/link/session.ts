@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { LinkwatchError } from '../errors.js';
-import { encodeFrame, MAX_PAYLOAD_DEPTH, payloadProblem } from '../protocol/codec.js';
+import { encodeDataFrame, MAX_PAYLOAD_DEPTH, payloadProblem } from '../protocol/codec.js';
 import type { DataFrame, JsonValue, Progress } from '../protocol/frames.js';
 import { type Handler, type Message, WorkQueue } from '../queue/work-queue.js';
 import type { LinkEvents, Side } from './events.js';
@@ -193,12 +193,7 @@ export class Session {
         ),
       );
     }
-    const encode = (seq: number): string => {
-      const frame: DataFrame = { v: 1, t: 'data', seq, p: payload };
-      if (traceparent) frame.tp = traceparent;
-      return encodeFrame(frame);
-    };
-    const pending = this.outbox.enqueue(encode);
+    const pending = this.outbox.enqueue((seq) => encodeDataFrame(seq, probe, traceparent));
     if (this.outbox.waiting > 0 && this.events.perMessage) {
       this.events.emit({ ...this.#base(), type: 'outbox-blocked', waiting: this.outbox.waiting });
     }

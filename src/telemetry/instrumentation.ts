@@ -172,11 +172,10 @@ export class LinkTelemetry {
   #onLifecycle(e: LinkEvent): void {
     this.#sync();
     // Seed once the series' final label set is known (a worker learns its hub id in the handshake).
-    if (e.hubId !== undefined) {
-      const ins = this.#ensureInstruments();
+    const ins = this.#ensureInstruments();
+    if (e.hubId !== undefined)
       this.#seed(ins, `${e.workerId}\u0000${e.hubId}`, this.#base(e.workerId, e.hubId));
-    }
-    this.#onEvent(e);
+    this.#onEvent(e, ins);
   }
 
   /** Unsubscribes, unregisters gauges and ends open spans. */
@@ -254,8 +253,7 @@ export class LinkTelemetry {
     }
   }
 
-  #onEvent(e: LinkEvent): void {
-    const ins = this.#ensureInstruments();
+  #onEvent(e: LinkEvent, ins = this.#ensureInstruments()): void {
     const c = ins.counters;
     const h = ins.histograms;
     const base = e.workerId === 'unknown' ? this.#hubBase() : this.#base(e.workerId, e.hubId);

@@ -3,6 +3,7 @@ import { panelQueries } from '../../grafana/src/queries.js';
 import { type FaultProxy, startFaultProxy } from '../../src/chaos/fault-proxy.js';
 import { requireBinaries } from '../helpers/binaries.js';
 import { freePort, type Proc, runCli, summary, tempDir, writeFile } from '../helpers/cli.js';
+import { eventually } from '../helpers/fleet.js';
 import { rulesForTest } from '../helpers/rules-override.js';
 import {
   type Notified,
@@ -110,14 +111,6 @@ async function faultCycle(o: {
   };
 }
 
-async function waitUntil(fn: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await fn().catch(() => false))) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 describe.skipIf(bins.skip)('alerts end to end on real Prometheus and Alertmanager', () => {
   beforeAll(async () => {
     dir = tempDir('linkwatch-e2e-');
@@ -163,7 +156,7 @@ receivers:
       { LINKWATCH_LOG_LEVEL: 'warn' },
     );
     await hub.waitFor('hub listening', 15_000).catch(() => {});
-    await waitUntil(
+    await eventually(
       async () => (await fetch(`http://127.0.0.1:${hubPort}/readyz`)).ok,
       15_000,
       'the hub to be ready',
@@ -195,12 +188,12 @@ scrape_configs:
 `,
     });
     // Every target scraped, every worker linked.
-    await waitUntil(
+    await eventually(
       async () => (await query(prometheus, 'up{job="linkwatch"} == 1')).length === 4,
       30_000,
       'all four targets up',
     );
-    await waitUntil(
+    await eventually(
       async () => (await query(prometheus, 'linkwatch_link_up{linkwatch_link_side="hub"} == 1')).length === 3,
       30_000,
       'three links up on the hub',
@@ -295,7 +288,7 @@ scrape_configs:
       },
       // The drill ends by itself after 8 s; recovery is the hung calls returning.
       recover: () =>
-        waitUntil(
+        eventually(
           async () =>
             (
               await query(
@@ -356,7 +349,7 @@ scrape_configs:
   }, 150_000);
 
   it('a blocked event loop: LinkwatchEventLoopBlocked fires (sentinel thread and Prometheus) and resolves', async () => {
-    await waitUntil(
+    await eventually(
       async () =>
         (
           await query(
@@ -378,7 +371,7 @@ scrape_configs:
       },
       // The drill blocks for 4 s and ends by itself.
       recover: () =>
-        waitUntil(
+        eventually(
           async () => (await fetch(`http://127.0.0.1:${workers.get('w1')!.metricsPort}/metrics`)).ok,
           15_000,
           'w1 to answer scrapes again',

@@ -89,17 +89,28 @@ export function startWorker(
   return start ? worker.start() : worker;
 }
 
-/** Like waitFor, for a check that must do I/O (a scrape, a query). Polls every 100 ms until the deadline. */
+/**
+ * Like waitFor, for a check that must do I/O (a scrape, a query). Polls every
+ * 100 ms until the deadline; a check that rejects (nothing listening yet)
+ * counts as not yet, and its last error is in the timeout message.
+ */
 export async function eventually(
   check: () => Promise<boolean>,
   timeoutMs = 10_000,
   what: string | (() => string) = 'condition',
 ): Promise<void> {
   const start = performance.now();
-  while (!(await check())) {
+  let lastError: unknown;
+  const attempt = () =>
+    check().catch((err: unknown) => {
+      lastError = err;
+      return false;
+    });
+  while (!(await attempt())) {
     if (performance.now() - start > timeoutMs) {
+      const last = lastError ? ` (last error: ${(lastError as Error).message ?? lastError})` : '';
       throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`,
+        `timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}${last}`,
       );
     }
     await new Promise((r) => setTimeout(r, 100));

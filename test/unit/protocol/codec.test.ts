@@ -4,6 +4,7 @@ import { CloseCode, clampReason } from '../../../src/protocol/close-codes.js';
 import {
   DEFAULT_MAX_FRAME_BYTES,
   decodeFrame,
+  encodeDataFrame,
   encodeFrame,
   validateFrame,
   WORKER_ID_PATTERN,
@@ -83,6 +84,25 @@ describe('encodeFrame / decodeFrame round trip', () => {
   it('accepts the largest safe integer in seq fields', () => {
     const frame: Frame = { v: 1, t: 'ack', seq: Number.MAX_SAFE_INTEGER };
     expect(decodeFrame(encodeFrame(frame), false, MAX)).toStrictEqual(frame);
+  });
+});
+
+describe('encodeDataFrame', () => {
+  const payloads: JsonValue[] = [
+    null,
+    0,
+    -1.5e-7,
+    'x"\\\u2028',
+    [1, [2, { a: 'b' }]],
+    { n: 1, s: 'é', e: {} },
+  ];
+  it('writes byte for byte what encodeFrame writes, with and without a traceparent', () => {
+    for (const p of payloads) {
+      expect(encodeDataFrame(7, JSON.stringify(p))).toBe(encodeFrame({ v: 1, t: 'data', seq: 7, p }));
+      expect(encodeDataFrame(7, JSON.stringify(p), TRACEPARENT)).toBe(
+        encodeFrame({ v: 1, t: 'data', seq: 7, p, tp: TRACEPARENT }),
+      );
+    }
   });
 });
 
