@@ -136,10 +136,12 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
   const producing = produceSynthetic(worker, { rate, size, count, signal: stop.signal });
   const reason = await Promise.race([rt.untilSignal(), producing.then(() => 'done')]);
   stop.abort();
-  await producing.catch(() => {});
   rt.logger.info('worker stopping', { worker_id: values.id, reason, timeout_ms: shutdownTimeoutMs });
   process.off('SIGUSR2', onDrill);
+  // Stop first: it closes the outbox, which releases a producer blocked on a full one (hub
+  // unreachable). Waiting for the producer first would wait forever.
   const report = await worker.stop({ timeoutMs: shutdownTimeoutMs });
+  await producing.catch(() => {});
   await watchdog.stop();
   const c = worker.status().counters;
   await telemetry.shutdown();

@@ -436,9 +436,10 @@ export class Demo {
       this.#clear(f);
     }
     this.#producing.abort();
-    await Promise.all(this.#producers);
     const durationMs = this.#now();
+    // Stopping a worker closes its outbox, which releases a producer blocked on a full one.
     await Promise.all([...this.#workers.values()].map((w) => w.stop({ timeoutMs })));
+    await Promise.all(this.#producers);
     const firingAtExit = [...new Set(this.#watchdogs.flatMap((w) => w.activeAlerts().map((a) => a.name)))];
     await this.#hub?.close({ timeoutMs });
     await Promise.all(this.#watchdogs.map((w) => w.stop()));

@@ -302,4 +302,34 @@ describe('a hub and a worker as users run them', () => {
     // The exporter's port is released with the process.
     await expect(fetch(`http://127.0.0.1:${metricsPort}/metrics`)).rejects.toThrow();
   });
+
+  // Regression: the worker waited for its producer before stopping, and a producer blocked on a
+  // full outbox (hub unreachable) never returned, so SIGTERM left the process running forever.
+  it('SIGTERM stops a worker whose hub is unreachable and whose outbox is full, within its shutdown deadline', async () => {
+    const { token } = files();
+    const nobody = await freePort(); // nothing listens here
+    const metricsPort = await freePort();
+    const worker = cli([
+      ...workerArgs(nobody, token, ['--rate', '1000', '--outbox-max-messages', '10']),
+      '--metrics-listen',
+      `127.0.0.1:${metricsPort}`,
+      '--shutdown-timeout',
+      '500ms',
+    ]);
+    // Full outbox and a producer waiting for room: exactly the state that used to hang.
+    await eventually(
+      async () => {
+        const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+        return /^linkwatch_outbox_waiting\{[^}]*\} 1$/m.test(text);
+      },
+      10_000,
+      'a producer blocked on a full outbox',
+    );
+    const t0 = performance.now();
+    worker.child.kill('SIGTERM');
+    const { code } = await worker.exited;
+    expect(code).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(summary(worker)).toMatchObject({ role: 'worker', sent: 0, acked: 0, unacked: 10 });
+  });
 });
