@@ -13,15 +13,29 @@ export function datasourceVariable(): dashboard.DatasourceVariableBuilder {
   return new dashboard.DatasourceVariableBuilder('datasource').label('Data source').type('prometheus');
 }
 
-export function hubVariable(): dashboard.QueryVariableBuilder {
-  const query = `label_values(${metric('linkUp')}, ${L.hub})`;
-  return new dashboard.QueryVariableBuilder('hub')
-    .label('Hub')
+/** A label_values() query variable with "All" meaning any value. */
+function labelVariable(
+  name: string,
+  label: string,
+  query: string,
+  sort: dashboard.VariableSort,
+): dashboard.QueryVariableBuilder {
+  return new dashboard.QueryVariableBuilder(name)
+    .label(label)
     .datasource(DATASOURCE)
     .query(query)
     .definition(query)
     .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
-    .sort(dashboard.VariableSort.AlphabeticalAsc)
+    .sort(sort);
+}
+
+export function hubVariable(): dashboard.QueryVariableBuilder {
+  return labelVariable(
+    'hub',
+    'Hub',
+    `label_values(${metric('linkUp')}, ${L.hub})`,
+    dashboard.VariableSort.AlphabeticalAsc,
+  )
     .includeAll(true)
     .allValue('.*')
     .current({ selected: true, text: 'All', value: '$__all' });
@@ -29,14 +43,12 @@ export function hubVariable(): dashboard.QueryVariableBuilder {
 
 export function workerVariable(options: { multi: boolean }): dashboard.QueryVariableBuilder {
   // Narrowed to the chosen hub; a worker's series carry the hub id once the handshake is done.
-  const query = `label_values(${metric('linkUp')}{${L.hub}=~"$hub"}, ${L.worker})`;
-  const v = new dashboard.QueryVariableBuilder('worker')
-    .label('Worker')
-    .datasource(DATASOURCE)
-    .query(query)
-    .definition(query)
-    .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
-    .sort(dashboard.VariableSort.NaturalAsc)
+  const v = labelVariable(
+    'worker',
+    'Worker',
+    `label_values(${metric('linkUp')}{${L.hub}=~"$hub"}, ${L.worker})`,
+    dashboard.VariableSort.NaturalAsc,
+  )
     .multi(options.multi)
     .includeAll(true)
     .allValue('.*');
