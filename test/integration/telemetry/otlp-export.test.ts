@@ -34,22 +34,6 @@ describe('OTLP export from the CLI (the contract a Collector sees)', () => {
       OTEL_BLRP_SCHEDULE_DELAY: '200',
       OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test',
     };
-    const hub = runCli(
-      [
-        'hub',
-        '--listen',
-        `127.0.0.1:${port}`,
-        '--tokens',
-        tokens,
-        '--metrics-listen',
-        'off',
-        '--heartbeat-interval',
-        '200ms',
-      ],
-      { ...env, OTEL_SERVICE_NAME: 'edge-hub' },
-    );
-    procs.push(hub);
-    await hub.waitFor('hub listening');
     const worker = runCli(
       [
         'worker',
@@ -67,6 +51,26 @@ describe('OTLP export from the CLI (the contract a Collector sees)', () => {
       env,
     );
     procs.push(worker);
+    // The worker starts before its hub, so its first attempt is refused and it backs off:
+    // that records linkwatch.backoff.delay.seconds deterministically, not only when the
+    // shutdown order happens to drop the link first.
+    await worker.waitFor('reconnect scheduled');
+    const hub = runCli(
+      [
+        'hub',
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--tokens',
+        tokens,
+        '--metrics-listen',
+        'off',
+        '--heartbeat-interval',
+        '200ms',
+      ],
+      { ...env, OTEL_SERVICE_NAME: 'edge-hub' },
+    );
+    procs.push(hub);
+    await hub.waitFor('hub listening');
     await worker.waitFor('link connected');
     const r = receiver;
     await eventually(
@@ -104,6 +108,8 @@ describe('OTLP export from the CLI (the contract a Collector sees)', () => {
       if (spec.name === METRICS.alertActive.name) continue;
       expect(names, spec.name).toContain(spec.name);
     }
+    // The refused first attempt was recorded as a backoff by the worker itself.
+    expect(workerMetrics.flatMap((e) => e.names)).toContain(METRICS.backoffDelay.name);
     const points = workerMetrics.flatMap((e) => e.attrs);
     expect(points.some((a) => a['linkwatch.worker.id'] === 'w-otlp')).toBe(true);
 
