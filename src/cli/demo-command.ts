@@ -6,6 +6,7 @@ import { eventLine, type Pointers, pointerLines, renderFrame, statusLine } from 
 import { jsonLogger } from '../log/logger.js';
 import { parseDuration, parseHostPort, parseInteger, UsageError } from './args.js';
 import type { Runtime } from './runtime.js';
+import { parseAlertmanagerUrl } from './watchdog-flags.js';
 
 export const DEMO_USAGE = `linkwatch demo [options]     (what npm start runs)
 
@@ -55,11 +56,7 @@ export async function demoCommand(argv: string[], rt: Runtime): Promise<number> 
   const cycleMs = parseDuration('cycle', values.cycle);
   if (cycleMs < 20_000)
     throw new UsageError(`--cycle: at least 20s so faults can clear, got ${values.cycle}`);
-  if (values.alertmanager !== undefined && !/^https?:\/\/[^/]+/.test(values.alertmanager)) {
-    throw new UsageError(
-      `--alertmanager: expected an http(s) URL, got ${JSON.stringify(values.alertmanager)}`,
-    );
-  }
+  if (values.alertmanager !== undefined) parseAlertmanagerUrl(values.alertmanager);
   const listen = values.listen === undefined ? undefined : parseHostPort('listen', values.listen);
   const metricsListen =
     values['metrics-listen'] === 'off'

@@ -1,5 +1,21 @@
+import { httpEndpointOption } from '../validate.js';
 import type { AttachOptions } from '../watchdog/attach.js';
 import { parseDuration, UsageError } from './args.js';
+
+/** Checks `--alertmanager`; `user:pass@` is allowed (Basic auth) and never echoed. */
+export function parseAlertmanagerUrl(value: string): string {
+  try {
+    httpEndpointOption('--alertmanager', value);
+  } catch (err) {
+    throw new UsageError(
+      (err as Error).message.replace(
+        /^Expected `--alertmanager` to be (.*), got (.*)$/,
+        '--alertmanager: expected $1, got $2',
+      ),
+    );
+  }
+  return value;
+}
 
 /** The watchdog flags shared by `hub`, `worker` and `demo`. */
 export function watchdogFlags(values: {
@@ -9,12 +25,7 @@ export function watchdogFlags(values: {
 }): AttachOptions {
   const out: AttachOptions = {};
   if (values.alertmanager !== undefined) {
-    if (!/^https?:\/\/[^/]+/.test(values.alertmanager)) {
-      throw new UsageError(
-        `--alertmanager: expected an http(s) URL, got ${JSON.stringify(values.alertmanager)}`,
-      );
-    }
-    out.alertmanager = { url: values.alertmanager };
+    out.alertmanager = { url: parseAlertmanagerUrl(values.alertmanager) };
   }
   const action = values['watchdog-action'];
   if (action !== undefined) {

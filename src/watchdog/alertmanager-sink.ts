@@ -1,7 +1,11 @@
+import { httpEndpointOption } from '../validate.js';
 import type { Alert, AlertSink } from './alerts.js';
 
 export interface AlertmanagerSinkOptions {
-  /** Base URL, e.g. http://127.0.0.1:9093 */
+  /**
+   * Base URL, e.g. http://127.0.0.1:9093. `user:pass@` in it is sent as
+   * Basic auth (Alertmanager's web config), never logged.
+   */
   url: string;
   /** Firing alerts are re-sent this often, as Alertmanager expects, ms. @default 30000 */
   resendIntervalMs?: number;
@@ -24,6 +28,7 @@ export interface AlertmanagerSinkOptions {
  */
 export class AlertmanagerSink implements AlertSink {
   readonly #url: string;
+  readonly #headers: Record<string, string>;
   readonly #o: Required<Omit<AlertmanagerSinkOptions, 'onFailure' | 'onDelivered' | 'url'>> &
     Pick<AlertmanagerSinkOptions, 'onFailure' | 'onDelivered'>;
   // Alerts to post next, keyed by fingerprint so a re-fire replaces a stale entry.
@@ -43,12 +48,9 @@ export class AlertmanagerSink implements AlertSink {
   dropped = 0;
 
   constructor(options: AlertmanagerSinkOptions) {
-    if (typeof options?.url !== 'string' || !/^https?:\/\//.test(options.url)) {
-      throw new TypeError(
-        `Expected \`alertmanager.url\` to be an http(s) URL, got ${JSON.stringify(options?.url)}`,
-      );
-    }
-    this.#url = `${options.url.replace(/\/$/, '')}/api/v2/alerts`;
+    const endpoint = httpEndpointOption('alertmanager.url', options?.url);
+    this.#url = `${endpoint.url}/api/v2/alerts`;
+    this.#headers = { 'content-type': 'application/json', ...endpoint.headers };
     this.#o = {
       resendIntervalMs: options.resendIntervalMs ?? 30_000,
       timeoutMs: options.timeoutMs ?? 2_000,
@@ -112,7 +114,7 @@ export class AlertmanagerSink implements AlertSink {
     try {
       const res = await fetch(this.#url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: this.#headers,
         body: JSON.stringify(batch.map(([, a]) => toApi(a))),
         signal: AbortSignal.timeout(this.#o.timeoutMs),
       });

@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { type HttpEndpoint, httpEndpointOption } from '../validate.js';
 
 /**
  * The sentinel thread. It runs on its own event loop, so it still works
@@ -13,7 +14,7 @@ const THREAD_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { writeSync } = require('node:fs');
 const beat = new BigInt64Array(workerData.buffer);
-const { thresholdMs, checkMs, alertmanagerUrl, labels, annotations } = workerData;
+const { thresholdMs, checkMs, alertsUrl, headers, labels, annotations } = workerData;
 let blockedSince = 0;
 let postedAt = 0;
 function log(level, msg, fields) {
@@ -23,9 +24,9 @@ function log(level, msg, fields) {
 }
 function post(startsAt, endsAt) {
   postedAt = Date.now();
-  if (!alertmanagerUrl) return;
+  if (!alertsUrl) return;
   const body = [{ labels: { alertname: 'LinkwatchEventLoopBlocked', severity: 'critical', linkwatch_reason: 'event-loop-blocked', source: 'linkwatch-sentinel', ...labels }, annotations, startsAt: new Date(startsAt).toISOString(), ...(endsAt ? { endsAt: new Date(endsAt).toISOString() } : {}) }];
-  fetch(alertmanagerUrl.replace(/\\/$/, '') + '/api/v2/alerts', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(2000) }).catch(() => {});
+  fetch(alertsUrl, { method: 'POST', headers, body: JSON.stringify(body), signal: AbortSignal.timeout(2000) }).catch(() => {});
 }
 const timer = setInterval(() => {
   if (Atomics.load(beat, 1) === 1n) { clearInterval(timer); return; }
@@ -54,7 +55,10 @@ export interface SentinelOptions {
   thresholdMs?: number;
   /** How often the main thread beats and the sentinel checks, ms. @default 100 */
   checkMs?: number;
-  /** Alertmanager base URL the sentinel posts to on its own (no main thread needed). */
+  /**
+   * Alertmanager base URL the sentinel posts to on its own (no main thread
+   * needed). `user:pass@` is sent as Basic auth.
+   */
   alertmanagerUrl?: string | undefined;
   /** Labels for the sentinel's log lines and alerts (worker id, hub id, side). */
   labels?: Record<string, string>;
@@ -78,8 +82,15 @@ export class EventLoopSentinel {
     return this.#ready;
   }
 
+  // Where the thread posts, with credentials moved into headers; set when alertmanagerUrl is.
+  readonly #alertmanager: HttpEndpoint | undefined;
+
   constructor(options: SentinelOptions = {}) {
     this.#options = options;
+    this.#alertmanager =
+      options.alertmanagerUrl === undefined
+        ? undefined
+        : httpEndpointOption('alertmanagerUrl', options.alertmanagerUrl);
   }
 
   get blocked(): boolean {
@@ -107,7 +118,8 @@ export class EventLoopSentinel {
         buffer: this.#buffer,
         thresholdMs: this.#options.thresholdMs ?? 1000,
         checkMs,
-        alertmanagerUrl: this.#options.alertmanagerUrl,
+        alertsUrl: this.#alertmanager ? `${this.#alertmanager.url}/api/v2/alerts` : undefined,
+        headers: { 'content-type': 'application/json', ...this.#alertmanager?.headers },
         labels: this.#options.labels ?? {},
         annotations: {
           summary: 'The event loop of a linkwatch process is blocked.',

@@ -17,12 +17,18 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-async function waitReady(url: string, proc: ChildProcess, log: () => string, timeoutMs = 20_000) {
+async function waitReady(
+  url: string,
+  proc: ChildProcess,
+  log: () => string,
+  headers: Record<string, string> = {},
+  timeoutMs = 20_000,
+) {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`exited with ${proc.exitCode}:\n${log().slice(-3000)}`);
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      const res = await fetch(url, { headers, signal: AbortSignal.timeout(1000) });
       if (res.ok) return;
     } catch {}
     await new Promise((r) => setTimeout(r, 100));
@@ -30,7 +36,12 @@ async function waitReady(url: string, proc: ChildProcess, log: () => string, tim
   throw new Error(`not ready at ${url} within ${timeoutMs} ms:\n${log().slice(-3000)}`);
 }
 
-async function startService(binary: string, args: (port: number, dir: string) => string[], dir: string) {
+async function startService(
+  binary: string,
+  args: (port: number, dir: string) => string[],
+  dir: string,
+  readyHeaders: Record<string, string> = {},
+) {
   const port = await freePort();
   const child = spawn(binary, args(port, dir), { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -56,7 +67,7 @@ async function startService(binary: string, args: (port: number, dir: string) =>
     },
   };
   try {
-    await waitReady(`${url}/-/ready`, child, service.log);
+    await waitReady(`${url}/-/ready`, child, service.log, readyHeaders);
   } catch (err) {
     await service.stop();
     throw err;
@@ -64,12 +75,29 @@ async function startService(binary: string, args: (port: number, dir: string) =>
   return service;
 }
 
-export function startAlertmanager(binary: string, config: string): Promise<Service> {
+/** Basic auth on Alertmanager's web server (exporter-toolkit web config): every endpoint needs it. */
+export interface BasicAuth {
+  user: string;
+  password: string;
+  /** bcrypt of `password`, as the web config wants it. */
+  bcrypt: string;
+}
+
+export function startAlertmanager(binary: string, config: string, auth?: BasicAuth): Promise<Service> {
   const dir = tempDir('linkwatch-am-');
   const file = writeFile(dir, 'alertmanager.yml', config);
+  const web = auth
+    ? [
+        `--web.config.file=${writeFile(dir, 'web.yml', `basic_auth_users:\n  ${auth.user}: '${auth.bcrypt}'\n`)}`,
+      ]
+    : [];
+  const readyHeaders: Record<string, string> = auth
+    ? { authorization: `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}` }
+    : {};
   return startService(
     binary,
     (port) => [
+      ...web,
       `--config.file=${file}`,
       `--storage.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
@@ -77,6 +105,7 @@ export function startAlertmanager(binary: string, config: string): Promise<Servi
       '--cluster.listen-address=',
     ],
     dir,
+    readyHeaders,
   );
 }
 

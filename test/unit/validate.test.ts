@@ -2,6 +2,7 @@ import { expect, it, describe as suite } from 'vitest';
 import {
   describe,
   functionOption,
+  httpEndpointOption,
   intOption,
   numberOption,
   oneOf,
@@ -223,5 +224,40 @@ suite('safeUrl', () => {
   it('never returns anything from an invalid URL', () => {
     expect(safeUrl('not a url with s3cret')).toBe('[invalid url]');
     expect(safeUrl('')).toBe('[invalid url]');
+  });
+});
+
+suite('httpEndpointOption', () => {
+  it('returns the base URL without a trailing slash and no headers when there are no credentials', () => {
+    expect(httpEndpointOption('am', 'http://127.0.0.1:9093/')).toEqual({
+      url: 'http://127.0.0.1:9093',
+      headers: {},
+    });
+    expect(httpEndpointOption('am', 'https://am.example.com/prefix/').url).toBe(
+      'https://am.example.com/prefix',
+    );
+  });
+
+  it('moves user:pass@ into a Basic authorization header and out of the URL', () => {
+    const e = httpEndpointOption('am', 'http://alice:s3cr%40t@127.0.0.1:9093');
+    expect(e.url).toBe('http://127.0.0.1:9093');
+    expect(e.headers).toEqual({ authorization: `Basic ${Buffer.from('alice:s3cr@t').toString('base64')}` });
+  });
+
+  it.each<[unknown, string]>([
+    ['ws://127.0.0.1:9093', 'an http(s) URL, got "ws://127.0.0.1:9093"'],
+    ['127.0.0.1:9093', 'an http(s) URL, got "127.0.0.1:9093"'],
+    [9093, 'an http(s) URL, got number 9093'],
+    ['http://h:9093/?x=1', 'an http(s) base URL without a query or fragment, got "http://h:9093/"'],
+  ])('rejects %j', (value, expected) => {
+    expect(typeError(() => httpEndpointOption('am', value)).message).toBe(
+      `Expected \`am\` to be ${expected}`,
+    );
+  });
+
+  it('never echoes the password of a URL it rejects', () => {
+    for (const url of ['ftp://alice:s3cret@h/', 'http://alice:s3cret@h/?q', 'http://alice:s3cret@[bad']) {
+      expect(typeError(() => httpEndpointOption('am', url)).message).not.toContain('s3cret');
+    }
   });
 });

@@ -173,6 +173,20 @@ describe.concurrent('bad flags and files: exit code 2 and a message naming the f
     expect(e2).not.toContain('query-secret-42');
     await usageError(['worker', '--id', 'w1', '--token-file', token], '--hub URL is required');
   });
+
+  it('a bad --alertmanager URL names the flag and never echoes its credentials', async () => {
+    const { token, tokens } = files();
+    const e1 = await usageError(
+      workerArgs(1, token, ['--alertmanager', 'ftp://ops:am-pa55-in-url@127.0.0.1:9093']),
+      '--alertmanager: expected an http(s) URL, got "ftp://[redacted]@127.0.0.1:9093"',
+    );
+    expect(e1).not.toContain('am-pa55-in-url');
+    const e2 = await usageError(
+      [...hubArgs(tokens), '--alertmanager', 'http://ops:am-pa55-in-url@127.0.0.1:9093/?x=1'],
+      '--alertmanager: expected an http(s) base URL without a query or fragment',
+    );
+    expect(e2).not.toContain('am-pa55-in-url');
+  });
 });
 
 async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
