@@ -9,6 +9,8 @@ import { parseDuration } from './args.js';
  *
  * - hub: `POST /drills/hang?worker=ID&duration=10s` makes that worker's
  *   handler hang past its deadline (ignoring its abort signal) for the duration;
+ * - hub: `POST /drills/fail?worker=ID&duration=10s` makes that worker's
+ *   handler throw on every call for the duration;
  * - hub: `POST /drills/block?duration=5s` blocks the hub's event loop;
  * - worker: `SIGUSR2` blocks the worker's event loop for `--drill-block`.
  *
@@ -27,6 +29,8 @@ export class HubDrills {
   readonly #logger: Logger;
   // Worker id → when its handler stops hanging (performance.now()).
   readonly #hangUntil = new Map<string, number>();
+  // Worker id → when its handler stops failing (performance.now()).
+  readonly #failUntil = new Map<string, number>();
 
   constructor(logger: Logger) {
     this.#logger = logger;
@@ -34,14 +38,13 @@ export class HubDrills {
 
   /** Resolves when the drill lets this worker's handler go on; ignores the abort signal on purpose. */
   hang(workerId: string): Promise<void> | undefined {
-    const until = this.#hangUntil.get(workerId);
-    if (until === undefined) return undefined;
-    const left = until - performance.now();
-    if (left <= 0) {
-      this.#hangUntil.delete(workerId);
-      return undefined;
-    }
-    return new Promise((resolve) => setTimeout(resolve, left));
+    const left = remaining(this.#hangUntil, workerId);
+    return left > 0 ? new Promise((resolve) => setTimeout(resolve, left)) : undefined;
+  }
+
+  /** Throws while a fail drill runs for this worker: the call settles as LW_ERR_HANDLER_FAILED. */
+  fail(workerId: string): void {
+    if (remaining(this.#failUntil, workerId) > 0) throw new Error('drill: handler fails');
   }
 
   routes(): Record<string, (req: IncomingMessage, res: ServerResponse) => void> {
@@ -54,6 +57,15 @@ export class HubDrills {
           this.#hangUntil.set(worker, performance.now() + ms);
           this.#logger.warn('drill: handler hangs', { worker_id: worker, duration_ms: ms });
           return { drill: 'hang', worker, durationMs: ms };
+        }),
+      'POST /drills/fail': (req, res) =>
+        this.#handle(req, res, (q) => {
+          const worker = q.get('worker');
+          if (!worker) throw new Error('worker=ID is required');
+          const ms = parseDuration('duration', q.get('duration') ?? '10s');
+          this.#failUntil.set(worker, performance.now() + ms);
+          this.#logger.warn('drill: handler fails', { worker_id: worker, duration_ms: ms });
+          return { drill: 'fail', worker, durationMs: ms };
         }),
       'POST /drills/block': (req, res) =>
         this.#handle(
@@ -94,4 +106,13 @@ export class HubDrills {
     send(200, body);
     after?.(body);
   }
+}
+
+/** Ms left of a drill for this worker; forgets the drill once it is over. */
+function remaining(until: Map<string, number>, workerId: string): number {
+  const end = until.get(workerId);
+  if (end === undefined) return 0;
+  const left = end - performance.now();
+  if (left <= 0) until.delete(workerId);
+  return left;
 }

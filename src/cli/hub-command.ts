@@ -30,7 +30,8 @@ export const HUB_USAGE = `linkwatch hub --listen HOST:PORT --tokens FILE [option
   --watchdog-action ACTION    on a stalled link: evict | none (default evict)
   --progress-stall DUR        pending work with no progress this long is a stall (default 3 × heartbeat deadline)
   --drills                    accept fault drills from loopback: POST /drills/hang?worker=ID&duration=10s,
-                              POST /drills/block?duration=5s (game days and tests; off by default)`;
+                              POST /drills/fail?worker=ID&duration=10s, POST /drills/block?duration=5s
+                              (game days and tests; off by default)`;
 
 export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
   const { values } = parseArgs({
@@ -86,6 +87,7 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
   const handler: Handler = async (m, { signal }) => {
     const hang = drills?.hang(m.workerId);
     if (hang) await hang;
+    drills?.fail(m.workerId);
     if (delayMs > 0) {
       if (values['handler-ignores-deadline']) await new Promise((r) => setTimeout(r, delayMs));
       else await abortableDelay(delayMs, signal);

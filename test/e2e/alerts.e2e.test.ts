@@ -320,6 +320,29 @@ scrape_configs:
     );
   }, 150_000);
 
+  it('a failing handler: LinkwatchHandlerFailing fires from Prometheus and resolves once calls succeed again', async () => {
+    const drill = async (duration: string) => {
+      const res = await fetch(`http://127.0.0.1:${hubPort}/drills/fail?worker=w3&duration=${duration}`, {
+        method: 'POST',
+      });
+      expect(res.status).toBe(200);
+    };
+    await faultCycle({
+      name: 'failing handler',
+      alert: 'LinkwatchHandlerFailing',
+      workerId: 'w3',
+      inject: () => drill('120s'),
+      // A zero-length drill ends the running one.
+      recover: () => drill('0s'),
+    });
+    // The failures were counted by their stable code, and the link kept flowing (failed calls are acked).
+    const failed = await query(
+      prometheus,
+      'linkwatch_queue_failed_total{linkwatch_worker_id="w3",linkwatch_link_side="hub",error_type="LW_ERR_HANDLER_FAILED"}',
+    );
+    expect(Number(failed[0]?.value[1] ?? 0)).toBeGreaterThan(50);
+  }, 150_000);
+
   it('a killed worker: the dead-man switch LinkwatchWorkerAbsent fires and resolves on restart', async () => {
     await faultCycle({
       name: 'killed worker',
