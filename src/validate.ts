@@ -59,10 +59,17 @@ export function functionOption<T>(name: string, value: unknown, fallback?: T): T
   return value as T;
 }
 
-export function urlOption(name: string, value: unknown): string {
-  const expected = 'a ws:// or wss:// URL';
+/**
+ * Parses a URL option with one of `protocols`. A failure echoes the value with
+ * anything that could be a credential cut out.
+ */
+function parseUrl(
+  name: string,
+  value: unknown,
+  expected: string,
+  protocols: readonly string[],
+): { text: string; url: URL; shown: string } {
   if (typeof value !== 'string') fail(name, expected, value);
-  // What may be echoed back: the value with anything that could be a credential cut out.
   const shown = redactUrl(value);
   let url: URL;
   try {
@@ -70,10 +77,15 @@ export function urlOption(name: string, value: unknown): string {
   } catch {
     fail(name, expected, shown);
   }
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') fail(name, expected, shown);
+  if (!protocols.includes(url.protocol)) fail(name, expected, shown);
+  return { text: value, url, shown };
+}
+
+export function urlOption(name: string, value: unknown): string {
+  const { text, url } = parseUrl(name, value, 'a ws:// or wss:// URL', ['ws:', 'wss:']);
   if (url.username || url.password)
     fail(name, 'a URL without credentials (pass the token separately)', '[redacted]');
-  return value;
+  return text;
 }
 
 /** An HTTP endpoint with its credentials moved out of the URL into a header. */
@@ -91,16 +103,7 @@ export interface HttpEndpoint {
  * echo the credentials.
  */
 export function httpEndpointOption(name: string, value: unknown): HttpEndpoint {
-  const expected = 'an http(s) URL';
-  if (typeof value !== 'string') fail(name, expected, value);
-  const shown = redactUrl(value);
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    fail(name, expected, shown);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(name, expected, shown);
+  const { url, shown } = parseUrl(name, value, 'an http(s) URL', ['http:', 'https:']);
   if (url.search || url.hash) fail(name, 'an http(s) base URL without a query or fragment', shown);
   const headers: Record<string, string> = {};
   if (url.username || url.password) {

@@ -50,23 +50,13 @@ export class HubDrills {
   routes(): Record<string, (req: IncomingMessage, res: ServerResponse) => void> {
     return {
       'POST /drills/hang': (req, res) =>
-        this.#handle(req, res, (q) => {
-          const worker = q.get('worker');
-          if (!worker) throw new Error('worker=ID is required');
-          const ms = parseDuration('duration', q.get('duration') ?? '10s');
-          this.#hangUntil.set(worker, performance.now() + ms);
-          this.#logger.warn('drill: handler hangs', { worker_id: worker, duration_ms: ms });
-          return { drill: 'hang', worker, durationMs: ms };
-        }),
+        this.#handle(req, res, (q) =>
+          this.#startWorkerDrill(q, 'hang', this.#hangUntil, 'drill: handler hangs'),
+        ),
       'POST /drills/fail': (req, res) =>
-        this.#handle(req, res, (q) => {
-          const worker = q.get('worker');
-          if (!worker) throw new Error('worker=ID is required');
-          const ms = parseDuration('duration', q.get('duration') ?? '10s');
-          this.#failUntil.set(worker, performance.now() + ms);
-          this.#logger.warn('drill: handler fails', { worker_id: worker, duration_ms: ms });
-          return { drill: 'fail', worker, durationMs: ms };
-        }),
+        this.#handle(req, res, (q) =>
+          this.#startWorkerDrill(q, 'fail', this.#failUntil, 'drill: handler fails'),
+        ),
       'POST /drills/block': (req, res) =>
         this.#handle(
           req,
@@ -79,6 +69,16 @@ export class HubDrills {
           (body) => setImmediate(() => blockEventLoop((body as { durationMs: number }).durationMs)),
         ),
     };
+  }
+
+  /** Starts (or, with duration 0s, ends) a drill on one worker's handler. */
+  #startWorkerDrill(q: URLSearchParams, drill: string, until: Map<string, number>, logLine: string) {
+    const worker = q.get('worker');
+    if (!worker) throw new Error('worker=ID is required');
+    const ms = parseDuration('duration', q.get('duration') ?? '10s');
+    until.set(worker, performance.now() + ms);
+    this.#logger.warn(logLine, { worker_id: worker, duration_ms: ms });
+    return { drill, worker, durationMs: ms };
   }
 
   #handle(
