@@ -346,4 +346,45 @@ describe('a hub and a worker as users run them', () => {
     expect(performance.now() - t0).toBeLessThan(5000);
     expect(summary(worker)).toMatchObject({ role: 'worker', sent: 0, acked: 0, unacked: 10 });
   });
+
+  it("--drills: POST /drills/fail makes one worker's handler throw until a 0s drill ends it; bad requests get 400", async () => {
+    const { hub, http, port, token } = await startHubCli(['--drills']);
+    const worker = cli(workerArgs(port, token, ['--rate', '200']));
+    const counters = async () =>
+      ((await getJson(`${http}/links`)).body.links as LinkInfo[])[0]?.counters ?? { processed: 0, failed: 0 };
+    await eventually(async () => (await counters()).processed >= 20, 10_000, 'messages processed');
+
+    const post = (query: string) => fetch(`${http}/drills/fail?${query}`, { method: 'POST' });
+    expect((await post('duration=10s')).status).toBe(400); // no worker=ID
+    expect((await post('worker=w-cli&duration=soon')).status).toBe(400);
+    const started = await post('worker=w-cli&duration=60s');
+    expect(started.status).toBe(200);
+    expect(await started.json()).toEqual({ drill: 'fail', worker: 'w-cli', durationMs: 60_000 });
+    await hub.waitFor('"msg":"drill: handler fails"');
+
+    // While the drill runs, calls fail and none succeed.
+    const atStart = await counters();
+    await eventually(async () => (await counters()).failed >= atStart.failed + 20, 10_000, 'calls failing');
+    const failing = await counters();
+    expect(failing.processed - atStart.processed).toBeLessThanOrEqual(failing.failed - atStart.failed);
+    const a = await counters();
+    await eventually(async () => (await counters()).failed >= a.failed + 20, 10_000, 'more calls failing');
+    expect((await counters()).processed).toBe(a.processed);
+
+    // A 0s drill ends it: calls succeed again.
+    expect((await post('worker=w-cli&duration=0s')).status).toBe(200);
+    const ended = await counters();
+    await eventually(
+      async () => (await counters()).processed >= ended.processed + 20,
+      10_000,
+      'calls succeeding',
+    );
+
+    worker.child.kill('SIGTERM');
+    expect((await worker.exited).code).toBe(0);
+    // Failed calls are acked: nothing is left behind.
+    expect(summary(worker)).toMatchObject({ unacked: 0 });
+    hub.child.kill('SIGTERM');
+    expect((await hub.exited).code).toBe(0);
+  });
 });
