@@ -50,8 +50,12 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
     err += d.toString();
     for (const w of waiters) w();
   });
+  // 'close', not 'exit': 'exit' can come before the last of stdout and stderr has been read, and a
+  // test that reads the output right after the exit would then see it cut short (or empty).
+  let closed = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => {
+    child.once('close', (code, signal) => {
+      closed = true;
       resolve({ code, signal });
       for (const w of waiters) w();
     }),
@@ -66,7 +70,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
       return new Promise((resolve, reject) => {
         const check = () => {
           if (has()) done(resolve);
-          else if (child.exitCode !== null || child.signalCode !== null) {
+          else if (closed) {
             done(() => reject(new Error(`process exited before printing ${text}\n${err.slice(-2000)}`)));
           }
         };

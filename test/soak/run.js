@@ -70,7 +70,8 @@ function run(name, cmd, args) {
   child.stderr.on('data', (d) => {
     p.err = (p.err + d).slice(-20_000);
   });
-  p.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  // 'close' waits for stdout to be read to the end: the summary line comes last.
+  p.exited = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
   procs.push(p);
   return p;
 }
