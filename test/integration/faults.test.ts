@@ -68,6 +68,9 @@ describe('half-open links through a fault proxy', () => {
       proxy.blackhole(direction);
       await send(worker, 100, 100); // written into the hole; must be replayed
       const [h, w] = await Promise.all([hubDown, workerDown]);
+      process.stderr.write(
+        `blackhole ${direction}: hub down after ${Math.round(h.ms)} ms, worker after ${Math.round(w.ms)} ms (bound ${BOUND})\n`,
+      );
       expect(h.ms).toBeLessThanOrEqual(BOUND);
       expect(w.ms).toBeLessThanOrEqual(BOUND);
       // At least one side proves it by heartbeat; the other may learn it from the torn-down socket.
