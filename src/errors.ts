@@ -20,7 +20,7 @@ export const ERROR_CODES = {
   LW_ERR_HANDSHAKE_TIMEOUT:
     'Dial, upgrade and hello/welcome did not finish within `handshakeTimeoutMs`. Close 4003 on the hub.',
   LW_ERR_HEARTBEAT_TIMEOUT:
-    'No heartbeat round trip for `heartbeatIntervalMs × heartbeatMisses`: the link was terminated (half-open).',
+    'No round trip (a heartbeat answered, data acked or data received) for `heartbeatIntervalMs × heartbeatMisses`: the link was terminated (half-open).',
   LW_ERR_TRANSPORT_STALLED:
     'The socket kept more than `highWatermarkBytes` buffered for `sendStallTimeoutMs`: the link was terminated.',
   LW_ERR_HANDLER_TIMEOUT:

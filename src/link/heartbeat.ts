@@ -1,13 +1,22 @@
 /**
  * Heartbeat bookkeeping for one link. It owns two timers and depends only on
  * a narrow host interface, not on the socket. Liveness is proven by a round
- * trip: only an hb-ack for our own heartbeat counts, so a peer that still
- * talks but no longer hears us (one-way blackhole) is detected too.
+ * trip, so a peer that still talks but no longer hears us (one-way blackhole)
+ * is detected too. Two things prove one:
+ *
+ * - an hb-ack for one of our heartbeats (and it measures the RTT);
+ * - progress() from the link: the peer acked our data, or its data arrived.
+ *   Its data counts because the peer sends data only within a window of our
+ *   acks, so it keeps arriving only while our frames reach it.
+ *
+ * The second matters on a link slower than the data offered to it: the
+ * heartbeats queue behind data in the same TCP stream, and their acks come
+ * back late, while the link is plainly moving.
  */
 export interface HeartbeatHost {
   /** Write a heartbeat frame with this id and timestamp. */
   sendHeartbeat(id: number, ts: number): void;
-  /** An interval passed without an ack for the outstanding heartbeat. */
+  /** An interval passed with neither an ack for the outstanding heartbeat nor progress. */
   missed(consecutive: number): void;
   /** No round trip for `intervalMs × misses`: the link is dead. */
   dead(silentMs: number): void;
@@ -36,6 +45,15 @@ export class Heartbeat {
   #lastRoundTrip = 0;
   #consecutiveMisses = 0;
   #lastRttMs: number | undefined;
+  // Set by progress() on the hot path; read and cleared at the next check (tick or deadline).
+  #progressSeen = false;
+  // When the last check ran. Progress seen since is dated to it, the earliest it can have
+  // happened, so it never postpones the deadline beyond what it proves.
+  #lastCheck = 0;
+  // Checks that found progress, and that count when the last tick ran: a tick with no new
+  // progress and an outstanding heartbeat is a miss, whichever check took the flag.
+  #moves = 0;
+  #movesAtTick = 0;
 
   constructor(host: HeartbeatHost, options: HeartbeatOptions) {
     this.#host = host;
@@ -52,7 +70,8 @@ export class Heartbeat {
   }
   /** Ms since the last proven round trip. */
   silentMs(): number {
-    return this.#now() - this.#lastRoundTrip;
+    const since = this.#progressSeen ? Math.max(this.#lastRoundTrip, this.#lastCheck) : this.#lastRoundTrip;
+    return this.#now() - since;
   }
   get deadAfterMs(): number {
     return this.#interval * this.#misses;
@@ -62,6 +81,9 @@ export class Heartbeat {
   start(): void {
     this.cancel();
     this.#lastRoundTrip = this.#now();
+    this.#lastCheck = this.#lastRoundTrip;
+    this.#progressSeen = false;
+    this.#movesAtTick = this.#moves;
     this.#consecutiveMisses = 0;
     this.#beat();
     this.#tick = setInterval(() => this.#onTick(), this.#interval);
@@ -94,8 +116,30 @@ export class Heartbeat {
     this.#host.rtt(this.#lastRttMs);
   }
 
+  /**
+   * The link moved: the peer acked our data or its data arrived. Called per
+   * frame, so it only sets a flag.
+   */
+  progress(): void {
+    this.#progressSeen = true;
+  }
+
+  /** Applies the progress seen since the last check. */
+  #check(): void {
+    if (this.#progressSeen) {
+      this.#progressSeen = false;
+      this.#moves++;
+      if (this.#lastCheck > this.#lastRoundTrip) this.#lastRoundTrip = this.#lastCheck;
+      this.#consecutiveMisses = 0;
+    }
+    this.#lastCheck = this.#now();
+  }
+
   #onTick(): void {
-    if (this.#outstanding) {
+    this.#check();
+    const moved = this.#moves !== this.#movesAtTick;
+    this.#movesAtTick = this.#moves;
+    if (this.#outstanding && !moved) {
       this.#consecutiveMisses++;
       this.#host.missed(this.#consecutiveMisses);
     }
@@ -115,6 +159,7 @@ export class Heartbeat {
     this.#deadline = setTimeout(
       () => {
         this.#deadline = undefined;
+        this.#check();
         const silent = this.silentMs();
         if (silent >= this.deadAfterMs) {
           this.cancel();

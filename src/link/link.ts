@@ -147,6 +147,8 @@ export class Link implements SessionLink {
     const s = this.#session;
     switch (frame.t) {
       case 'data':
+        // Flow-controlled by our acks, so the peer's data proves a round trip (see Heartbeat).
+        this.#heartbeat.progress();
         if (!s.receive(frame, bytes, this.#settings.receiveWindow)) {
           this.reject(
             new ProtocolError(
@@ -170,6 +172,7 @@ export class Link implements SessionLink {
         }
         const released = s.outbox.ack(frame.seq);
         if (released > 0) {
+          this.#heartbeat.progress();
           s.counters.acked += released;
           if (s.events.perMessage)
             s.events.emit({ ...s.eventBase(), type: 'data-acked', seq: frame.seq, released });

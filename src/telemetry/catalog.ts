@@ -331,7 +331,8 @@ export const SPANS = {
   heartbeat: {
     name: 'linkwatch.heartbeat',
     kind: 'internal',
-    description: 'One heartbeat round trip. RTT as an attribute; a miss ends it with an error status.',
+    description:
+      'One heartbeat round trip. RTT as an attribute; a miss ends it with an error status. One overtaken by the next heartbeat while data kept the link moving ends with neither.',
     attributes: [ATTR.workerId, ATTR.hubId, ATTR.side, 'linkwatch.heartbeat.rtt_ms', ATTR.errorType],
     events: [],
   },

@@ -416,7 +416,9 @@ export class LinkTelemetry {
 
   #heartbeatStart(workerId: string, base: Attributes): void {
     const tracer = this.#getTracer();
-    this.#heartbeatEnd(workerId, undefined, 'LW_ERR_HEARTBEAT_MISSED');
+    // Still open: no miss was counted for it (a miss ends it first), because data proved the
+    // round trip while this heartbeat queued behind it. Not an error.
+    this.#heartbeatEnd(workerId, undefined, undefined);
     const span = tracer.startSpan(SPANS.heartbeat.name, { kind: SpanKind.INTERNAL, attributes: base });
     if (span.isRecording()) this.#heartbeatSpans.set(workerId, span);
   }

@@ -90,6 +90,39 @@ describe('half-open links through a fault proxy', () => {
     });
   }
 
+  // Data only counts as liveness because it is flow-controlled by the other side's acks.
+  // A one-way black hole under steady traffic must still be caught on both sides.
+  for (const direction of ['up', 'down'] as const) {
+    it(`blackhole ${direction} under steady traffic: both sides still go down within the bound`, async () => {
+      const { rec, hub, proxy, worker } = await setup();
+      const w = worker;
+      let producing = true;
+      let next = 0;
+      const producer = (async () => {
+        while (producing) {
+          await w.send({ i: next++ });
+          await new Promise((r) => setImmediate(r));
+        }
+      })();
+      await waitFor(() => (rec.byWorker.get('w1')?.length ?? 0) >= 200, 5000, 'traffic flowing');
+      const hubDown = timeTo(hub, 'disconnected');
+      const workerDown = timeTo(worker, 'disconnected');
+      proxy.blackhole(direction);
+      const [h, wk] = await Promise.all([hubDown, workerDown]);
+      process.stderr.write(
+        `blackhole ${direction} under traffic: hub down after ${Math.round(h.ms)} ms, worker after ${Math.round(wk.ms)} ms\n`,
+      );
+      expect(h.ms).toBeLessThanOrEqual(BOUND);
+      expect(wk.ms).toBeLessThanOrEqual(BOUND);
+      expect([h.event.errorType, wk.event.errorType]).toContain('LW_ERR_HEARTBEAT_TIMEOUT');
+      producing = false;
+      proxy.heal();
+      await worker.waitConnected(5000);
+      await producer; // a send() blocked on the full outbox returns once the link is back
+      await deliveredInOrder(rec, worker, next);
+    });
+  }
+
   it('RST on both sides: detected at once, reconnected, nothing lost', async () => {
     const { rec, proxy, worker } = await setup();
     await send(worker, 0, 50);
@@ -136,10 +169,8 @@ describe('half-open links through a fault proxy', () => {
   });
 
   it('throttled bandwidth: the send pump stops at the high watermark, and nothing is lost', async () => {
-    // Heartbeats share the TCP stream with data, so they wait behind whatever the kernel
-    // buffers; the deadline (1 s × 3) must exceed that queue at this rate (~400 KB at 256 KB/s).
     const rec = recorder();
-    hub = await startHub({ handler: rec.handler, heartbeatIntervalMs: 1000, heartbeatMisses: 3 });
+    hub = await startHub({ handler: rec.handler, heartbeatIntervalMs: INTERVAL, heartbeatMisses: MISSES });
     proxy = await startFaultProxy({ targetPort: hub.port });
     const watermark = 8 * 1024;
     worker = startWorker(proxy.url, { handshakeTimeoutMs: 500, highWatermarkBytes: watermark });
@@ -156,6 +187,34 @@ describe('half-open links through a fault proxy', () => {
     // The pump writes a frame only while the buffer is under the watermark.
     expect(maxBuffered).toBeLessThan(watermark + 4200);
     expect(w.status().counters.reconnects).toBe(0);
+  });
+
+  // Regression: heartbeats queue behind data in the same TCP stream. On a link slower than the
+  // data offered to it, their acks came back later than interval × misses, so a moving link was
+  // torn down, replayed into the same queue and torn down again (10 reconnects for 400 messages).
+  it('a link slower than its traffic is not torn down: data and acks prove what queued heartbeats cannot', async () => {
+    const { rec, hub, proxy, worker } = await setup();
+    const w = worker;
+    const seen = { timeouts: 0, misses: 0, maxRttMs: 0 };
+    for (const side of [hub, w]) {
+      side.on((e) => {
+        if (e.type === 'heartbeat-timeout') seen.timeouts++;
+        if (e.type === 'heartbeat-missed') seen.misses++;
+        if (e.type === 'heartbeat-rtt') seen.maxRttMs = Math.max(seen.maxRttMs, e.rttMs);
+      });
+    }
+    proxy.throttle(512 * 1024);
+    const big = 'q'.repeat(4000);
+    for (let i = 0; i < 300; i++) await w.send({ i, big });
+    await deliveredInOrder(rec, w, 300);
+    process.stderr.write(
+      `slow link: max heartbeat RTT ${Math.round(seen.maxRttMs)} ms with a deadline of ${INTERVAL * MISSES} ms\n`,
+    );
+    // The heartbeats really did wait behind data for longer than the deadline...
+    expect(seen.maxRttMs).toBeGreaterThan(INTERVAL * MISSES);
+    // ...and the link stayed up all the same.
+    expect(seen).toMatchObject({ timeouts: 0, misses: 0 });
+    expect(w.status().counters).toMatchObject({ reconnects: 0, replayed: 0 });
   });
 
   it('a socket that stops draining is a transport stall: torn down at the deadline, then replayed', async () => {

@@ -196,6 +196,58 @@ describe('Heartbeat', () => {
     expect(host.of('dead')).toHaveLength(1);
   });
 
+  describe('progress (data from the peer, or acks for ours) proves a round trip', () => {
+    it('keeps a link alive with no heartbeat acks at all, and counts no misses', () => {
+      hb.start();
+      for (let i = 0; i < 500; i++) {
+        vi.advanceTimersByTime(50);
+        hb.progress();
+      }
+      expect(host.of('dead')).toEqual([]);
+      expect(host.of('missed')).toEqual([]);
+      expect(hb.consecutiveMisses).toBe(0);
+      // Seen at most a check ago (a check runs every interval).
+      expect(hb.silentMs()).toBeLessThanOrEqual(INTERVAL);
+    });
+
+    // Regression: the deadline timer re-arms onto tick times. When it ran first it took the
+    // progress flag, and the tick that followed counted a miss on a moving link.
+    it('counts no miss when the deadline check takes the progress just before a tick', () => {
+      hb.start();
+      for (let i = 0; i < 100; i++) {
+        vi.advanceTimersByTime(INTERVAL / 2);
+        hb.progress();
+        vi.advanceTimersByTime(INTERVAL / 2);
+      }
+      expect(host.of('missed')).toEqual([]);
+    });
+
+    it('never postpones the deadline: once progress stops, dead within intervalMs × misses', () => {
+      hb.start();
+      let lastProgress = 0;
+      for (let i = 0; i < 20; i++) {
+        vi.advanceTimersByTime(70);
+        hb.progress();
+        lastProgress = performance.now();
+      }
+      vi.advanceTimersByTime(DEAD_AFTER + INTERVAL);
+      const [dead] = host.of('dead');
+      expect(dead).toBeDefined();
+      expect(dead!.at - lastProgress).toBeLessThanOrEqual(DEAD_AFTER);
+      // Misses count the ticks that found neither progress nor an ack, from 1 again.
+      expect(host.of('missed').map((m) => m.consecutive)[0]).toBe(1);
+    });
+
+    it('silentMs() already counts progress that no check has applied yet', () => {
+      hb.start();
+      vi.advanceTimersByTime(INTERVAL * 2 + 10); // two checks without progress
+      expect(hb.silentMs()).toBe(INTERVAL * 2 + 10);
+      hb.progress();
+      // Dated to the last check, the earliest it can have happened.
+      expect(hb.silentMs()).toBe(10);
+    });
+  });
+
   it('cancel() stops every timer', () => {
     hb.start();
     expect(vi.getTimerCount()).toBe(2);
