@@ -210,4 +210,38 @@ describe('telemetry from a real hub and worker', () => {
     expect(outage?.attributes['linkwatch.outage.attempts']).toBe(attempts.length);
     for (const a of attempts) expect(String(a.attributes?.['url.full'])).toBe(`${proxy.url}/`);
   });
+
+  it('a link slower than its traffic: heartbeats overtaken by data are neither misses nor error spans', async () => {
+    const rec = recorder();
+    hub = await startHub({
+      handler: rec.handler,
+      hubId: 'hub-s',
+      heartbeatIntervalMs: 100,
+      heartbeatMisses: 3,
+    });
+    proxy = await startFaultProxy({ targetPort: hub.port });
+    const providers = { meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider };
+    attached.push(instrument(hub, { ...providers, side: 'hub', hubId: 'hub-s' }));
+    worker = startWorker(proxy.url, { workerId: 'w-slow', handshakeTimeoutMs: 300 }, false);
+    attached.push(instrument(worker, { ...providers, side: 'worker' }));
+    worker.start();
+    await worker.waitConnected();
+    proxy.throttle(512 * 1024);
+    const big = 'q'.repeat(4000);
+    for (let i = 0; i < 200; i++) await worker.send({ i, big });
+    await waitFor(() => worker!.session.outbox.size === 0, 15_000, 'everything acked');
+    expect(rec.byWorker.get('w-slow')).toHaveLength(200);
+
+    for (const side of ['worker', 'hub']) {
+      const attrs = { [ATTR.workerId]: 'w-slow', [ATTR.side]: side };
+      expect(await otel.total(METRICS.heartbeatsMissed.name, attrs), side).toBe(0);
+      expect(await otel.total(METRICS.disconnects.name, attrs), side).toBe(0);
+    }
+    const spans = otel.finished('linkwatch.heartbeat');
+    expect(spans.length).toBeGreaterThan(10);
+    expect(spans.filter((s) => s.status.code === SpanStatusCode.ERROR)).toEqual([]);
+    // The heartbeats did queue behind the data: the slowest measured round trip shows it.
+    const slowest = Math.max(...spans.map((s) => Number(s.attributes['linkwatch.heartbeat.rtt_ms'] ?? 0)));
+    expect(slowest).toBeGreaterThan(300);
+  });
 });
