@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/hub/hub.js';
 import type { LinkEvent } from '../../src/link/events.js';
+import { attachWatchdog } from '../../src/watchdog/attach.js';
 import type { Worker } from '../../src/worker/worker.js';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 import { nextEvent, recorder, startHub, startWorker, waitFor } from '../helpers/fleet.js';
@@ -196,6 +197,12 @@ describe('half-open links through a fault proxy', () => {
     const { rec, hub, proxy, worker } = await setup();
     const w = worker;
     const seen = { timeouts: 0, misses: 0, maxRttMs: 0 };
+    // Nor does either watchdog see a stall (it samples the socket buffer every 100 ms here).
+    const alerts: string[] = [];
+    const dogs = [
+      attachWatchdog(hub, { sentinel: false, checkIntervalMs: 100, onAlert: (a) => alerts.push(a.name) }),
+      attachWatchdog(w, { sentinel: false, checkIntervalMs: 100, onAlert: (a) => alerts.push(a.name) }),
+    ];
     for (const side of [hub, w]) {
       side.on((e) => {
         if (e.type === 'heartbeat-timeout') seen.timeouts++;
@@ -215,6 +222,8 @@ describe('half-open links through a fault proxy', () => {
     // ...and the link stayed up all the same.
     expect(seen).toMatchObject({ timeouts: 0, misses: 0 });
     expect(w.status().counters).toMatchObject({ reconnects: 0, replayed: 0 });
+    await Promise.all(dogs.map((d) => d.stop()));
+    expect(alerts).toEqual([]);
   });
 
   it('a socket that stops draining is a transport stall: torn down at the deadline, then replayed', async () => {
