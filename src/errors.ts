@@ -22,7 +22,7 @@ export const ERROR_CODES = {
   LW_ERR_HEARTBEAT_TIMEOUT:
     'No round trip (a heartbeat answered, data acked or data received) for `heartbeatIntervalMs × heartbeatMisses`: the link was terminated (half-open).',
   LW_ERR_TRANSPORT_STALLED:
-    'The socket kept more than `highWatermarkBytes` buffered for `sendStallTimeoutMs`: the link was terminated.',
+    'The socket buffer, once over `highWatermarkBytes`, did not drain to half of it within `sendStallTimeoutMs`: the link was terminated.',
   LW_ERR_HANDLER_TIMEOUT:
     'A handler ran past `handlerTimeoutMs`; the item is settled as failed and its slot freed.',
   LW_ERR_HANDLER_FAILED: 'A handler threw or rejected; the item is settled as failed.',

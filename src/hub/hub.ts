@@ -73,7 +73,12 @@ export interface HubOptions {
   ackBatch?: number;
   /** @default 1 MiB */
   highWatermarkBytes?: number;
-  /** @default 10000 */
+  /**
+   * Once the socket buffer passes the watermark, it must drain to half of it
+   * within this, or it is a transport stall: tear down and reconnect, ms. The
+   * slowest link accepted is `highWatermarkBytes / 2` per this time (about
+   * 52 KB/s by default); lower the watermark for slower links. @default 10000
+   */
   sendStallTimeoutMs?: number;
   /** Forget a disconnected worker's session after this, ms. @default 600000 */
   sessionTtlMs?: number;

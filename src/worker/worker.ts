@@ -51,7 +51,12 @@ export interface WorkerOptions {
   ackBatch?: number;
   /** Stop writing while the socket buffers more than this, bytes. @default 1 MiB */
   highWatermarkBytes?: number;
-  /** Buffer above the watermark this long is a transport stall: tear down and reconnect, ms. @default 10000 */
+  /**
+   * Once the socket buffer passes the watermark, it must drain to half of it
+   * within this, or it is a transport stall: tear down and reconnect, ms. The
+   * slowest link accepted is `highWatermarkBytes / 2` per this time (about
+   * 52 KB/s by default); lower the watermark for slower links. @default 10000
+   */
   sendStallTimeoutMs?: number;
   /** @default 1 MiB */
   maxFrameBytes?: number;
