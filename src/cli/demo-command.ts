@@ -6,7 +6,7 @@ import { eventLine, type Pointers, pointerLines, renderFrame, statusLine } from 
 import { jsonLogger } from '../log/logger.js';
 import { parseDuration, parseHostPort, parseInteger, UsageError } from './args.js';
 import type { Runtime } from './runtime.js';
-import { parseAlertmanagerUrl } from './watchdog-flags.js';
+import { alertmanagerUrl } from './watchdog-flags.js';
 
 export const DEMO_USAGE = `linkwatch demo [options]     (what npm start runs)
 
@@ -22,6 +22,7 @@ export const DEMO_USAGE = `linkwatch demo [options]     (what npm start runs)
   --listen HOST:PORT          the hub (default 127.0.0.1 on a free port)
   --metrics-listen HOST:PORT  Prometheus exporter (default 127.0.0.1:9464; "off" disables)
   --alertmanager URL          also post watchdog alerts to Alertmanager's v2 API
+                              (or LINKWATCH_ALERTMANAGER_URL, which keeps user:pass@ out of ps)
   --plain                     log lines instead of the live view (the default when stdout is not a terminal)`;
 
 /** The shipped Prometheus files, shown relative to where the user stands. */
@@ -56,7 +57,7 @@ export async function demoCommand(argv: string[], rt: Runtime): Promise<number> 
   const cycleMs = parseDuration('cycle', values.cycle);
   if (cycleMs < 20_000)
     throw new UsageError(`--cycle: at least 20s so faults can clear, got ${values.cycle}`);
-  if (values.alertmanager !== undefined) parseAlertmanagerUrl(values.alertmanager);
+  const alertmanager = alertmanagerUrl(values.alertmanager);
   const listen = values.listen === undefined ? undefined : parseHostPort('listen', values.listen);
   const metricsListen =
     values['metrics-listen'] === 'off'
@@ -74,7 +75,7 @@ export async function demoCommand(argv: string[], rt: Runtime): Promise<number> 
     faults: !values['no-faults'],
     cycleMs,
     ...(listen ? { listen } : {}),
-    ...(values.alertmanager ? { alertmanager: values.alertmanager } : {}),
+    ...(alertmanager ? { alertmanager } : {}),
     logger,
     watchdog: { exportHealth: telemetry.exportHealth },
     onHub: (hub) => telemetry.attachHub(hub),

@@ -27,6 +27,7 @@ export const HUB_USAGE = `linkwatch hub --listen HOST:PORT --tokens FILE [option
   --metrics-listen HOST:PORT  Prometheus exporter (default 127.0.0.1:9464; "off" disables)
   --shutdown-timeout DUR      default 10s
   --alertmanager URL          also post watchdog alerts to Alertmanager's v2 API (e.g. http://127.0.0.1:9093)
+                              (or LINKWATCH_ALERTMANAGER_URL, which keeps user:pass@ out of ps)
   --watchdog-action ACTION    on a stalled link: evict | none (default evict)
   --progress-stall DUR        pending work with no progress this long is a stall (default 3 × heartbeat deadline)
   --drills                    accept fault drills from loopback: POST /drills/hang?worker=ID&duration=10s,

@@ -2,16 +2,25 @@ import { httpEndpointOption } from '../validate.js';
 import type { AttachOptions } from '../watchdog/attach.js';
 import { parseDuration, UsageError } from './args.js';
 
-/** Checks `--alertmanager`; `user:pass@` is allowed (Basic auth) and never echoed. */
-export function parseAlertmanagerUrl(value: string): string {
+/** Where `--alertmanager` can come from instead, so `user:pass@` stays out of the process list. */
+export const ALERTMANAGER_ENV = 'LINKWATCH_ALERTMANAGER_URL';
+
+/**
+ * The Alertmanager URL: `--alertmanager`, else `LINKWATCH_ALERTMANAGER_URL`.
+ * `user:pass@` is allowed (Basic auth) and never echoed in an error.
+ */
+export function alertmanagerUrl(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  const [name, value] =
+    flag !== undefined ? ['--alertmanager', flag] : [ALERTMANAGER_ENV, env[ALERTMANAGER_ENV]];
+  if (!value && flag === undefined) return undefined;
   try {
-    httpEndpointOption('--alertmanager', value);
+    httpEndpointOption(name, value);
   } catch (err) {
     throw new UsageError(
-      (err as Error).message.replace(
-        /^Expected `--alertmanager` to be (.*), got (.*)$/,
-        '--alertmanager: expected $1, got $2',
-      ),
+      (err as Error).message.replace(/^Expected `([^`]+)` to be (.*), got (.*)$/, '$1: expected $2, got $3'),
     );
   }
   return value;
@@ -24,9 +33,8 @@ export function watchdogFlags(values: {
   'progress-stall'?: string | undefined;
 }): AttachOptions {
   const out: AttachOptions = {};
-  if (values.alertmanager !== undefined) {
-    out.alertmanager = { url: parseAlertmanagerUrl(values.alertmanager) };
-  }
+  const url = alertmanagerUrl(values.alertmanager);
+  if (url !== undefined) out.alertmanager = { url };
   const action = values['watchdog-action'];
   if (action !== undefined) {
     if (!['reconnect', 'evict', 'none'].includes(action)) {

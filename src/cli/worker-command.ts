@@ -32,6 +32,7 @@ export const WORKER_USAGE = `linkwatch worker --hub URL [--hub URL ...] --id ID 
   --metrics-listen HOST:PORT  Prometheus exporter (default 127.0.0.1:9464; "off" disables)
   --shutdown-timeout DUR      default 10s
   --alertmanager URL          also post watchdog alerts to Alertmanager's v2 API (e.g. http://127.0.0.1:9093)
+                              (or LINKWATCH_ALERTMANAGER_URL, which keeps user:pass@ out of ps)
   --watchdog-action ACTION    on a stalled link: reconnect | none (default reconnect)
   --progress-stall DUR        pending work with no progress this long is a stall (default 3 × heartbeat deadline)
   --drills                    SIGUSR2 blocks this worker's event loop for --drill-block (game days and tests)

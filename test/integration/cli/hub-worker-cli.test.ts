@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,8 +14,8 @@ afterEach(async () => {
   await Promise.all(running.map((p) => p.exited));
 });
 
-function cli(args: string[]): Proc {
-  const p = runCli(args);
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  const p = runCli(args, env);
   procs.push(p);
   return p;
 }
@@ -36,8 +37,13 @@ function files() {
  * test's afterEach must not kill another's process. A process that does not
  * exit (it started serving instead) is killed at the deadline and fails.
  */
-async function usageError(args: string[], message: string | RegExp, deadlineMs = 8000): Promise<string> {
-  const p = runCli(args);
+async function usageError(
+  args: string[],
+  message: string | RegExp,
+  deadlineMs = 8000,
+  env: NodeJS.ProcessEnv = {},
+): Promise<string> {
+  const p = runCli(args, env);
   const deadline = setTimeout(() => p.child.kill('SIGKILL'), deadlineMs);
   const { code } = await p.exited;
   clearTimeout(deadline);
@@ -186,6 +192,19 @@ describe.concurrent('bad flags and files: exit code 2 and a message naming the f
       '--alertmanager: expected an http(s) base URL without a query or fragment',
     );
     expect(e2).not.toContain('am-pa55-in-url');
+    const e3 = await usageError(
+      workerArgs(1, token),
+      'LINKWATCH_ALERTMANAGER_URL: expected an http(s) URL',
+      8000,
+      {
+        LINKWATCH_ALERTMANAGER_URL: 'am.local:9093',
+      },
+    );
+    expect(e3).toContain('"am.local:9093"');
+    const e4 = await usageError(workerArgs(1, token), 'LINKWATCH_ALERTMANAGER_URL: expected', 8000, {
+      LINKWATCH_ALERTMANAGER_URL: 'ftp://ops:am-pa55-in-env@127.0.0.1:9093',
+    });
+    expect(e4).not.toContain('am-pa55-in-env');
   });
 });
 
@@ -386,5 +405,51 @@ describe('a hub and a worker as users run them', () => {
     expect(summary(worker)).toMatchObject({ unacked: 0 });
     hub.child.kill('SIGTERM');
     expect((await hub.exited).code).toBe(0);
+  });
+
+  it('LINKWATCH_ALERTMANAGER_URL with user:pass@: the hub posts its alerts with Basic auth and never prints the password', async () => {
+    const posts: { authorization: string | undefined; alerts: { labels: Record<string, string> }[] }[] = [];
+    const am = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => {
+        body += d.toString();
+      });
+      req.on('end', () => {
+        if (req.method === 'POST' && req.url === '/api/v2/alerts')
+          posts.push({ authorization: req.headers.authorization, alerts: JSON.parse(body) });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => am.listen(0, '127.0.0.1', r));
+    try {
+      const amPort = (am.address() as { port: number }).port;
+      const f = files();
+      const port = await freePort();
+      const hub = cli([...hubArgs(f.tokens, `127.0.0.1:${port}`), '--drills', '--handler-timeout', '200ms'], {
+        LINKWATCH_ALERTMANAGER_URL: `http://ops:am-pa55-in-env@127.0.0.1:${amPort}`,
+      });
+      await hub.waitFor('hub listening');
+      const worker = cli(workerArgs(port, f.token, ['--rate', '50']));
+      await worker.waitFor('link connected');
+      const drill = await fetch(`http://127.0.0.1:${port}/drills/hang?worker=w-cli&duration=3s`, {
+        method: 'POST',
+      });
+      expect(drill.status).toBe(200);
+      await eventually(
+        async () => posts.some((p) => p.alerts.some((a) => a.labels.alertname === 'LinkwatchHandlerHung')),
+        10_000,
+        'LinkwatchHandlerHung posted to the fake Alertmanager',
+      );
+      const expected = `Basic ${Buffer.from('ops:am-pa55-in-env').toString('base64')}`;
+      expect(posts.map((p) => p.authorization)).toEqual(posts.map(() => expected));
+      worker.child.kill('SIGTERM');
+      hub.child.kill('SIGTERM');
+      await Promise.all([worker.exited, hub.exited]);
+      for (const out of [hub.stdout(), hub.stderr(), worker.stdout(), worker.stderr()]) {
+        expect(out).not.toContain('am-pa55-in-env');
+      }
+    } finally {
+      await new Promise((r) => am.close(r));
+    }
   });
 });
