@@ -33,6 +33,25 @@ afterEach(async () => {
   context.disable();
 });
 
+/**
+ * An instrumented hub (heartbeats 100 ms × 3) and worker, linked through a
+ * fault proxy. Also sets the module's hub, worker and proxy, for afterEach.
+ */
+async function instrumentedThroughProxy(hubId: string, workerOptions: Parameters<typeof startWorker>[1]) {
+  const rec = recorder();
+  hub = await startHub({ handler: rec.handler, hubId, heartbeatIntervalMs: 100, heartbeatMisses: 3 });
+  const p = await startFaultProxy({ targetPort: hub.port });
+  proxy = p;
+  const providers = { meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider };
+  attached.push(instrument(hub, { ...providers, side: 'hub', hubId }));
+  const w = startWorker(p.url, { handshakeTimeoutMs: 300, ...workerOptions }, false);
+  worker = w;
+  attached.push(instrument(w, { ...providers, side: 'worker' }));
+  w.start();
+  await w.waitConnected();
+  return { rec, proxy: p, worker: w };
+}
+
 describe('telemetry from a real hub and worker', () => {
   it('emits heartbeat, queue, delivery and reconnect signals with worker attributes and linked traces', async () => {
     const rec = recorder();
@@ -150,24 +169,10 @@ describe('telemetry from a real hub and worker', () => {
   });
 
   it('a black hole through the fault proxy: missed heartbeats, a timeout teardown, an outage span and replays', async () => {
-    const rec = recorder();
-    hub = await startHub({
-      handler: rec.handler,
-      hubId: 'hub-c',
-      heartbeatIntervalMs: 100,
-      heartbeatMisses: 3,
+    const { rec, proxy, worker } = await instrumentedThroughProxy('hub-c', {
+      workerId: 'w-hole',
+      backoff: { initialDelayMs: 20, maxDelayMs: 100 },
     });
-    proxy = await startFaultProxy({ targetPort: hub.port });
-    const providers = { meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider };
-    attached.push(instrument(hub, { ...providers, side: 'hub', hubId: 'hub-c' }));
-    worker = startWorker(
-      proxy.url,
-      { workerId: 'w-hole', handshakeTimeoutMs: 300, backoff: { initialDelayMs: 20, maxDelayMs: 100 } },
-      false,
-    );
-    attached.push(instrument(worker, { ...providers, side: 'worker' }));
-    worker.start();
-    await worker.waitConnected();
     for (let i = 0; i < 20; i++) await worker.send({ i });
     await waitFor(() => worker!.session.outbox.size === 0, 5000, 'first batch acked');
 
@@ -212,20 +217,7 @@ describe('telemetry from a real hub and worker', () => {
   });
 
   it('a link slower than its traffic: heartbeats overtaken by data are neither misses nor error spans', async () => {
-    const rec = recorder();
-    hub = await startHub({
-      handler: rec.handler,
-      hubId: 'hub-s',
-      heartbeatIntervalMs: 100,
-      heartbeatMisses: 3,
-    });
-    proxy = await startFaultProxy({ targetPort: hub.port });
-    const providers = { meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider };
-    attached.push(instrument(hub, { ...providers, side: 'hub', hubId: 'hub-s' }));
-    worker = startWorker(proxy.url, { workerId: 'w-slow', handshakeTimeoutMs: 300 }, false);
-    attached.push(instrument(worker, { ...providers, side: 'worker' }));
-    worker.start();
-    await worker.waitConnected();
+    const { rec, proxy, worker } = await instrumentedThroughProxy('hub-s', { workerId: 'w-slow' });
     proxy.throttle(512 * 1024);
     const big = 'q'.repeat(4000);
     for (let i = 0; i < 200; i++) await worker.send({ i, big });
