@@ -174,7 +174,7 @@ describe('telemetry from a real hub and worker', () => {
       backoff: { initialDelayMs: 20, maxDelayMs: 100 },
     });
     for (let i = 0; i < 20; i++) await worker.send({ i });
-    await waitFor(() => worker!.session.outbox.size === 0, 5000, 'first batch acked');
+    await waitFor(() => worker.session.outbox.size === 0, 5000, 'first batch acked');
 
     const down = nextEvent(worker, 'disconnected', 3000);
     // Both ways, so the hub's teardown cannot reach the worker: it must find out by heartbeat.
@@ -183,7 +183,7 @@ describe('telemetry from a real hub and worker', () => {
     await down;
     proxy.heal();
     await nextEvent(worker, 'connected', 5000);
-    await waitFor(() => worker!.session.outbox.size === 0, 5000, 'replay acked');
+    await waitFor(() => worker.session.outbox.size === 0, 5000, 'replay acked');
     expect(rec.byWorker.get('w-hole')).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
 
     const w = { [ATTR.workerId]: 'w-hole', [ATTR.side]: 'worker' };
@@ -221,7 +221,7 @@ describe('telemetry from a real hub and worker', () => {
     proxy.throttle(512 * 1024);
     const big = 'q'.repeat(4000);
     for (let i = 0; i < 200; i++) await worker.send({ i, big });
-    await waitFor(() => worker!.session.outbox.size === 0, 15_000, 'everything acked');
+    await waitFor(() => worker.session.outbox.size === 0, 15_000, 'everything acked');
     expect(rec.byWorker.get('w-slow')).toHaveLength(200);
 
     for (const side of ['worker', 'hub']) {
