@@ -124,6 +124,8 @@ export class Hub {
   /** Telemetry installs its producer/consumer span hooks here. */
   readonly hooks: LinkHooks = {};
   readonly #peers = new Map<string, Peer>();
+  // The same sessions by worker id, kept beside #peers so sessions() never rebuilds a fleet-wide map.
+  readonly #sessions = new Map<string, Session>();
   readonly #server: Server;
   readonly #wss: WebSocketServer;
   // Sockets between accept and upgrade/hello; destroyed on close.
@@ -288,7 +290,7 @@ export class Hub {
 
   /** Sessions by worker id, connected or within their TTL. */
   sessions(): ReadonlyMap<string, Session> {
-    return new Map([...this.#peers].map(([id, p]) => [id, p.session]));
+    return this.#sessions;
   }
 
   /** The live link of a worker, if connected. */
@@ -481,6 +483,7 @@ export class Hub {
       };
       peer.session.hubId = this.hubId;
       this.#peers.set(workerId, peer);
+      this.#sessions.set(workerId, peer.session);
     }
     return peer;
   }
@@ -620,6 +623,7 @@ export class Hub {
     peer.session.closeQueue('session-expired');
     peer.session.outbox.close(new ClosedError('session expired'));
     this.#peers.delete(id);
+    this.#sessions.delete(id);
   }
 
   /**
