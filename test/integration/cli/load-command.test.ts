@@ -81,10 +81,10 @@ describe('linkwatch load', () => {
       handshakeFailures: {},
     });
     expect(s.allConnectedMs).toBeGreaterThan(0);
-    const connect = s.connectMs as Record<string, number>;
+    const connect = s.connectMs as { p50: number; p99: number; max: number };
     expect(connect.max).toBe(s.allConnectedMs);
     expect(connect.p50).toBeLessThanOrEqual(connect.p99);
-    const rtt = s.rttMs as Record<string, number>;
+    const rtt = s.rttMs as { p50: number; p99: number; max: number; samples: number };
     // 20 links × 5 heartbeats a second for about a second past the warm-up, at least.
     expect(rtt.samples).toBeGreaterThan(WORKERS);
     expect(rtt.p50).toBeGreaterThan(0);
