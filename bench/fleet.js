@@ -24,7 +24,16 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { analyseJournal } from './fleet/journal.js';
-import { cpuPercent, freePort, hubUp, procSample, runCli, sleep, waitUntil } from './fleet/procs.js';
+import {
+  cpuPercent,
+  freePort,
+  hubUp,
+  killLeftovers,
+  procSample,
+  runCli,
+  sleep,
+  waitUntil,
+} from './fleet/procs.js';
 import { writeFleetReport } from './fleet/report.js';
 
 const GOALS = {
@@ -84,9 +93,12 @@ async function scrape(metricsUrl) {
   const ms = Math.round(performance.now() - start);
   let degraded = 0;
   let series = 0;
+  // Series the SDK folded into one overflow series: its cardinality limit (2,000 by default) was hit.
+  let overflow = 0;
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#')) continue;
     series++;
+    if (line.includes('otel_metric_overflow')) overflow++;
     if (
       line.startsWith('linkwatch_link_state{') &&
       /state="(degraded|stalled)"/.test(line) &&
@@ -94,7 +106,7 @@ async function scrape(metricsUrl) {
     )
       degraded++;
   }
-  return { ms, bytes: text.length, series, degraded };
+  return { ms, bytes: text.length, series, degraded, overflow };
 }
 
 async function runSize(n, args, dir, storm) {
@@ -166,7 +178,11 @@ async function runSize(n, args, dir, storm) {
     await sleep(Math.min(15_000, Math.max(0, steadyEnd - performance.now())));
   }
   const s1 = procSample(hub.child.pid);
-  const links = await linkStates(httpUrl);
+  const links = await linkStates(httpUrl).catch((err) => ({
+    states: { unanswered: n },
+    ms: null,
+    error: err.message,
+  }));
   const lastScrape = await scrape(metricsUrl).catch((err) => ({ error: err.message }));
   const notHealthy = n - (links.states.healthy ?? 0);
   console.log(
@@ -287,6 +303,7 @@ async function main() {
       results.push(await runSize(n, args, dir, n === args.storm));
     }
   } finally {
+    killLeftovers();
     rmSync(dir, { recursive: true, force: true });
   }
   const here = dirname(fileURLToPath(import.meta.url));

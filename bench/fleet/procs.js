@@ -40,6 +40,13 @@ export function cpuPercent(a, b) {
  * Spawns the CLI. `onLine` sees every stdout line parsed as JSON (others are
  * ignored); stderr is kept (last 64 KB) for error messages.
  */
+const live = new Set();
+
+/** SIGKILLs every CLI process this benchmark started that still runs (after a failure). */
+export function killLeftovers() {
+  for (const child of live) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
 export function runCli(args, { env = {}, onLine } = {}) {
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { ...process.env, LINKWATCH_LOG_LEVEL: 'warn', ...env },
@@ -64,7 +71,13 @@ export function runCli(args, { env = {}, onLine } = {}) {
   child.stderr.on('data', (d) => {
     err = (err + d.toString()).slice(-65536);
   });
-  const exited = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  live.add(child);
+  const exited = new Promise((resolve) =>
+    child.once('close', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    }),
+  );
   return { child, lines, stderr: () => err, exited };
 }
 
