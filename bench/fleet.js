@@ -15,7 +15,10 @@
  * handler saw twice or never.
  *
  *   npm run build && ulimit -n 20000 && npx node bench/fleet.js [--sizes=1000,5000,10000] [--steady=20]
- *     [--procs=2] [--storm=10000|none] [--log-level=warn]
+ *     [--procs=2] [--storm=10000|none] [--log-level=warn] [--scrape=15|0] [--cpu-prof=DIR]
+ *
+ * --scrape=0 leaves the exporter on but never scrapes it (to tell the scrape's cost from the rest);
+ * --cpu-prof=DIR writes the hub's CPU profile there (node --cpu-prof) when it exits.
  *
  * Writes bench/results/fleet-latest.json and fleet-latest.md.
  */
@@ -47,7 +50,15 @@ const GOALS = {
 const TOKEN = 'fleet-bench-token-0123456789';
 
 function parseArgs(argv) {
-  const a = { sizes: [1000, 5000, 10000], steadyS: 20, procs: 2, storm: undefined, logLevel: 'warn' };
+  const a = {
+    sizes: [1000, 5000, 10000],
+    steadyS: 20,
+    procs: 2,
+    storm: undefined,
+    logLevel: 'warn',
+    scrapeS: 15,
+    cpuProf: undefined,
+  };
   for (const arg of argv) {
     const [k, v] = arg.replace(/^--/, '').split('=');
     if (k === 'sizes') a.sizes = v.split(',').map(Number);
@@ -55,6 +66,8 @@ function parseArgs(argv) {
     else if (k === 'procs') a.procs = Number(v);
     else if (k === 'storm') a.storm = v === 'none' ? null : Number(v);
     else if (k === 'log-level') a.logLevel = v;
+    else if (k === 'scrape') a.scrapeS = Number(v);
+    else if (k === 'cpu-prof') a.cpuProf = v;
     else throw new Error(`unknown argument ${arg}; see the header of bench/fleet.js`);
   }
   a.storm = a.storm === undefined ? Math.max(...a.sizes) : a.storm;
@@ -86,11 +99,14 @@ async function linkStates(httpUrl) {
   return { states, ms: Math.round(performance.now() - start) };
 }
 
-/** One Prometheus scrape: its size, time, and degraded links by the link-state gauge. */
-async function scrape(metricsUrl) {
+/** One Prometheus scrape: its size, time, the hub CPU it took, and degraded links by the link-state gauge. */
+async function scrape(metricsUrl, pid) {
+  const cpu0 = procSample(pid);
   const start = performance.now();
-  const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(30_000) })).text();
+  const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(60_000) })).text();
   const ms = Math.round(performance.now() - start);
+  // All the hub's CPU while the scrape ran: the scrape itself plus the links' ordinary work meanwhile.
+  const hubCpuS = Math.round((procSample(pid).cpuS - cpu0.cpuS) * 100) / 100;
   let degraded = 0;
   let series = 0;
   // Series the SDK folded into one overflow series: its cardinality limit (2,000 by default) was hit.
@@ -106,7 +122,7 @@ async function scrape(metricsUrl) {
     )
       degraded++;
   }
-  return { ms, bytes: text.length, series, degraded, overflow };
+  return { ms, hubCpuS, bytes: text.length, series, degraded, overflow };
 }
 
 async function runSize(n, args, dir, storm) {
@@ -118,7 +134,8 @@ async function runSize(n, args, dir, storm) {
   const httpUrl = `http://127.0.0.1:${port}`;
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   const env = { LINKWATCH_LOG_LEVEL: args.logLevel };
-  let hub = runCli(hubArgs(port, metricsPort, tokens, journal), { env });
+  const hubEnv = args.cpuProf ? { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${args.cpuProf}` } : env;
+  let hub = runCli(hubArgs(port, metricsPort, tokens, journal), { env: hubEnv });
   await hubUp(httpUrl);
   await sleep(2000);
   const empty = procSample(hub.child.pid);
@@ -174,8 +191,14 @@ async function runSize(n, args, dir, storm) {
   const scrapes = [];
   const steadyEnd = performance.now() + args.steadyS * 1000;
   while (performance.now() < steadyEnd) {
-    scrapes.push(await scrape(metricsUrl).catch((err) => ({ error: err.message })));
-    await sleep(Math.min(15_000, Math.max(0, steadyEnd - performance.now())));
+    if (args.scrapeS > 0)
+      scrapes.push(await scrape(metricsUrl, hub.child.pid).catch((err) => ({ error: err.message })));
+    await sleep(
+      Math.min(
+        args.scrapeS > 0 ? args.scrapeS * 1000 : Number.POSITIVE_INFINITY,
+        Math.max(0, steadyEnd - performance.now()),
+      ),
+    );
   }
   const s1 = procSample(hub.child.pid);
   const links = await linkStates(httpUrl).catch((err) => ({
@@ -183,8 +206,8 @@ async function runSize(n, args, dir, storm) {
     ms: null,
     error: err.message,
   }));
-  const lastScrape = await scrape(metricsUrl).catch((err) => ({ error: err.message }));
-  const notHealthy = n - (links.states.healthy ?? 0);
+  const lastScrape = await scrape(metricsUrl, hub.child.pid).catch((err) => ({ error: err.message }));
+  const notHealthy = links.error ? null : n - (links.states.healthy ?? 0);
   console.log(
     `[${n}] steady: hub CPU ${cpuPercent(s0, s1)} %, RSS ${(s1.rss / 2 ** 20).toFixed(1)} MB, states ${JSON.stringify(links.states)}`,
   );
@@ -227,6 +250,7 @@ async function runSize(n, args, dir, storm) {
     degradedByMetric: lastScrape.degraded,
     linksMs: links.ms,
     scrape: lastScrape,
+    scrapes,
     sent: summary?.sent,
     acked: summary?.acked,
     lost: summary?.lost,

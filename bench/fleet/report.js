@@ -33,7 +33,7 @@ export function writeFleetReport(dir, { args, goals, results }) {
 
   const rows = results.map((r) => {
     const degraded = r.notHealthy;
-    return `| ${r.workers.toLocaleString('en')} | ${r.connected.toLocaleString('en')} | ${fmt(r.allConnectedS)} s${mark(r.allConnectedS !== null && r.allConnectedS <= goals.connectS)} | ${fmt(r.hubCpuConnectPercent, 0)} % | ${fmt(r.hubCpuSteadyPercent, 0)} %${mark(r.hubCpuSteadyPercent <= goals.cpuPercent)} | ${fmt(r.hubRssSteadyMB, 0)} MB | ${fmt(r.rssPerLinkKB)} KB${mark(r.rssPerLinkKB <= goals.rssPerLinkKb)} | ${fmt(r.rttMs?.p99)} ms${mark(r.rttMs && r.rttMs.p99 <= goals.rttP99Ms)} | ${degraded}${mark(degraded <= goals.degraded)} | ${r.lost ?? '—'} |`;
+    return `| ${r.workers.toLocaleString('en')} | ${r.connected.toLocaleString('en')} | ${fmt(r.allConnectedS)} s${mark(r.allConnectedS !== null && r.allConnectedS <= goals.connectS)} | ${fmt(r.hubCpuConnectPercent, 0)} % | ${fmt(r.hubCpuSteadyPercent, 0)} %${mark(r.hubCpuSteadyPercent <= goals.cpuPercent)} | ${fmt(r.hubRssSteadyMB, 0)} MB | ${fmt(r.rssPerLinkKB)} KB${mark(r.rssPerLinkKB <= goals.rssPerLinkKb)} | ${fmt(r.rttMs?.p99)} ms${mark(r.rttMs && r.rttMs.p99 <= goals.rttP99Ms)} | ${degraded === null ? '/links did not answer ✗' : `${degraded}${mark(degraded <= goals.degraded)}`} | ${r.lost ?? '—'} |`;
   });
   const storms = results
     .filter((r) => r.storm)
@@ -48,13 +48,22 @@ export function writeFleetReport(dir, { args, goals, results }) {
 
 ${meta.date} · node ${meta.node} · ${meta.cpu} × ${meta.cores} · load average ${meta.loadavg.join(' ')} · commit ${meta.commit}${meta.dirty ? ' (src/ modified)' : ''}
 
-CLI hub with the Prometheus exporter (scraped every 15 s) and the watchdog, heartbeat 1 s, \`--journal\`,
+CLI hub with the Prometheus exporter (${args.scrapeS > 0 ? `scraped every ${args.scrapeS} s` : 'not scraped during the window'}) and the watchdog, heartbeat 1 s, \`--journal\`,
 log level ${args.logLevel}; workers from \`linkwatch load\` in ${args.procs} processes, 1 msg/s of 256 B each;
 steady window ${args.steadyS} s after a 5 s warm-up. ✓/✗ against the goals of issue 10.
 
 | workers | connected | all connected (≤ ${goals.connectS} s) | hub CPU while connecting | hub CPU steady (≤ ${goals.cpuPercent} %) | hub RSS | RSS per link (≤ ${goals.rssPerLinkKb} KB) | RTT p99 (≤ ${goals.rttP99Ms} ms) | not healthy (0) | lost |
 |---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
+
+| workers | one /metrics scrape | series | of which SDK overflow | hub CPU during it | /links answered in |
+|---|---|---|---|---|---|
+${results
+  .map(
+    (r) =>
+      `| ${r.workers.toLocaleString('en')} | ${r.scrape?.error ? r.scrape.error : `${fmt(r.scrape?.ms / 1000)} s, ${fmt(r.scrape?.bytes / 2 ** 20)} MB`} | ${r.scrape?.series?.toLocaleString('en') ?? '—'} | ${r.scrape?.overflow ?? '—'} | ${fmt(r.scrape?.hubCpuS)} s | ${r.linksMs === null || r.linksMs === undefined ? 'no answer' : `${r.linksMs} ms`} |`,
+  )
+  .join('\n')}
 
 ${
   storms.length

@@ -84,7 +84,8 @@ export class Watchdog {
   #unsubscribe: (() => void) | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #loopDelayMs = 0;
-  // The sweep in progress: where it is in the target's session map, and its round number.
+  // The sweep in progress: where it is in the target's session map, and its round number. Holding
+  // a Map iterator across slices is safe: entries deleted meanwhile are skipped, added ones visited.
   #cursor: Iterator<[string, WatchedSession]> | undefined;
   #sliceTimer: ReturnType<typeof setImmediate> | undefined;
   #round = 0;
