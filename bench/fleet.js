@@ -111,10 +111,14 @@ async function scrape(metricsUrl, pid) {
   let series = 0;
   // Series the SDK folded into one overflow series: its cardinality limit (2,000 by default) was hit.
   let overflow = 0;
+  let hubLoopDelayMs;
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#')) continue;
     series++;
     if (line.includes('otel_metric_overflow')) overflow++;
+    // The watchdog's event-loop delay p99 (since its last check): the hub's own lag.
+    if (line.startsWith('linkwatch_eventloop_delay_seconds'))
+      hubLoopDelayMs = Number(line.split(' ').at(-1)) * 1000;
     if (
       line.startsWith('linkwatch_link_state{') &&
       /state="(degraded|stalled)"/.test(line) &&
@@ -122,7 +126,7 @@ async function scrape(metricsUrl, pid) {
     )
       degraded++;
   }
-  return { ms, hubCpuS, bytes: text.length, series, degraded, overflow };
+  return { ms, hubCpuS, bytes: text.length, series, degraded, overflow, hubLoopDelayMs };
 }
 
 async function runSize(n, args, dir, storm) {
@@ -245,6 +249,7 @@ async function runSize(n, args, dir, storm) {
     hubRssSteadyMB: round(s1.rss / 2 ** 20),
     rssPerLinkKB: round((s1.rss - empty.rss) / n / 1024),
     rttMs: summary?.rttMs,
+    loadLoopDelayMs: summary?.loadLoopDelayMs,
     linkStates: links.states,
     notHealthy,
     degradedByMetric: lastScrape.degraded,

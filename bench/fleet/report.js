@@ -56,12 +56,12 @@ steady window ${args.steadyS} s after a 5 s warm-up. ✓/✗ against the goals o
 |---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
-| workers | one /metrics scrape | series | of which SDK overflow | hub CPU during it | /links answered in |
-|---|---|---|---|---|---|
+| workers | one /metrics scrape | series | of which SDK overflow | hub CPU during it | /links answered in | RTT p50 / p90 | load processes' loop delay p99 (median / worst) |
+|---|---|---|---|---|---|---|---|
 ${results
   .map(
     (r) =>
-      `| ${r.workers.toLocaleString('en')} | ${r.scrape?.error ? r.scrape.error : `${fmt(r.scrape?.ms / 1000)} s, ${fmt(r.scrape?.bytes / 2 ** 20)} MB`} | ${r.scrape?.series?.toLocaleString('en') ?? '—'} | ${r.scrape?.overflow ?? '—'} | ${fmt(r.scrape?.hubCpuS)} s | ${r.linksMs === null || r.linksMs === undefined ? 'no answer' : `${r.linksMs} ms`} |`,
+      `| ${r.workers.toLocaleString('en')} | ${r.scrape?.error ? r.scrape.error : `${fmt(r.scrape?.ms / 1000)} s, ${fmt(r.scrape?.bytes / 2 ** 20)} MB`} | ${r.scrape?.series?.toLocaleString('en') ?? '—'} | ${r.scrape?.overflow ?? '—'} | ${fmt(r.scrape?.hubCpuS)} s | ${r.linksMs === null || r.linksMs === undefined ? 'no answer' : `${r.linksMs} ms`} | ${fmt(r.rttMs?.p50)} / ${fmt(r.rttMs?.p90)} ms | ${fmt(r.loadLoopDelayMs?.p99Median)} / ${fmt(r.loadLoopDelayMs?.p99Max)} ms |`,
   )
   .join('\n')}
 

@@ -31,7 +31,9 @@ export interface FleetLoadOptions {
   onProgress?: (p: FleetProgress) => void;
 }
 
-export interface FleetProgress extends Omit<ChildCounts, 'lastFirstConnectMs'> {
+export interface FleetProgress extends Omit<ChildCounts, 'lastFirstConnectMs' | 'loopDelayP99Ms'> {
+  /** The worst load process's event-loop delay p99 over the last report, ms. */
+  loopDelayP99Ms: number;
   /** Seconds since the workers were told to dial. */
   t: number;
   workers: number;
@@ -48,6 +50,11 @@ export interface FleetSummary {
   connected: number;
   /** Heartbeat RTT seen by the workers once all were connected, ms. */
   rttMs: { p50: number; p90: number; p99: number; max: number; samples: number };
+  /**
+   * The load processes' own event-loop delay over the steady phase, ms (worst process, each report's
+   * p99): an RTT near it is the load tool's lag, not the hub's.
+   */
+  loadLoopDelayMs: { p99Max: number; p99Median: number };
   sent: number;
   acked: number;
   /** Sent but not acked when the drain deadline passed. */
@@ -85,6 +92,7 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetSummary> {
   const children: Child[] = [];
   const rttAll = new LatencyHistogram();
   const rttSteady = new LatencyHistogram();
+  const loopDelays: number[] = [];
   let allConnectedAt: number | undefined;
   let failed: Error | undefined;
   let wake: () => void = () => {};
@@ -110,6 +118,7 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetSummary> {
         // steady state.
         const steady = allConnectedAt !== undefined && Date.now() - allConnectedAt >= STEADY_AFTER_MS;
         (steady ? rttSteady : rttAll).add(m.rtt);
+        if (steady && m.type === 'report') loopDelays.push(m.loopDelayP99Ms);
         if (m.type === 'stopped') child.stopped = m;
       }
       changed();
@@ -195,6 +204,10 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetSummary> {
         max: round(rtt.maxMs),
         samples: rtt.count,
       },
+      loadLoopDelayMs: {
+        p99Max: Math.max(0, ...loopDelays),
+        p99Median: loopDelays.sort((a, b) => a - b)[Math.floor(loopDelays.length / 2)] ?? 0,
+      },
       sent: end.sent,
       acked: end.acked,
       lost: children.reduce((n, c) => n + (c.stopped?.unacked ?? 0), 0),
@@ -230,6 +243,7 @@ function sum(children: Child[], workers: number, goAt: number): FleetProgress {
     reconnects: 0,
     throttled: 0,
     handshakeFailures: {},
+    loopDelayP99Ms: 0,
   };
   for (const c of children) {
     const l = c.last;
@@ -243,6 +257,7 @@ function sum(children: Child[], workers: number, goAt: number): FleetProgress {
     p.dropped += l.dropped;
     p.reconnects += l.reconnects;
     p.throttled += l.throttled;
+    p.loopDelayP99Ms = Math.max(p.loopDelayP99Ms, l.loopDelayP99Ms);
     for (const [code, n] of Object.entries(l.handshakeFailures)) {
       p.handshakeFailures[code] = (p.handshakeFailures[code] ?? 0) + n;
     }

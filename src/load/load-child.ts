@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { LinkEvent } from '../link/events.js';
 import { Worker } from '../worker/worker.js';
 import type { ChildCounts, ChildMessage, ParentMessage } from './protocol.js';
@@ -22,6 +23,7 @@ let connectedNow: Uint8Array = new Uint8Array(0);
 let ackedAtConnect: Float64Array = new Float64Array(0);
 let credit: Float64Array = new Float64Array(0);
 const rtt = new LatencyHistogram();
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 const failures: Record<string, number> = {};
 let goAt = 0;
 let everConnected = 0;
@@ -85,7 +87,10 @@ function counts(): ChildCounts {
     reconnects += c.reconnects;
     if (connectedNow[i] && c.acked > ackedAtConnect[i]!) streaming++;
   }
+  const loopDelayP99Ms = Math.round((loopDelay.percentile(99) / 1e6) * 10) / 10;
+  loopDelay.reset();
   return {
+    loopDelayP99Ms: Number.isFinite(loopDelayP99Ms) ? loopDelayP99Ms : 0,
     connected,
     streaming,
     everConnected,
@@ -154,6 +159,7 @@ function start(m: Extract<ParentMessage, { type: 'start' }>): void {
 
 function go(at: number): void {
   goAt = at;
+  loopDelay.enable();
   for (const w of workers) w.start();
   trafficTimer = setInterval(traffic, 1000 / TICKS);
   reportTimer = setInterval(report, REPORT_MS);

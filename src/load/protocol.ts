@@ -34,6 +34,8 @@ export interface ChildCounts {
   reconnects: number;
   /** Sends skipped because the worker's outbox was full and a send already waited. */
   throttled: number;
+  /** This process's event-loop delay p99 since the last report, ms: RTT above it is not the hub's. */
+  loopDelayP99Ms: number;
   /** Failed handshakes by error code (LW_ERR_HANDSHAKE_TIMEOUT, LW_ERR_HUB_BUSY, ...). */
   handshakeFailures: Record<string, number>;
 }

@@ -90,6 +90,9 @@ describe('linkwatch load', () => {
     expect(rtt.p50).toBeGreaterThan(0);
     expect(rtt.p50).toBeLessThanOrEqual(rtt.p99);
     expect(rtt.p99).toBeLessThanOrEqual(rtt.max);
+    // The load processes say how much of the RTT is their own lag.
+    const lag = s.loadLoopDelayMs as { p99Max: number; p99Median: number };
+    expect(lag.p99Max).toBeGreaterThanOrEqual(lag.p99Median);
     // 5 msg/s for 3 s and more: everything sent was acked.
     expect(s.sent).toBeGreaterThanOrEqual(WORKERS * 5 * 2);
     expect(s.acked).toBe(s.sent);
