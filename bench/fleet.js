@@ -244,6 +244,12 @@ async function runSize(n, args, dir, storm) {
     allConnectedS: summary?.allConnectedMs == null ? null : summary.allConnectedMs / 1000,
     connectMs: summary?.connectMs,
     hubCpuConnectPercent: cpuPercent(beforeConnect, afterConnect),
+    // CPU per unit of work: comparable across runs even when other processes take the cores.
+    hubCpuMsPerConnect: round(
+      ((afterConnect.cpuS - beforeConnect.cpuS) * 1000) / Math.max(1, latest?.everConnected ?? 0),
+    ),
+    hubCpuUsPerLinkSecond: round(((s1.cpuS - s0.cpuS) * 1e6) / n / ((s1.at - s0.at) / 1000)),
+    machineLoadAverage: os.loadavg()[0],
     hubCpuSteadyPercent: cpuPercent(s0, s1),
     hubRssEmptyMB: round(empty.rss / 2 ** 20),
     hubRssSteadyMB: round(s1.rss / 2 ** 20),

@@ -53,15 +53,15 @@ log level ${args.logLevel}; workers from \`linkwatch load\` in ${args.procs} pro
 steady window ${args.steadyS} s after a 5 s warm-up. ✓/✗ against the goals of issue 10.
 
 | workers | connected | all connected (≤ ${goals.connectS} s) | hub CPU while connecting | hub CPU steady (≤ ${goals.cpuPercent} %) | hub RSS | RSS per link (≤ ${goals.rssPerLinkKb} KB) | RTT p99 (≤ ${goals.rttP99Ms} ms) | not healthy (0) | lost |
-|---|---|---|---|---|---|---|---|---|---|
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
-| workers | one /metrics scrape | series | of which SDK overflow | hub CPU during it | /links answered in | RTT p50 / p90 | load processes' loop delay p99 (median / worst) |
-|---|---|---|---|---|---|---|---|
+| workers | hub CPU per connect | hub CPU per link-second | load average | one /metrics scrape | series | of which SDK overflow | hub CPU during it | /links answered in | RTT p50 / p90 | load processes' loop delay p99 (median / worst) |
+|---|---|---|---|---|---|---|---|---|---|---|
 ${results
   .map(
     (r) =>
-      `| ${r.workers.toLocaleString('en')} | ${r.scrape?.error ? r.scrape.error : `${fmt(r.scrape?.ms / 1000)} s, ${fmt(r.scrape?.bytes / 2 ** 20)} MB`} | ${r.scrape?.series?.toLocaleString('en') ?? '—'} | ${r.scrape?.overflow ?? '—'} | ${fmt(r.scrape?.hubCpuS)} s | ${r.linksMs === null || r.linksMs === undefined ? 'no answer' : `${r.linksMs} ms`} | ${fmt(r.rttMs?.p50)} / ${fmt(r.rttMs?.p90)} ms | ${fmt(r.loadLoopDelayMs?.p99Median)} / ${fmt(r.loadLoopDelayMs?.p99Max)} ms |`,
+      `| ${r.workers.toLocaleString('en')} | ${fmt(r.hubCpuMsPerConnect, 2)} ms | ${fmt(r.hubCpuUsPerLinkSecond, 0)} µs | ${fmt(r.machineLoadAverage)} | ${r.scrape?.error ? r.scrape.error : `${fmt(r.scrape?.ms / 1000)} s, ${fmt(r.scrape?.bytes / 2 ** 20)} MB`} | ${r.scrape?.series?.toLocaleString('en') ?? '—'} | ${r.scrape?.overflow ?? '—'} | ${fmt(r.scrape?.hubCpuS)} s | ${r.linksMs === null || r.linksMs === undefined ? 'no answer' : `${r.linksMs} ms`} | ${fmt(r.rttMs?.p50)} / ${fmt(r.rttMs?.p90)} ms | ${fmt(r.loadLoopDelayMs?.p99Median)} / ${fmt(r.loadLoopDelayMs?.p99Max)} ms |`,
   )
   .join('\n')}
 
