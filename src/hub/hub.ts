@@ -38,40 +38,55 @@ export interface CheckpointStore {
 }
 
 export interface HubOptions {
-  /** @default '127.0.0.1' */
+  /** Where to listen. @default '127.0.0.1' */
   host?: string;
-  /** 0 picks a free port. @default 0 */
+  /** Where to listen; 0 picks a free port. @default 0 */
   port?: number;
-  /** @default `<hostname>:<port>` for a fixed port, else 'hub-' + 8 random hex chars */
+  /**
+   * This hub in telemetry and alerts; keep it stable across restarts so
+   * alerts and silences follow it.
+   * @default `<hostname>:<port>` for a fixed port, else 'hub-' + 8 random hex chars
+   */
   hubId?: string;
+  /**
+   * Accepted tokens, `{ token, workerIds?, name? }[]`, each at least 8 chars.
+   * A token bound to worker ids can only claim those ids.
+   */
   tokens: TokenEntry[];
-  /** Processes every worker message, one worker's messages in order. */
+  /**
+   * Processes every worker message, one worker's messages in order:
+   * `(message, { signal }) => void | Promise<void>`. The ack goes out after
+   * it settles. A call that throws or times out is counted
+   * (`LW_ERR_HANDLER_FAILED`, `LW_ERR_HANDLER_TIMEOUT`) and acked, not
+   * retried, so one poison message cannot loop; retry inside the handler if
+   * you need to. A call cut short by shutdown is not acked and is replayed.
+   */
   handler: Handler;
-  /** @default 5000 */
+  /** Both sides send a heartbeat this often (the hub tells the worker), ms. @default 5000 */
   heartbeatIntervalMs?: number;
-  /** @default 3 */
+  /** Missed round trips before the link is torn down with `terminate()`. @default 3 */
   heartbeatMisses?: number;
   /** Upgrade to hello must finish within this, ms. @default 5000 */
   handshakeTimeoutMs?: number;
-  /** @default 1 MiB */
+  /** Larger frames close the link with 1009 (the worker is told the limit). @default 1 MiB */
   maxFrameBytes?: number;
   /** Handlers running at once per worker; above 1, completion order may differ. @default 1 */
   queueConcurrency?: number;
   /** Per-worker items waiting plus running; the worker's flow-control window. @default 1000 */
   queueCapacity?: number;
-  /** Per-item handler deadline, ms. @default 30000 */
+  /** Per-item handler deadline, ms; a hung handler is settled as `LW_ERR_HANDLER_TIMEOUT` and frees its slot. @default 30000 */
   handlerTimeoutMs?: number;
-  /** Hub→worker command outbox, per worker. @default 10000 */
+  /** Hub→worker command outbox, per worker, in messages. @default 10000 */
   outboxMaxMessages?: number;
-  /** @default 64 MiB */
+  /** Hub→worker command outbox, per worker, in bytes. @default 64 MiB */
   outboxMaxBytes?: number;
-  /** @default 'block' */
+  /** When a command outbox is full: `block`, `drop-oldest`, `drop-newest` or `reject`. @default 'block' */
   overflow?: 'block' | 'drop-oldest' | 'drop-newest' | 'reject';
-  /** @default 20 */
+  /** Acks are cumulative: one goes out this long after an item settles, ms, unless `ackBatch` sends it sooner. @default 20 */
   ackDelayMs?: number;
-  /** @default 64 */
+  /** An ack goes out at once after this many settled items (or half the flow-control window, if smaller). @default 64 */
   ackBatch?: number;
-  /** @default 1 MiB */
+  /** Stop writing while the socket buffers more than this, bytes. @default 1 MiB */
   highWatermarkBytes?: number;
   /**
    * Once the socket buffer passes the watermark, it must drain to half of it
@@ -82,10 +97,11 @@ export interface HubOptions {
   sendStallTimeoutMs?: number;
   /** Forget a disconnected worker's session after this, ms. @default 600000 */
   sessionTtlMs?: number;
+  /** `{ load, commit }`: durable "processed up to" per worker stream, so dedupe survives a hub restart. */
   checkpoint?: CheckpointStore;
   /** Extra HTTP routes on the hub's port, keyed `'METHOD /path'` (the CLI's fault drills). */
   routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void>;
-  /** Serve `wss://` with this PEM cert and key. */
+  /** Serve `wss://` with this PEM `{ cert, key }`. */
   tls?: { cert: string | Buffer; key: string | Buffer };
 }
 

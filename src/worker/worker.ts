@@ -22,22 +22,27 @@ import type { Handler } from '../queue/work-queue.js';
 import { functionOption, intOption, oneOf, safeUrl, stringOption, urlOption } from '../validate.js';
 
 export interface WorkerOptions {
-  /** Hub URLs (`ws://` or `wss://`), tried in order; failover rotates through them. */
+  /** Hub URLs (`ws://` or `wss://`), tried in order; a failed dial moves to the next. */
   hubs: string[];
   /** This worker's id: `[A-Za-z0-9._:-]`, up to 128 chars. It is a metric label, so keep it stable. */
   workerId: string;
-  /** Bearer token. Never logged, never in telemetry. */
+  /** Sent as `Authorization: Bearer`. Never logged, never in telemetry. */
   token: string;
   /** Handles hub→worker commands. @default ignores them */
   handler?: Handler;
   /** Dial plus upgrade plus welcome must finish within this, ms. @default 5000 */
   handshakeTimeoutMs?: number;
+  /** Reconnect delays: exponential with full jitter, a cap, and a reset after a stable period. */
   backoff?: BackoffOptions;
-  /** @default 10000 */
+  /** Unsent plus unacked messages kept for replay. @default 10000 */
   outboxMaxMessages?: number;
-  /** @default 64 MiB */
+  /** Unsent plus unacked bytes kept for replay. @default 64 MiB */
   outboxMaxBytes?: number;
-  /** What `send()` does when the outbox is full. @default 'block' */
+  /**
+   * What `send()` does when the outbox is full: `block` (it waits),
+   * `drop-oldest`, `drop-newest`, or `reject` (`LW_ERR_OUTBOX_FULL`). Every
+   * drop is counted. @default 'block'
+   */
   overflow?: OverflowPolicy;
   /** Command handlers running at once. @default 1 */
   queueConcurrency?: number;
@@ -45,9 +50,9 @@ export interface WorkerOptions {
   queueCapacity?: number;
   /** Per-command handler deadline, ms. @default 30000 */
   handlerTimeoutMs?: number;
-  /** @default 20 */
+  /** Acks are cumulative: one goes out this long after a command settles, ms, unless `ackBatch` sends it sooner. @default 20 */
   ackDelayMs?: number;
-  /** @default 64 */
+  /** An ack goes out at once after this many settled commands (or half the flow-control window, if smaller). @default 64 */
   ackBatch?: number;
   /** Stop writing while the socket buffers more than this, bytes. @default 1 MiB */
   highWatermarkBytes?: number;
@@ -58,9 +63,9 @@ export interface WorkerOptions {
    * 52 KB/s by default); lower the watermark for slower links. @default 10000
    */
   sendStallTimeoutMs?: number;
-  /** @default 1 MiB */
+  /** Larger frames from the hub close the link with 1009. @default 1 MiB */
   maxFrameBytes?: number;
-  /** Extra TLS options for `wss://` (a private CA, say). */
+  /** Extra TLS options for `wss://`: `{ ca, rejectUnauthorized }` (a private CA, say). */
   tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
 }
 
