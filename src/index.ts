@@ -17,8 +17,9 @@ export {
   ProtocolError,
 } from './errors.js';
 export { parseTokenFile, type TokenEntry } from './hub/auth.js';
-export { type CheckpointStore, Hub, type HubOptions, type ShutdownReport } from './hub/hub.js';
+export { Hub, type HubStats, type ShutdownReport } from './hub/hub.js';
 export type { LinkInfo } from './hub/link-info.js';
+export type { CheckpointStore, HubOptions, HubRoute } from './hub/options.js';
 export type { BackoffOptions } from './link/backoff.js';
 export type {
   DisconnectReason,
@@ -29,6 +30,7 @@ export type {
   LinkState,
   Side,
 } from './link/events.js';
+export type { LinkOptions } from './link/options.js';
 export type { OverflowPolicy, SendReceipt } from './link/outbox.js';
 export type { SessionCounters } from './link/session.js';
 export type { LogFields, Logger } from './log/logger.js';
@@ -61,10 +63,5 @@ export {
   type WatchdogEvent,
   type WatchdogOptions,
 } from './watchdog/watchdog.js';
-export {
-  type StopReport,
-  Worker,
-  type WorkerOptions,
-  type WorkerState,
-  type WorkerStatus,
-} from './worker/worker.js';
+export type { WorkerOptions } from './worker/options.js';
+export { type StopReport, Worker, type WorkerState, type WorkerStatus } from './worker/worker.js';

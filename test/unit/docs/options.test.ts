@@ -44,18 +44,23 @@ const fixture = new OptionTypes([
 ]);
 
 describe('options tables', () => {
-  it('list inherited members first, with their TSDoc and @default, and skip @internal ones', () => {
+  it('list own members, then inherited ones, with their TSDoc and @default, and skip @internal ones', () => {
     expect(optionsTable(fixture, 'HubOptions').split('\n')).toEqual([
       '| option | default | meaning |',
       '|---|---|---|',
-      '| `heartbeatIntervalMs` | 5000 | Beats per interval, ms. |',
       '| `tokens` | required | Accepted tokens; a `\\|` in a cell is escaped. |',
       '| `routes` | - | Extra routes, keyed `METHOD /path`. |',
       '| `host` | `127.0.0.1` | Where to listen. |',
       '| `backoff` | - | `BackoffOptions` |',
       '| `backoff.initialDelayMs` | 250 | First delay, ms. |',
       '| `tls` | - | `{ /** not a member of HubOptions */ cert: string }` |',
+      '| `heartbeatIntervalMs` | 5000 | Beats per interval, ms. |',
     ]);
+  });
+
+  it('leave inherited members out on request, and name what an interface extends', () => {
+    expect(optionsTable(fixture, 'HubOptions', { inherited: false })).not.toContain('heartbeatIntervalMs');
+    expect(fixture.heads('HubOptions')).toEqual(['LinkOptions']);
   });
 
   it('read type aliases built from Omit, Pick and object literals', () => {
@@ -63,8 +68,8 @@ describe('options tables', () => {
       .split('\n')
       .slice(2)
       .map((r) => r.split(' | ')[0]);
-    // HubOptions inherits heartbeatIntervalMs, so it comes first; the Pick adds nothing new.
-    expect(names).toEqual(['| `heartbeatIntervalMs`', '| `routes`', '| `host`', '| `tls`', '| `logger`']);
+    // heartbeatIntervalMs comes with the Omit (HubOptions inherits it); the Pick adds nothing new.
+    expect(names).toEqual(['| `routes`', '| `host`', '| `tls`', '| `heartbeatIntervalMs`', '| `logger`']);
   });
 
   it('fail loudly when a type is missing or declared twice', () => {

@@ -177,7 +177,30 @@ export class OptionTypes {
     return this.#declaration(name) !== undefined;
   }
 
-  /** The members of a named type, inherited ones first; undefined when it is not declared in src/. */
+  /** What an interface extends, or the parts of a type alias's intersection, as written. */
+  heads(name: string): string[] {
+    return this.#declaration(name)?.heads ?? [];
+  }
+
+  /** An interface's own members, without what it inherits. */
+  ownMembers(name: string): OptionDoc[] | undefined {
+    const d = this.#declaration(name);
+    if (!d) return undefined;
+    if (d.kind === 'type') return this.members(name);
+    const inherited = new Map(d.heads.flatMap((h) => this.expression(h) ?? []).map((o) => [o.name, o]));
+    return parseMembers(d.body).map((o) => {
+      const prev = inherited.get(o.name);
+      return prev && !o.description && o.default === undefined
+        ? { ...o, description: prev.description, default: prev.default }
+        : o;
+    });
+  }
+
+  /**
+   * The members of a named type: an interface's own members first, then what
+   * it inherits; a type alias's in the order written. Undefined when the type
+   * is not declared in src/.
+   */
   members(name: string): OptionDoc[] | undefined {
     const d = this.#declaration(name);
     if (!d) return undefined;
@@ -185,7 +208,7 @@ export class OptionTypes {
     const add = (list: OptionDoc[]) => {
       for (const o of list) {
         const prev = merged.get(o.name);
-        // A redeclaration without TSDoc (a narrowed type, say) keeps the inherited docs.
+        // A redeclaration without TSDoc (a narrowed type, say) keeps the docs it had.
         merged.set(
           o.name,
           prev && !o.description && o.default === undefined
@@ -194,9 +217,17 @@ export class OptionTypes {
         );
       }
     };
-    for (const head of d.heads) add(this.expression(head) ?? []);
-    if (d.kind === 'interface') add(parseMembers(d.body));
-    return [...merged.values()];
+    const inherited = d.heads.flatMap((head) => this.expression(head) ?? []);
+    if (d.kind === 'type') {
+      add(inherited);
+      return [...merged.values()];
+    }
+    const own = parseMembers(d.body);
+    const ownNames = new Set(own.map((o) => o.name));
+    add(inherited.filter((o) => ownNames.has(o.name)));
+    add(own);
+    const first = [...merged.values()];
+    return [...first, ...inherited.filter((o) => !ownNames.has(o.name))];
   }
 
   /** Members of a type expression, or undefined when it is not an object type this can read. */
@@ -245,10 +276,16 @@ function nested(types: OptionTypes, o: OptionDoc): OptionDoc[] {
  * A markdown table of a named options type: every member not marked
  * `@internal`, its default (`@default`, else required or `-`) and its TSDoc.
  * Members typed as another local `*Options`/`*Thresholds` type get a row per
- * nested member too. `omit` drops members a wrapper fills in itself.
+ * nested member too. `omit` drops members a wrapper fills in itself;
+ * `inherited: false` leaves out what an interface extends (documented once
+ * in its own table).
  */
-export function optionsTable(types: OptionTypes, typeName: string, omit: string[] = []): string {
-  const members = types.members(typeName);
+export function optionsTable(
+  types: OptionTypes,
+  typeName: string,
+  { omit = [], inherited = true }: { omit?: string[]; inherited?: boolean } = {},
+): string {
+  const members = inherited ? types.members(typeName) : types.ownMembers(typeName);
   if (!members) throw new Error(`no interface or type named ${typeName} under src/`);
   const rows: string[] = [];
   const row = (name: string, o: OptionDoc) => {

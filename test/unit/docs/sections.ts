@@ -69,16 +69,28 @@ function signalsSummary(): string {
   ].join('\n');
 }
 
-let types: OptionTypes | undefined;
-const options = (name: string, omit?: string[]) => () => {
-  types ??= OptionTypes.fromDir(ROOT);
-  return optionsTable(types, name, omit);
+let cached: OptionTypes | undefined;
+const types = () => {
+  cached ??= OptionTypes.fromDir(ROOT);
+  return cached;
 };
 
+/** Hub and Worker each document only their own options; what both extend has one table. */
+const sideOptions = (name: string) => () => optionsTable(types(), name, { inherited: false });
+
+function sharedOptions(): string {
+  const shared = types()
+    .heads('HubOptions')
+    .filter((h) => types().heads('WorkerOptions').includes(h));
+  if (shared.length === 0) throw new Error('HubOptions and WorkerOptions extend no common options type');
+  return shared.map((name) => optionsTable(types(), name)).join('\n\n');
+}
+
 export const SECTIONS: Record<string, () => string> = {
-  'options-hub': options('HubOptions'),
-  'options-worker': options('WorkerOptions'),
-  'options-watchdog': options('AttachOptions'),
+  'options-hub': sideOptions('HubOptions'),
+  'options-worker': sideOptions('WorkerOptions'),
+  'options-link': sharedOptions,
+  'options-watchdog': () => optionsTable(types(), 'AttachOptions'),
   alerts: alertsTable,
   errors: errorsTable,
   'close-codes': closeCodesTable,
@@ -90,7 +102,15 @@ export const SECTIONS: Record<string, () => string> = {
 
 /** Which generated sections each document must hold. */
 export const DOCUMENTS: Record<string, string[]> = {
-  'README.md': ['options-hub', 'options-worker', 'options-watchdog', 'alerts', 'errors', 'signals-summary'],
+  'README.md': [
+    'options-hub',
+    'options-worker',
+    'options-link',
+    'options-watchdog',
+    'alerts',
+    'errors',
+    'signals-summary',
+  ],
   'docs/errors.md': ['errors', 'close-codes'],
   'docs/signals.md': ['metrics', 'spans'],
 };

@@ -29,7 +29,7 @@ const KNOWN_LEAKS = new Set([
   // Hub/Worker expose Session, Link and the mutable hook slots (issue 8: one read-only interface).
   'Hub -> Link',
   'Hub -> LinkHooks',
-  'Hub -> Parsed',
+  'Hub -> ParsedHubOptions',
   'Hub -> Session',
   'LinkInfo -> Session',
   'Worker -> Link',
