@@ -201,6 +201,30 @@ export class DeclarationGraph {
     return out;
   }
 
+  /** Every module the entries' declaration files load, following relative imports: specs outside the package. */
+  externalModules(entries: string[]): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    const seen = new Set<string>();
+    const stack = [...entries];
+    while (stack.length > 0) {
+      const file = stack.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      const f = this.#file(file);
+      const specs = [
+        ...[...f.imports.values(), ...f.reexports.values()].flatMap((b) => ('spec' in b ? [b.spec] : [])),
+        ...f.stars,
+        ...[...this.#read(file).matchAll(/import\(["']([^"']+)["']\)/g)].map((m) => m[1]!),
+      ];
+      for (const spec of specs) {
+        const target = this.#resolve(file, spec);
+        if (target) stack.push(target);
+        else out.set(spec, [...(out.get(spec) ?? []), file]);
+      }
+    }
+    return out;
+  }
+
   /** The linkwatch declarations a declaration mentions, by the name used there. */
   mentions(o: Origin): Map<string, Origin> {
     const f = this.#file(o.file);

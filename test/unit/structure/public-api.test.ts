@@ -90,6 +90,15 @@ describe('the public API', () => {
     expect([...chaos.keys()]).toEqual(expect.arrayContaining(['startFaultProxy', 'FaultProxyOptions']));
   });
 
+  it('loads types only from packages a TypeScript user has: @opentelemetry/api and node: builtins', () => {
+    // `ws` types live in @types/ws, a devDependency here: a public type from ws would break users' builds.
+    const modules = new DeclarationGraph().externalModules(entries);
+    const foreign = [...modules.entries()]
+      .filter(([spec]) => !spec.startsWith('node:') && spec !== '@opentelemetry/api')
+      .map(([spec, files]) => `${spec}, loaded by ${files.map((f) => f.slice(out.length + 1)).join(', ')}`);
+    expect(foreign).toEqual([]);
+  });
+
   it('mentions no unexported linkwatch type in a public signature', () => {
     const leaks = findLeaks(entries, out);
     const describe = (l: Leak) => `${l.user} -> ${l.type}`;
@@ -153,6 +162,12 @@ describe('the declaration reader', () => {
     const exported = graph().exportsOf('/d/index.d.ts');
     expect([...exported.keys()].sort()).toEqual(['Api', 'Options', 'Public', 'more']);
     expect(exported.get('Public')).toEqual({ file: '/d/api.d.ts', name: 'Renamed' });
+  });
+
+  it('lists the outside modules the declarations load, through every relative import', () => {
+    expect(Object.fromEntries(graph().externalModules(['/d/index.d.ts']))).toEqual({
+      'node:http': ['/d/api.d.ts'],
+    });
   });
 
   it('reports imported, inline-imported and local types a public signature mentions', () => {
