@@ -130,3 +130,42 @@ export function safeUrl(value: string): string {
     return '[invalid url]';
   }
 }
+
+/**
+ * Why `token` cannot be sent as `Authorization: Bearer <token>`, or undefined
+ * when it can. Node refuses control and non-Latin-1 characters in a header
+ * (ERR_INVALID_CHAR), and the hub reads the token as one run of non-space
+ * characters, so whitespace would cut it. The answer never quotes the token.
+ */
+export function tokenProblem(token: string): string | undefined {
+  if (token.length === 0) return 'is empty';
+  if (/\s/.test(token)) return 'contains whitespace';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we look for
+  if (/[\x00-\x1f\x7f]/.test(token)) return 'contains a control character';
+  for (const ch of token) if (ch.codePointAt(0)! > 0xff) return 'contains a character outside Latin-1';
+  return undefined;
+}
+
+/**
+ * The worker's `token` option: a string that can travel in an HTTP header.
+ * The TypeError names the option and the problem, never the value (a secret).
+ */
+export function tokenOption(name: string, value: unknown): string {
+  if (typeof value !== 'string') fail(name, 'a non-empty string', value);
+  const problem = tokenProblem(value);
+  if (problem) {
+    throw new TypeError(
+      `Expected \`${name}\` to be a non-empty string that can be sent in an HTTP header (no whitespace, control or non-Latin-1 characters), got a string that ${problem}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Cuts a `#` comment off a line of a token file (the hub's and the worker's). A comment starts at the start of
+ * the line or after whitespace; a `#` inside a token is part of it (cutting
+ * there once let a worker holding only the prefix authenticate).
+ */
+export function stripComment(line: string): string {
+  return line.replace(/(^|\s)#.*$/s, '$1');
+}

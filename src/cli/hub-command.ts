@@ -4,7 +4,14 @@ import { Hub, type HubOptions, readTlsFiles } from '../hub/hub.js';
 import { linkLogger } from '../log/link-logger.js';
 import type { Handler } from '../queue/work-queue.js';
 import { attachWatchdog } from '../watchdog/attach.js';
-import { parseDuration, parseHostPort, parseInteger, readTextFile, UsageError } from './args.js';
+import {
+  parseDuration,
+  parseHostPort,
+  parseInteger,
+  readTextFile,
+  UsageError,
+  warnIfTokenFileLoose,
+} from './args.js';
 import { HubDrills } from './drills.js';
 import { Journal } from './journal.js';
 import type { Runtime } from './runtime.js';
@@ -68,6 +75,7 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
   } catch (err) {
     throw err instanceof UsageError ? err : new UsageError(`--tokens: ${(err as Error).message}`);
   }
+  warnIfTokenFileLoose(rt.logger, 'tokens', values.tokens);
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
     throw new UsageError('--tls-cert and --tls-key go together');
   }
@@ -135,9 +143,14 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
     exportHealth: telemetry.exportHealth,
     ...watchdogOptions,
   });
+  // Listen for SIGINT/SIGTERM before saying "listening": a signal sent on that line must not find
+  // Node's default action (exit without a summary) still in place.
+  const cancelSignalWait = new AbortController();
+  const signalled = rt.untilSignal(cancelSignalWait.signal);
   try {
     await hub.listen();
   } catch (err) {
+    cancelSignalWait.abort();
     await watchdog.stop();
     await hub.close({ timeoutMs: 100 });
     await telemetry.shutdown();
@@ -151,7 +164,7 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
     links: `${hub.httpUrl}/links`,
     metrics: telemetry.metricsUrl ?? 'off',
   });
-  await rt.untilSignal();
+  await signalled;
   rt.logger.info('hub shutting down', { hub_id: hub.hubId, timeout_ms: shutdownTimeoutMs });
   const report = await hub.close({ timeoutMs: shutdownTimeoutMs });
   await watchdog.stop();
