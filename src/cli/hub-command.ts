@@ -38,8 +38,9 @@ export const HUB_USAGE = `linkwatch hub --listen HOST:PORT --tokens FILE [option
   --watchdog-action ACTION    on a stalled link: evict | none (default evict)
   --progress-stall DUR        pending work with no progress this long is a stall (default 3 × heartbeat deadline)
   --drills                    accept fault drills from loopback: POST /drills/hang?worker=ID&duration=10s,
-                              POST /drills/fail?worker=ID&duration=10s, POST /drills/block?duration=5s
-                              (game days and tests; off by default)`;
+                              POST /drills/fail?worker=ID&duration=10s (at most 1h), POST /drills/block?duration=5s
+                              (at most 10m); each request needs the header "X-Linkwatch-Drill: 1" and no Origin,
+                              which no browser page can send (game days and tests; off by default)`;
 
 export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
   const { values } = parseArgs({

@@ -14,7 +14,7 @@ import {
   UsageError,
   warnIfTokenFileLoose,
 } from './args.js';
-import { blockEventLoop } from './drills.js';
+import { blockEventLoop, drillDuration, MAX_BLOCK_DRILL_MS } from './drills.js';
 import type { Runtime } from './runtime.js';
 import { watchdogFlags } from './watchdog-flags.js';
 
@@ -39,7 +39,7 @@ export const WORKER_USAGE = `linkwatch worker --hub URL [--hub URL ...] --id ID 
   --watchdog-action ACTION    on a stalled link: reconnect | none (default reconnect)
   --progress-stall DUR        pending work with no progress this long is a stall (default 3 × heartbeat deadline)
   --drills                    SIGUSR2 blocks this worker's event loop for --drill-block (game days and tests)
-  --drill-block DUR           default 5s`;
+  --drill-block DUR           default 5s, at most 10m`;
 
 export async function workerCommand(argv: string[], rt: Runtime): Promise<number> {
   const { values } = parseArgs({
@@ -85,7 +85,7 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
     );
   }
   // Every flag is parsed before anything starts, so a usage error never leaves a process running.
-  const blockMs = parseDuration('drill-block', values['drill-block']);
+  const blockMs = drillDuration('drill-block', values['drill-block'], MAX_BLOCK_DRILL_MS);
   const shutdownTimeoutMs = parseDuration('shutdown-timeout', values['shutdown-timeout']);
   const watchdogOptions = watchdogFlags(values);
   const backoff = {
@@ -156,7 +156,8 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
     producing.then(
       () => 'done',
       (err: Error) => {
-        failure = err;
+        // After a signal, stopping the worker rejects the blocked send: that is no failure.
+        if (!stop.signal.aborted) failure = err;
         return 'producer failed';
       },
     ),
