@@ -29,7 +29,8 @@ export const HUB_USAGE = `linkwatch hub --listen HOST:PORT --tokens FILE [option
   --handler-timeout DUR       per-message handler deadline (default 30s)
   --handler-delay DUR         synthetic work per message (default 0)
   --handler-ignores-deadline  the synthetic handler ignores its abort signal (simulates a hung consumer)
-  --journal FILE              append "workerId stream seq" per processed message; resume dedupe from it
+  --journal FILE              append one JSON record (worker id, stream, seq, CRC) per processed message;
+                              resume dedupe from it
   --tls-cert FILE --tls-key FILE   serve wss://
   --metrics-listen HOST:PORT  Prometheus exporter (default 127.0.0.1:9464; "off" disables)
   --shutdown-timeout DUR      default 10s
@@ -92,7 +93,15 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
   // Every flag is parsed before anything starts, so a usage error never leaves a process running.
   const shutdownTimeoutMs = parseDuration('shutdown-timeout', values['shutdown-timeout']);
   const watchdogOptions = watchdogFlags(values);
-  const journal = values.journal ? new Journal(values.journal) : undefined;
+  let journal: Journal | undefined;
+  try {
+    journal = values.journal ? new Journal(values.journal) : undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      `--journal: ${code ? `cannot open ${values.journal}: ${code}` : (err as Error).message}`,
+    );
+  }
   const drills = values.drills ? new HubDrills(rt.logger) : undefined;
   const handler: Handler = async (m, { signal }) => {
     const hang = drills?.hang(m.workerId);
