@@ -147,7 +147,8 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
     throw err;
   }
   telemetry.attachHub(hub);
-  hub.on(linkLogger(rt.logger), 'lifecycle');
+  const links = linkLogger(rt.logger);
+  hub.on(links, 'lifecycle');
   const watchdog = attachWatchdog(hub, {
     logger: rt.logger,
     exportHealth: telemetry.exportHealth,
@@ -178,6 +179,7 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
   rt.logger.info('hub shutting down', { hub_id: hub.hubId, timeout_ms: shutdownTimeoutMs });
   const report = await hub.close({ timeoutMs: shutdownTimeoutMs });
   await watchdog.stop();
+  links.close(); // the last sampled counts, before telemetry flushes
   journal?.close();
   const totals = hub.totals();
   await telemetry.shutdown();

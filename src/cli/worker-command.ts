@@ -124,7 +124,8 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
     throw err;
   }
   telemetry.attachWorker(worker);
-  worker.on(linkLogger(rt.logger), 'lifecycle');
+  const links = linkLogger(rt.logger);
+  worker.on(links, 'lifecycle');
   const watchdog = attachWatchdog(worker, {
     logger: rt.logger,
     exportHealth: telemetry.exportHealth,
@@ -177,6 +178,7 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
   const report = await worker.stop({ timeoutMs: shutdownTimeoutMs });
   await producing.catch(() => {});
   await watchdog.stop();
+  links.close(); // the last sampled counts, before telemetry flushes
   const c = worker.status().counters;
   await telemetry.shutdown();
   rt.print({
