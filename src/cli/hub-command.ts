@@ -93,9 +93,13 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
   // Every flag is parsed before anything starts, so a usage error never leaves a process running.
   const shutdownTimeoutMs = parseDuration('shutdown-timeout', values['shutdown-timeout']);
   const watchdogOptions = watchdogFlags(values);
+  // Overlapping handler calls complete out of order: the journal then records where to resume.
+  const overlapping =
+    values['queue-concurrency'] !== undefined &&
+    parseInteger('queue-concurrency', values['queue-concurrency'], 1) > 1;
   let journal: Journal | undefined;
   try {
-    journal = values.journal ? new Journal(values.journal) : undefined;
+    journal = values.journal ? new Journal(values.journal, { commitEveryAdvance: overlapping }) : undefined;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsageError(
@@ -104,6 +108,8 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
   }
   const drills = values.drills ? new HubDrills(rt.logger) : undefined;
   const handler: Handler = async (m, { signal }) => {
+    // Processed (and journaled) before a restart, above the last commit: done already.
+    if (journal?.alreadyProcessed(m.workerId, m.stream, m.seq)) return;
     const hang = drills?.hang(m.workerId);
     if (hang) await hang;
     drills?.fail(m.workerId);

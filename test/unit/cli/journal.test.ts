@@ -94,6 +94,48 @@ describe('the --journal file', () => {
       ['w"q', 's\\n\u2028\u0000'],
       ['ü', '{"w":"x"}'],
     ])
-      expect(decodeRecord(encodeRecord(w!, s!, 9))).toEqual({ workerId: w, stream: s, seq: 9 });
+      expect(decodeRecord(encodeRecord(w!, s!, 9))).toEqual({
+        kind: 'effect',
+        workerId: w,
+        stream: s,
+        seq: 9,
+      });
+  });
+
+  // With overlapping handler calls seq 3 can be recorded while 2 still runs; resuming after the
+  // highest record would then never deliver 2 again.
+  it('with overlapping calls it resumes from the last commit and skips what was recorded above it', () => {
+    const file = journalFile();
+    const j = new Journal(file, { commitEveryAdvance: true });
+    j.append('w1', 's1', 1);
+    j.commit('w1', 's1', 1);
+    j.append('w1', 's1', 3); // 2 still running when the hub dies
+    j.close();
+    const again = new Journal(file, { commitEveryAdvance: true });
+    expect(again.load('w1', 's1')).toBe(1);
+    expect(again.alreadyProcessed('w1', 's1', 2)).toBe(false);
+    expect(again.alreadyProcessed('w1', 's1', 3)).toBe(true);
+    expect(again.alreadyProcessed('w1', 's1', 3)).toBe(false); // once
+    again.append('w1', 's1', 2);
+    again.commit('w1', 's1', 3);
+    again.close();
+    expect(reopen(file).load('w1', 's1')).toBe(3);
+  });
+
+  it('a stream with commit records keeps getting them after a restart with calls in order', () => {
+    const file = journalFile();
+    const j = new Journal(file, { commitEveryAdvance: true });
+    j.append('w1', 's1', 1);
+    j.commit('w1', 's1', 1);
+    j.close();
+    const inOrder = new Journal(file);
+    inOrder.append('w1', 's1', 2);
+    inOrder.commit('w1', 's1', 2);
+    inOrder.append('w2', 's2', 1);
+    inOrder.commit('w2', 's2', 1); // a stream without commits: the effect record is the checkpoint
+    inOrder.close();
+    const again = reopen(file);
+    expect([again.load('w1', 's1'), again.load('w2', 's2')]).toEqual([2, 1]);
+    expect(readFileSync(file, 'utf8').match(/"p":/g)).toHaveLength(2);
   });
 });
