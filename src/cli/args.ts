@@ -53,7 +53,10 @@ export function readTextFile(flag: string, file: string): string {
  * the file and line, never the token.
  */
 export function readTokenFile(flag: string, file: string): string {
-  const lines = readTextFile(flag, file).split('\n');
+  // An editor's byte-order mark is not part of the token.
+  const lines = readTextFile(flag, file)
+    .replace(/^\uFEFF/, '')
+    .split('\n');
   for (let i = 0; i < lines.length; i++) {
     const token = stripComment(lines[i]!).trim();
     if (token.length === 0) continue;

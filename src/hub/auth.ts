@@ -115,7 +115,9 @@ function digest(token: string): Buffer {
  * a comment at the start of a line or after whitespace; inside a token it is
  * part of the token. Errors name the file and line (or entry), never a token.
  */
-export function parseTokenFile(text: string, file: string): TokenEntry[] {
+export function parseTokenFile(raw: string, file: string): TokenEntry[] {
+  // An editor's byte-order mark is not part of the first token.
+  const text = raw.replace(/^\uFEFF/, '');
   const trimmed = text.trim();
   if (trimmed.startsWith('[')) {
     let parsed: unknown;

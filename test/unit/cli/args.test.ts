@@ -37,6 +37,11 @@ describe("the worker's token file", () => {
     expect(message).not.toContain('secret');
   });
 
+  it('ignores a byte-order mark an editor put at the start', () => {
+    const file = writeFile(tempDir(), 'token', '\uFEFFsecret-token-1\n');
+    expect(readTokenFile('token-file', file)).toBe('secret-token-1');
+  });
+
   it('a file with only comments holds no token', () => {
     const file = writeFile(tempDir(), 'token', '# nothing\n\n');
     expect(usageMessage(() => readTokenFile('token-file', file))).toBe(

@@ -36,6 +36,12 @@ describe('the hub token file', () => {
     ]);
   });
 
+  it('ignores a byte-order mark an editor put at the start', () => {
+    expect(parseTokenFile('\uFEFFtoken-one-abc w1\n', FILE)).toEqual([
+      { token: 'token-one-abc', workerIds: ['w1'], name: `${FILE}:1` },
+    ]);
+  });
+
   it('counts line numbers from the first line of the file, leading blank lines included', () => {
     expect(() => parseTokenFile('\n\nshort w1\n', FILE)).toThrow(
       `${FILE}:3: the token must be at least 8 chars`,
