@@ -13,7 +13,8 @@ export type LinkLogger = LinkEventListener & { close(): void };
 /**
  * Turns link events into log lines: one per state change and fault; nothing
  * per message. What a peer can repeat at will, before or after logging in
- * (a failed login, a rejected frame), is sampled: at most one line per
+ * (a failed login, a refused connection, a hub-side handshake failure, a
+ * rejected frame), is sampled: at most one line per
  * interval per kind, with a count by `error.type` (see SampledLog).
  * Subscribe it with `hub.on()` or `worker.on()`; `close()` it at shutdown.
  */
@@ -22,6 +23,8 @@ export function linkLogger(logger: Logger, options: LinkLoggerOptions = {}): Lin
     options.sampleIntervalMs === undefined ? {} : { intervalMs: options.sampleIntervalMs };
   const authFailures = new SampledLog(logger, 'warn', 'authentication failed', sampling);
   const rejectedFrames = new SampledLog(logger, 'warn', 'frame rejected: closing link', sampling);
+  const hubHandshakes = new SampledLog(logger, 'warn', 'handshake failed', sampling);
+  const refusedConnections = new SampledLog(logger, 'warn', 'connection refused', sampling);
   const listener = (e: LinkEvent) => {
     const ids = { side: e.side, worker_id: e.workerId, hub_id: e.hubId };
     switch (e.type) {
@@ -44,7 +47,16 @@ export function linkLogger(logger: Logger, options: LinkLoggerOptions = {}): Lin
         });
         return;
       case 'handshake-failed':
-        logger.warn('handshake failed', { ...ids, url: e.url, 'error.type': e.errorType });
+        // On the hub a peer can fail handshakes at will (4003: never says hello); a worker's own
+        // dials are paced by its backoff.
+        if (e.side === 'hub') hubHandshakes.record(e.errorType, { ...ids, 'error.type': e.errorType });
+        else logger.warn('handshake failed', { ...ids, url: e.url, 'error.type': e.errorType });
+        return;
+      case 'connection-refused':
+        refusedConnections.record(e.errorType, { ...ids, 'error.type': e.errorType });
+        return;
+      case 'gave-up':
+        logger.error('worker gave up', { ...ids, 'error.type': e.errorType, reason: e.reason });
         return;
       case 'reconnect-scheduled':
         logger.info('reconnect scheduled', {
@@ -109,8 +121,8 @@ export function linkLogger(logger: Logger, options: LinkLoggerOptions = {}): Lin
   };
   return Object.assign(listener, {
     close() {
-      authFailures.close();
-      rejectedFrames.close();
+      for (const sampled of [authFailures, rejectedFrames, hubHandshakes, refusedConnections])
+        sampled.close();
     },
   });
 }

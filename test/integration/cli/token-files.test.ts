@@ -47,7 +47,7 @@ describe.concurrent('token files', () => {
   // Regression: the worker logged `fatal ERR_INVALID_CHAR` at every dial and kept running.
   it.each([
     ['a control character', 'tok-\u0001-secret-1', 'contains a control character'],
-    ['a non-Latin-1 character', 'tok-\u2603-secret-1', 'contains a character outside Latin-1'],
+    ['a non-ASCII character', 'tok-\u2603-secret-1', 'contains a character outside visible ASCII'],
   ])(
     'a worker token with %s exits 2 naming the file and line, never the token',
     async (_, token, problem) => {

@@ -28,7 +28,7 @@ describe("the worker's token file", () => {
   // Regression (issue 7, item 5): the worker logged `fatal ERR_INVALID_CHAR` and kept running.
   it.each([
     ['a control character', 'secret\u0001token', 'contains a control character'],
-    ['a character outside Latin-1', 'secret\u20actoken', 'contains a character outside Latin-1'],
+    ['a character outside visible ASCII', 'secret\u20actoken', 'contains a character outside visible ASCII'],
     ['whitespace inside', 'secret token', 'contains whitespace'],
   ])('a token with %s is a usage error naming the file and line, never the token', (_, token, problem) => {
     const file = writeFile(tempDir(), 'token', `# comment\n\n${token}\n`);

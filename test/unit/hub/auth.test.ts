@@ -51,7 +51,11 @@ describe('the hub token file', () => {
   // Issue 7, item 5: such a token can never be sent in a header, so it could never match.
   it.each([
     ['a control character', 'token-with-\u0001-inside', 'contains a control character'],
-    ['a character outside Latin-1', 'token-with-\u2603-inside', 'contains a character outside Latin-1'],
+    [
+      'a character outside visible ASCII',
+      'token-with-\u2603-inside',
+      'contains a character outside visible ASCII',
+    ],
   ])('refuses a token with %s, naming the file and line, never the token', (_, token, problem) => {
     let message = '';
     try {

@@ -124,6 +124,42 @@ describe('linkLogger', () => {
     listener.close();
   });
 
+  // Issue 7, items 8 and 18: refused connections and sockets that never say hello (4003).
+  it("refused connections and hub-side handshake failures are sampled; a worker's own handshake failures are not", () => {
+    const { lines, logger } = captured();
+    const listener = linkLogger(logger, { sampleIntervalMs: 1000 });
+    for (let i = 0; i < 50; i++) {
+      listener({ ...base, type: 'connection-refused', errorType: 'LW_ERR_CONNECTION_LIMIT' } as LinkEvent);
+      listener({
+        ...base,
+        type: 'handshake-failed',
+        url: '',
+        errorType: 'LW_ERR_HANDSHAKE_TIMEOUT',
+        handshakeMs: 5000,
+      } as LinkEvent);
+    }
+    for (let i = 0; i < 3; i++) {
+      listener({
+        ...base,
+        side: 'worker',
+        type: 'handshake-failed',
+        url: 'ws://127.0.0.1:1/',
+        errorType: 'LW_ERR_CONNECT',
+        handshakeMs: 1,
+      } as LinkEvent);
+    }
+    listener.close();
+    expect(lines.map((l) => [l.msg, l.side, l.suppressed, l.by_reason])).toEqual([
+      ['connection refused', 'hub', undefined, undefined],
+      ['handshake failed', 'hub', undefined, undefined],
+      ['handshake failed', 'worker', undefined, undefined],
+      ['handshake failed', 'worker', undefined, undefined],
+      ['handshake failed', 'worker', undefined, undefined],
+      ['handshake failed', 'hub', 49, 'LW_ERR_HANDSHAKE_TIMEOUT=49'],
+      ['connection refused', 'hub', 49, 'LW_ERR_CONNECTION_LIMIT=49'],
+    ]);
+  });
+
   it('other events are still one line each', () => {
     const { lines, logger } = captured();
     const listener = linkLogger(logger);
