@@ -45,7 +45,23 @@ describe('rejected logins as the hub reports them', () => {
   // Regression (issue 7, item 9): every failed login was one log line (4,930 attempts, 965 KB).
   it('500 bad-token attempts write one line at once and one summary with the count by error.type', async () => {
     const { hub, port } = await startHub('rejections-token-1 w1\n');
+    const token = writeFile(tempDir(), 'token', 'rejections-token-1\n');
+    // A worker that logged in keeps streaming through the flood, as before.
+    const worker = runCli([
+      'worker',
+      '--hub',
+      `ws://127.0.0.1:${port}`,
+      '--id',
+      'w1',
+      '--token-file',
+      token,
+      '--metrics-listen',
+      'off',
+      '--rate',
+      '200',
+    ]);
     try {
+      await worker.waitFor('"msg":"link connected"');
       for (let round = 0; round < 10; round++) {
         const results = await Promise.all(
           Array.from({ length: 50 }, (_, i) =>
@@ -62,6 +78,11 @@ describe('rejected logins as the hub reports them', () => {
       const during = hub.stderr().match(/"msg":"authentication failed"/g) ?? [];
       expect(during.length).toBeLessThanOrEqual(2);
 
+      worker.child.kill('SIGTERM');
+      expect((await worker.exited).code).toBe(0);
+      expect(summary(worker)).toMatchObject({ reconnects: 0, unacked: 0 });
+      // Its only link down is the clean one of its own shutdown.
+      expect(worker.stderr()).not.toContain('"level":"warn","msg":"link down"');
       hub.child.kill('SIGTERM');
       expect((await hub.exited).code).toBe(0);
       const lines = hub
@@ -75,6 +96,7 @@ describe('rejected logins as the hub reports them', () => {
       expect(summary(hub)).toMatchObject({ role: 'hub' });
       expect(hub.stderr()).not.toContain('wrong-token');
     } finally {
+      worker.child.kill('SIGKILL');
       hub.child.kill('SIGKILL');
     }
   });
