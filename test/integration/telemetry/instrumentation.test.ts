@@ -131,7 +131,7 @@ describe('telemetry from a real hub and worker', () => {
     const attempt = outages[0]!.events.find((e) => e.name === 'linkwatch.reconnect.attempt');
     expect(attempt?.attributes).toMatchObject({
       'linkwatch.attempt': 1,
-      'error.type': 'LW_ERR_CONNECTION_LOST',
+      'error.type': 'LW_ERR_EVICTED',
     });
     expect(String(attempt?.attributes?.['url.full'])).toBe(`${hub.url}/`);
 
