@@ -192,19 +192,21 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
     unacked: report.unacked,
     timedOut: report.timedOut,
   });
-  if (failure) throw new ProducerFailed(failure);
+  // A worker that gave up (superseded again and again) says why; the producer's error only echoes it.
+  if (worker.gaveUp) throw new WorkerStopped(`worker gave up: ${worker.gaveUp.message}`, worker.gaveUp);
+  if (failure) throw new WorkerStopped(`synthetic traffic failed: ${failure.message}`, failure);
   return 0;
 }
 
 /** Where the worker serves /metrics by default: not the hub's 9464, so both run on one host. */
 export const DEFAULT_WORKER_METRICS_LISTEN = '127.0.0.1:9465';
 
-/** The synthetic traffic stopped with an error after the worker started: exit code 1. */
-class ProducerFailed extends Error {
+/** The worker stopped by itself after it started (exit code 1); `code` is the cause's. */
+class WorkerStopped extends Error {
   readonly code: string;
-  constructor(cause: Error) {
-    super(`worker stopped: synthetic traffic failed: ${cause.message}`, { cause });
-    this.name = 'ProducerFailed';
+  constructor(why: string, cause: Error) {
+    super(`worker stopped: ${why}`, { cause });
+    this.name = 'WorkerStopped';
     this.code = (cause as NodeJS.ErrnoException).code ?? cause.name;
   }
 }

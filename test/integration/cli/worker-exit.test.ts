@@ -96,3 +96,33 @@ describe.concurrent('a worker whose synthetic traffic cannot go on', () => {
     expect(summary(p)).toMatchObject({ role: 'worker', workerId: 'w-exit', sent: 0, unacked: 5 });
   });
 });
+
+describe('two workers with the same id', () => {
+  // Issue 7, item 17 as the CLI shows it: the superseded side gives up and exits 1 saying so.
+  it('the one that gives up exits 1 by itself, saying it gave up and why', async () => {
+    const port = await freePort();
+    const tokens = writeFile(tempDir(), 'tokens', 'worker-exit-token-123 w-exit\n');
+    const hub = runCli([
+      'hub',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--tokens',
+      tokens,
+      '--metrics-listen',
+      'off',
+    ]);
+    const args = workerArgs(port, ['--rate', '50', '--backoff-initial', '20ms', '--backoff-max', '100ms']);
+    const a = runCli(args);
+    const b = runCli(args);
+    try {
+      await hub.waitFor('hub listening', 8000);
+      const first = await Promise.race([a.exited.then(() => a), b.exited.then(() => b)]);
+      expect(first.child.exitCode, first.stderr().slice(-2000)).toBe(1);
+      expect(first.stderr()).toContain('"msg":"worker gave up"');
+      expect(first.stderr()).toMatch(/\nlinkwatch: worker stopped: worker gave up: /);
+    } finally {
+      for (const p of [a, b, hub]) p.child.kill('SIGKILL');
+      await Promise.all([a.exited, b.exited, hub.exited]);
+    }
+  }, 60_000);
+});
