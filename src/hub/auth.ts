@@ -150,8 +150,8 @@ export function parseTokenFile(raw: string, file: string): TokenEntry[] {
   }
   const entries: TokenEntry[] = [];
   // Line numbers count from the file's first line, so split the text as read, not trimmed.
-  text.split('\n').forEach((raw, i) => {
-    const line = stripComment(raw).trim();
+  text.split('\n').forEach((asRead, i) => {
+    const line = stripComment(asRead).trim();
     if (!line) return;
     const [token, ids, extra] = line.split(/\s+/);
     if (extra !== undefined) throw new Error(`${file}:${i + 1}: expected "token [workerId,...]"`);
