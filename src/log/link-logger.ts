@@ -96,6 +96,7 @@ export function linkLogger(logger: Logger, options: LinkLoggerOptions = {}): Lin
           ...ids,
           'error.type': e.errorType,
           remote_address: e.remoteAddress,
+          detail: e.detail,
         });
         return;
       case 'superseded':

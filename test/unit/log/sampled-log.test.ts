@@ -160,6 +160,24 @@ describe('linkLogger', () => {
     ]);
   });
 
+  // Issue 7, item 19: the client gets a generic reason; the hub's log gets which entry refused what.
+  it("an auth failure's private detail reaches the hub's log", () => {
+    const { lines, logger } = captured();
+    const listener = linkLogger(logger);
+    listener({
+      ...base,
+      type: 'auth-failed',
+      errorType: 'LW_ERR_WORKER_ID_MISMATCH',
+      remoteAddress: '127.0.0.1',
+      detail: 'token /etc/linkwatch/tokens:3 may not claim worker id "w9"',
+    } as LinkEvent);
+    listener.close();
+    expect(lines[0]).toMatchObject({
+      msg: 'authentication failed',
+      detail: 'token /etc/linkwatch/tokens:3 may not claim worker id "w9"',
+    });
+  });
+
   it('other events are still one line each', () => {
     const { lines, logger } = captured();
     const listener = linkLogger(logger);
