@@ -5,7 +5,7 @@ import { WatchdogTelemetry, type WatchdogTelemetryOptions } from './otel-sink.js
 import { Watchdog, type WatchdogOptions, type WatchdogTarget } from './watchdog.js';
 
 /** Where the watchdog publishes its view, so /links and the link-state metric show it. */
-interface WatchdogHooks {
+export interface WatchdogHooks {
   stateOf?: ((workerId: string) => LinkState | undefined) | undefined;
   alertsOf?: ((workerId: string) => string[]) | undefined;
 }

@@ -35,7 +35,7 @@ export interface WatchdogOptions {
   /** Heartbeat settings the default thresholds derive from. @default 5000 ms × 3 */
   heartbeat?: { intervalMs: number; misses: number };
   thresholds?: Partial<HealthThresholds>;
-  /** How often the rules run over every link (a sweep, in slices of SWEEP_SLICE links), ms. @default 500 */
+  /** How often the rules run, ms. @default 500 */
   checkIntervalMs?: number;
   /** Self-heal on `stalled`: the worker reconnects, the hub evicts. @default 'reconnect' for workers, 'evict' for hubs */
   action?: WatchdogAction;
