@@ -12,7 +12,9 @@
  * With --snapshot, the last variant also writes heap snapshots before and
  * after and prints the growth per link by constructor.
  *
- *   npm run build && npx node bench/fleet-memory.js [--links=2000] [--snapshot]
+ *   npm run build && npx node bench/fleet-memory.js [--links=2000] [--snapshot] [--semi=MB] [--only=hub,...]
+ *
+ * --semi=MB caps V8's young generation (--max-semi-space-size) in the serving process.
  *
  * Writes bench/results/fleet-memory-latest.json.
  */
@@ -130,9 +132,13 @@ async function rawClients(url, links) {
   process.exit(0);
 }
 
-async function runVariant(variant, links, snapshotDir) {
+async function runVariant(variant, links, snapshotDir, semi) {
   const child = fork(fileURLToPath(import.meta.url), ['--serve', variant, String(links), snapshotDir ?? ''], {
-    execArgv: ['--expose-gc', '--max-old-space-size=8192'],
+    execArgv: [
+      '--expose-gc',
+      '--max-old-space-size=8192',
+      ...(semi ? [`--max-semi-space-size=${semi}`] : []),
+    ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const url = await new Promise((r) => child.on('message', (m) => m.type === 'url' && r(m.url)));
@@ -202,11 +208,17 @@ async function main() {
   if (argv[0] === '--raw-clients') return rawClients(argv[1], Number(argv[2]));
   const links = Number(argv.find((a) => a.startsWith('--links='))?.slice(8) ?? 2000);
   const snapshot = argv.includes('--snapshot');
+  const semi = argv.find((a) => a.startsWith('--semi='))?.slice(7);
+  const only =
+    argv
+      .find((a) => a.startsWith('--only='))
+      ?.slice(7)
+      .split(',') ?? VARIANTS;
   const results = [];
   const snapDir = snapshot ? mkdtempSync(join(os.tmpdir(), 'linkwatch-heap-')) : undefined;
   try {
-    for (const v of VARIANTS) {
-      const r = await runVariant(v, links, v === '+telemetry' ? snapDir : undefined);
+    for (const v of only) {
+      const r = await runVariant(v, links, v === '+telemetry' ? snapDir : undefined, semi);
       results.push(r);
       const p = r.perLinkBytes;
       console.log(
@@ -229,7 +241,7 @@ async function main() {
   mkdirSync(join(here, 'results'), { recursive: true });
   writeFileSync(
     join(here, 'results', 'fleet-memory-latest.json'),
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, links, results }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, links, semi, results }, null, 2)}\n`,
   );
 }
 
