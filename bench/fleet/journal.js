@@ -1,6 +1,7 @@
 /**
- * Reads the CLI hub's journal (`workerId stream seq` per processed message)
- * and counts what the handler saw twice and what it never saw.
+ * Reads the CLI hub's journal and counts what the handler saw twice and what
+ * it never saw. Records are JSON lines `{"w","s","q"}` (`"p"` marks a commit
+ * record, not a message); the older `workerId stream seq` text is read too.
  */
 import { readFileSync } from 'node:fs';
 
@@ -9,8 +10,26 @@ export function analyseJournal(file) {
   let lines = 0;
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     if (!line) continue;
-    const [workerId, stream, seqText] = line.split(' ');
-    const seq = Number(seqText);
+    let workerId;
+    let stream;
+    let seq;
+    if (line.startsWith('{')) {
+      let r;
+      try {
+        r = JSON.parse(line);
+      } catch {
+        continue; // a torn last line: that message was not processed
+      }
+      if (r.q === undefined) continue;
+      workerId = r.w;
+      stream = r.s;
+      seq = r.q;
+    } else {
+      const parts = line.split(' ');
+      workerId = parts[0];
+      stream = parts[1];
+      seq = Number(parts[2]);
+    }
     lines++;
     const key = `${workerId} ${stream}`;
     let s = streams.get(key);

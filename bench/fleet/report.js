@@ -53,7 +53,7 @@ log level ${args.logLevel}; workers from \`linkwatch load\` in ${args.procs} pro
 steady window ${args.steadyS} s after a 5 s warm-up. ✓/✗ against the goals of issue 10.
 
 | workers | connected | all connected (≤ ${goals.connectS} s) | hub CPU while connecting | hub CPU steady (≤ ${goals.cpuPercent} %) | hub RSS | RSS per link (≤ ${goals.rssPerLinkKb} KB) | RTT p99 (≤ ${goals.rttP99Ms} ms) | not healthy (0) | lost |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|
+|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
 | workers | hub CPU per connect | hub CPU per link-second | load average | one /metrics scrape | series | of which SDK overflow | hub CPU during it | /links answered in | RTT p50 / p90 | load processes' loop delay p99 (median / worst) |
