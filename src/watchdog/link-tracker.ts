@@ -122,29 +122,39 @@ export class LinkTracker {
     return t;
   }
 
-  /** Folds one lifecycle event into its link's track. O(1). */
+  /**
+   * Folds one lifecycle event into its link's track. O(1); the events that
+   * come once per heartbeat and link cost a type check, or one lookup.
+   */
   observe(e: LinkEvent, round: number): void {
     if (e.workerId === 'unknown') return;
-    const t = this.track(e.workerId, e.hubId, round);
     switch (e.type) {
-      case 'connected':
+      case 'connected': {
+        const t = this.track(e.workerId, e.hubId, round);
         t.everConnected = true;
         t.downSince = undefined;
         t.consecutiveMisses = 0;
         t.lastProgressAt = e.at;
         t.bufferedAboveSince = undefined;
         return;
-      case 'disconnected':
+      }
+      case 'disconnected': {
+        const t = this.track(e.workerId, e.hubId, round);
         t.downSince = e.at;
         t.consecutiveMisses = 0;
         return;
+      }
       case 'heartbeat-missed':
-        t.consecutiveMisses = e.consecutive;
+        this.track(e.workerId, e.hubId, round).consecutiveMisses = e.consecutive;
         return;
-      case 'heartbeat-rtt':
-        t.consecutiveMisses = 0;
+      case 'heartbeat-rtt': {
+        // Once per heartbeat and link: only a link that missed one has anything to reset.
+        const t = this.#tracks.get(e.workerId);
+        if (t && t.consecutiveMisses !== 0) t.consecutiveMisses = 0;
         return;
+      }
       default:
+        // Every other event (heartbeat-sent, heartbeat-received, ...) changes nothing here.
         return;
     }
   }
