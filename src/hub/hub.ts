@@ -259,6 +259,7 @@ export class Hub {
           type: 'auth-failed',
           errorType: auth.errorType,
           remoteAddress: socket.remoteAddress,
+          detail: auth.detail,
         });
       }
       rejectUpgrade(socket, auth.status, auth.reason);
