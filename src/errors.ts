@@ -33,6 +33,10 @@ export const ERROR_CODES = {
   LW_ERR_WINDOW_EXCEEDED:
     "The peer sent more unacked data than the receiver's queue capacity allows. Close 1008.",
   LW_ERR_STALLED: "The worker's watchdog tore down a stalled link to reconnect (self-heal).",
+  LW_ERR_TOO_MANY_HEARTBEATS:
+    'The peer sent heartbeats far faster than the agreed interval (more than 10 in one interval). Close 4004.',
+  LW_ERR_CHECKPOINT_FAILED:
+    'The CheckpointStore threw or rejected on commit: the messages it covers are not acked as processed, and the link is closed with 4005 so the worker replays them.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
