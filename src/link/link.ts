@@ -1,13 +1,18 @@
 import { ConnectionError, DeadlineError, type LinkwatchError, ProtocolError } from '../errors.js';
 import { CloseCode, clampReason } from '../protocol/close-codes.js';
-import { decodeFrame, encodeFrame } from '../protocol/codec.js';
-import type { Frame } from '../protocol/frames.js';
+import { dataFrameOf, decodeFrame, encodeBatch, encodeFrame } from '../protocol/codec.js';
+import type { BatchItem, Frame } from '../protocol/frames.js';
 import { Heartbeat, type HeartbeatHost } from './heartbeat.js';
 import type { Session, SessionLink } from './session.js';
 import type { Transport } from './transport.js';
 
 /** A polite close that takes longer than this is cut with terminate(), ms. */
 export const CLOSE_TIMEOUT_MS = 1000;
+/**
+ * More heartbeats than this from the peer within one agreed interval is a
+ * flood (it sends one per interval): each one costs us an hb-ack write.
+ */
+export const HEARTBEAT_FLOOD_LIMIT = 10;
 
 /** Settings of one live link, agreed in the handshake. */
 export interface LinkSettings {
@@ -26,6 +31,12 @@ export interface LinkSettings {
   highWatermarkBytes: number;
   /** Buffered bytes above the watermark for this long is a transport stall, ms. */
   sendStallTimeoutMs: number;
+  /**
+   * The peer speaks protocol revision 2 or later: waiting messages go out as
+   * one batch frame. Off, every message is its own data frame (revision 1).
+   * @default false
+   */
+  batch?: boolean;
 }
 
 export interface LinkDown {
@@ -61,6 +72,11 @@ export class Link implements SessionLink {
   #stalledSince = 0;
   // Terminates a polite close the peer never finishes; cleared by transportClosed().
   #closeFallback: ReturnType<typeof setTimeout> | undefined;
+  // A pump is queued on process.nextTick: sends of the current tick join one frame.
+  #pumpQueued = false;
+  // Heartbeats heard in the interval-long window that began at #hbWindowStart.
+  #hbWindowStart = 0;
+  #hbInWindow = 0;
 
   constructor(
     transport: Transport,
@@ -98,6 +114,17 @@ export class Link implements SessionLink {
   /** Attaches to the session, replays what the peer has not processed, and starts heartbeats. */
   start(peerProcessed: number): number {
     const s = this.#session;
+    // A peer that claims more than we ever sent would make us release unsent messages as delivered.
+    if (peerProcessed > s.outbox.maxSent) {
+      this.reject(
+        new ProtocolError(
+          'LW_ERR_PROTOCOL',
+          CloseCode.protocolError,
+          `peer claims seq ${peerProcessed} processed, but only ${s.outbox.maxSent} was ever sent`,
+        ),
+      );
+      return 0;
+    }
     // What the peer processed but whose acks died with the last link counts as acked now.
     const released = s.outbox.ack(peerProcessed);
     if (released > 0) {
@@ -149,18 +176,14 @@ export class Link implements SessionLink {
       case 'data':
         // Flow-controlled by our acks, so the peer's data proves a round trip (see Heartbeat).
         this.#heartbeat.progress();
-        if (!s.receive(frame, bytes, this.#settings.receiveWindow)) {
-          this.reject(
-            new ProtocolError(
-              'LW_ERR_WINDOW_EXCEEDED',
-              CloseCode.policyViolation,
-              `peer exceeded the flow-control window of ${this.#settings.receiveWindow}`,
-            ),
-          );
-        }
+        if (!s.receive(frame, bytes, this.#settings.receiveWindow)) this.#windowExceeded();
+        return;
+      case 'batch':
+        this.#heartbeat.progress();
+        this.#receiveBatch(frame.m, bytes);
         return;
       case 'ack': {
-        if (frame.seq > s.outbox.lastSeq) {
+        if (frame.seq > s.outbox.maxSent) {
           this.reject(
             new ProtocolError(
               'LW_ERR_PROTOCOL',
@@ -181,6 +204,7 @@ export class Link implements SessionLink {
         return;
       }
       case 'hb':
+        if (this.#heartbeatFlood()) return;
         this.#write({ v: 1, t: 'hb-ack', id: frame.id, ts: frame.ts });
         s.lastHeartbeatAt = performance.now();
         s.peerProgress = frame.progress;
@@ -210,24 +234,99 @@ export class Link implements SessionLink {
     }
   }
 
-  /** Writes data frames while the window and the socket buffer allow. */
+  /** Each item of a batch is a data frame of its own to the session: dedupe, window and queue. */
+  #receiveBatch(items: readonly BatchItem[], bytes: number): void {
+    const s = this.#session;
+    const window = this.#settings.receiveWindow;
+    // The frame's bytes shared out, for the per-message data-received event.
+    const share = Math.round(bytes / items.length);
+    for (const item of items) {
+      if (!s.receive(item, share, window)) {
+        this.#windowExceeded();
+        return;
+      }
+    }
+  }
+
+  #windowExceeded(): void {
+    this.reject(
+      new ProtocolError(
+        'LW_ERR_WINDOW_EXCEEDED',
+        CloseCode.policyViolation,
+        `peer exceeded the flow-control window of ${this.#settings.receiveWindow}`,
+      ),
+    );
+  }
+
+  /** Counts the peer's heartbeats per agreed interval; true when it flooded and the link is closed. */
+  #heartbeatFlood(): boolean {
+    const now = performance.now();
+    if (now - this.#hbWindowStart >= this.#settings.heartbeatIntervalMs) {
+      this.#hbWindowStart = now;
+      this.#hbInWindow = 0;
+    }
+    if (++this.#hbInWindow <= HEARTBEAT_FLOOD_LIMIT) return false;
+    this.reject(
+      new ProtocolError(
+        'LW_ERR_TOO_MANY_HEARTBEATS',
+        CloseCode.tooManyHeartbeats,
+        `more than ${HEARTBEAT_FLOOD_LIMIT} heartbeats within ${this.#settings.heartbeatIntervalMs} ms`,
+      ),
+    );
+    return true;
+  }
+
+  /**
+   * Pumps once the current tick's synchronous work and promise callbacks are
+   * done, so messages sent together leave in one frame. Not a timer: a lone
+   * message still goes out before any I/O is polled.
+   */
+  requestPump(): void {
+    if (this.#pumpQueued || this.#down) return;
+    this.#pumpQueued = true;
+    process.nextTick(queuedPump, this);
+  }
+
+  /** For queuedPump only. */
+  runQueuedPump(): void {
+    this.#pumpQueued = false;
+    this.pump();
+  }
+
+  /**
+   * Writes what is waiting while the window and the socket buffer allow:
+   * with `batch`, one frame per turn of the loop holding every message that
+   * fits the window and `maxFrameBytes`; without, one data frame each.
+   */
   pump(): void {
     if (this.#down || this.#drainTimer) return;
     const s = this.#session;
-    const { sendWindow, highWatermarkBytes } = this.#settings;
+    const { sendWindow, highWatermarkBytes, maxFrameBytes } = this.#settings;
+    // Without batching, a "batch" may only ever hold one message.
+    const frameLimit = this.#settings.batch ? maxFrameBytes : 0;
     for (;;) {
       if (this.#transport.bufferedAmount >= highWatermarkBytes) {
         this.#watchDrain();
         return;
       }
-      const entry = s.outbox.takeNext(sendWindow);
-      if (!entry) return;
-      this.#transport.send(entry.frame, this.#written);
-      const replay = entry.sends > 1;
-      if (replay) s.counters.replayed++;
-      else s.counters.sent++;
-      if (s.events.perMessage) {
-        s.events.emit({ ...s.eventBase(), type: 'data-sent', seq: entry.seq, bytes: entry.bytes, replay });
+      const batch = s.outbox.takeBatch(sendWindow, frameLimit);
+      if (batch.length === 0) return;
+      let frame: string;
+      if (batch.length === 1) frame = dataFrameOf(batch[0]!.item);
+      else {
+        const items: string[] = new Array(batch.length);
+        for (let i = 0; i < batch.length; i++) items[i] = batch[i]!.item;
+        frame = encodeBatch(items);
+      }
+      this.#transport.send(frame, this.#written);
+      const perMessage = s.events.perMessage;
+      for (const entry of batch) {
+        const replay = entry.sends > 1;
+        if (replay) s.counters.replayed++;
+        else s.counters.sent++;
+        if (perMessage) {
+          s.events.emit({ ...s.eventBase(), type: 'data-sent', seq: entry.seq, bytes: entry.bytes, replay });
+        }
       }
     }
   }
@@ -261,9 +360,25 @@ export class Link implements SessionLink {
     this.#write({ v: 1, t: 'ack', seq });
   }
 
+  /**
+   * Writes a control frame (hb, hb-ack, ack). It counts toward the same
+   * buffered-bytes bound and drain deadline as data: past the watermark the
+   * deadline is armed here too, and past the hard bound the link goes at once,
+   * so a peer that never reads cannot make us buffer without limit.
+   */
   #write(frame: Frame): void {
     if (this.#down) return;
-    this.#transport.send(encodeFrame(frame));
+    const t = this.#transport;
+    t.send(encodeFrame(frame));
+    const { highWatermarkBytes, maxFrameBytes } = this.#settings;
+    const buffered = t.bufferedAmount;
+    if (buffered < highWatermarkBytes) return;
+    // Data stops at the watermark, so only a batch (≤ maxFrameBytes) and control frames pass it.
+    if (buffered > 2 * highWatermarkBytes + maxFrameBytes) {
+      this.#stalled(buffered, 0, 'over the buffered-bytes bound');
+      return;
+    }
+    if (!this.#drainTimer) this.#watchDrain();
   }
 
   sendHeartbeat(id: number, ts: number): void {
@@ -298,21 +413,23 @@ export class Link implements SessionLink {
         return;
       }
       const stalledMs = performance.now() - this.#stalledSince;
-      if (stalledMs >= sendStallTimeoutMs) {
-        const s = this.#session;
-        if (s.events.active) {
-          s.events.emit({ ...s.eventBase(), type: 'transport-stalled', bufferedBytes: buffered, stalledMs });
-        }
-        this.teardown(
-          new DeadlineError(
-            'LW_ERR_TRANSPORT_STALLED',
-            sendStallTimeoutMs,
-            `socket kept ${buffered} bytes buffered for ${Math.round(stalledMs)} ms`,
-          ),
-          { closeCode: undefined },
-        );
-      }
+      if (stalledMs >= sendStallTimeoutMs) this.#stalled(buffered, stalledMs, 'buffered');
     }, every);
+  }
+
+  #stalled(buffered: number, stalledMs: number, what: string): void {
+    const s = this.#session;
+    if (s.events.active) {
+      s.events.emit({ ...s.eventBase(), type: 'transport-stalled', bufferedBytes: buffered, stalledMs });
+    }
+    this.teardown(
+      new DeadlineError(
+        'LW_ERR_TRANSPORT_STALLED',
+        this.#settings.sendStallTimeoutMs,
+        `socket kept ${buffered} bytes ${what} for ${Math.round(stalledMs)} ms`,
+      ),
+      { closeCode: undefined },
+    );
   }
 
   /** The socket is gone (its 'close' event fired): release the close fallback. */
@@ -350,6 +467,10 @@ export class Link implements SessionLink {
     }
     this.#onDown(this.#down);
   }
+}
+
+function queuedPump(link: Link): void {
+  link.runQueuedPump();
 }
 
 function rawLength(raw: Buffer | ArrayBuffer | Buffer[]): number {

@@ -1,4 +1,5 @@
 import { ClosedError, OutboxFullError } from '../errors.js';
+import { BATCH_ENVELOPE_BYTES } from '../protocol/codec.js';
 
 /**
  * What `send()` does when the outbox is full.
@@ -21,8 +22,8 @@ export interface OutboxOptions {
 
 export interface OutboxEntry {
   readonly seq: number;
-  /** The encoded data frame, ready to write; replays resend the same bytes. */
-  readonly frame: string;
+  /** The encoded message as a batch item (see `encodeBatchItem`); replays resend the same bytes. */
+  readonly item: string;
   readonly bytes: number;
   readonly enqueuedAt: number;
   /** How many times it went on the wire; > 1 means replayed. */
@@ -60,6 +61,8 @@ export class Outbox {
   #next = 0;
   #bytes = 0;
   #lastSeq = 0;
+  // Highest seq ever put on the wire, on any connection: no honest ack goes past it.
+  #maxSent = 0;
   #acked = 0;
   // Producers waiting for room under the `block` policy, FIFO.
   #waiters: Waiter[] = [];
@@ -83,6 +86,10 @@ export class Outbox {
   /** Highest seq assigned. */
   get lastSeq(): number {
     return this.#lastSeq;
+  }
+  /** Highest seq ever written, on any connection. An ack above it is a protocol error. */
+  get maxSent(): number {
+    return this.#maxSent;
   }
   /** Highest seq the peer acked. */
   get acked(): number {
@@ -135,7 +142,33 @@ export class Outbox {
     if (this.#next >= this.#entries.length || this.#next - this.#head >= window) return undefined;
     const entry = this.#entries[this.#next++]!;
     entry.sends++;
+    if (entry.seq > this.#maxSent) this.#maxSent = entry.seq;
     return entry;
+  }
+
+  /**
+   * The entries to write next as one frame: what is waiting, up to the
+   * flow-control window, while their batch frame stays within
+   * `maxFrameBytes`. The first always goes (alone it fits, or send() would
+   * have refused it). Empty when nothing may be written.
+   */
+  takeBatch(window: number, maxFrameBytes: number): OutboxEntry[] {
+    const batch: OutboxEntry[] = [];
+    let bytes = BATCH_ENVELOPE_BYTES - 1;
+    for (;;) {
+      if (this.#next >= this.#entries.length || this.#next - this.#head >= window) break;
+      const entry = this.#entries[this.#next]!;
+      bytes += entry.bytes + 1;
+      if (batch.length > 0 && bytes > maxFrameBytes) break;
+      this.#next++;
+      entry.sends++;
+      batch.push(entry);
+    }
+    if (batch.length > 0) {
+      const last = batch[batch.length - 1]!.seq;
+      if (last > this.#maxSent) this.#maxSent = last;
+    }
+    return batch;
   }
 
   /** Cumulative ack: releases every entry with seq ≤ `seq`. Returns how many were released. */
@@ -178,9 +211,9 @@ export class Outbox {
 
   #push(encode: Encode): SendReceipt {
     const seq = ++this.#lastSeq;
-    const frame = encode(seq);
-    const bytes = Buffer.byteLength(frame, 'utf8');
-    this.#entries.push({ seq, frame, bytes, enqueuedAt: this.#now(), sends: 0 });
+    const item = encode(seq);
+    const bytes = Buffer.byteLength(item, 'utf8');
+    this.#entries.push({ seq, item, bytes, enqueuedAt: this.#now(), sends: 0 });
     this.#bytes += bytes;
     return { seq, status: 'queued' };
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LinkwatchError } from '../errors.js';
-import { encodeDataFrame, MAX_PAYLOAD_DEPTH, payloadProblem } from '../protocol/codec.js';
-import type { DataFrame, JsonValue, Progress } from '../protocol/frames.js';
+import { encodeBatchItem, MAX_PAYLOAD_DEPTH, payloadProblem } from '../protocol/codec.js';
+import type { BatchItem, JsonValue, Progress } from '../protocol/frames.js';
 import { type Handler, type Message, WorkQueue } from '../queue/work-queue.js';
 import type { LinkEvents, Side } from './events.js';
 import type { LinkHooks } from './hooks.js';
@@ -38,7 +38,8 @@ export interface SessionOptions {
 
 /** The part of a live link the session drives. */
 export interface SessionLink {
-  pump(): void;
+  /** Write what is waiting once this tick's sends are in, as one frame. */
+  requestPump(): void;
   scheduleAck(): void;
 }
 
@@ -193,12 +194,12 @@ export class Session {
         ),
       );
     }
-    const pending = this.outbox.enqueue((seq) => encodeDataFrame(seq, probe, traceparent));
+    const pending = this.outbox.enqueue((seq) => encodeBatchItem(seq, probe, traceparent));
     if (this.outbox.waiting > 0 && this.events.perMessage) {
       this.events.emit({ ...this.#base(), type: 'outbox-blocked', waiting: this.outbox.waiting });
     }
     return pending.then((receipt) => {
-      if (receipt.status === 'queued') this.#link?.pump();
+      if (receipt.status === 'queued') this.#link?.requestPump();
       return receipt;
     });
   }
@@ -216,18 +217,25 @@ export class Session {
     return dropped;
   }
 
-  /** A data frame arrived. Returns false when it broke the flow-control window. */
-  receive(frame: DataFrame, bytes: number, window: number): boolean {
-    if (this.#inbox.accept(frame.seq) === 'duplicate') {
+  /**
+   * A data message arrived (a data frame or one item of a batch). Returns
+   * false when it broke the flow-control window; such a message is neither
+   * accepted nor counted as received, so the peer replays it and
+   * received = processed + failed + rejected + queued holds.
+   */
+  receive(frame: BatchItem, bytes: number, window: number): boolean {
+    const inbox = this.#inbox;
+    if (frame.seq <= inbox.lastAccepted) {
       this.counters.duplicates++;
       if (this.events.active)
         this.events.emit({ ...this.#base(), type: 'duplicate-dropped', seq: frame.seq });
       return true;
     }
+    if (inbox.inFlight >= window || this.queue.full) return false;
+    inbox.accept(frame.seq);
     this.counters.received++;
     if (this.events.perMessage)
       this.events.emit({ ...this.#base(), type: 'data-received', seq: frame.seq, bytes });
-    if (this.#inbox.inFlight > window) return false;
     const message: Message = {
       workerId: this.workerId,
       stream: this.#peerStream ?? '',

@@ -73,6 +73,10 @@ export class WorkQueue {
   get running(): number {
     return this.#queue.pending;
   }
+  /** At its limit: add() would refuse. */
+  get full(): boolean {
+    return this.depth >= (this.#options.limit ?? this.#options.capacity);
+  }
   /** Handlers past their deadline that have not returned yet. */
   get hung(): number {
     return this.#hung;

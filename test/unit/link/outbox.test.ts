@@ -56,7 +56,7 @@ describe('Outbox: sequence numbers and acks', () => {
     const box = outbox();
     await box.enqueue(() => '{"p":"é"}');
     const e = box.takeNext(10);
-    expect(e).toMatchObject({ seq: 1, frame: '{"p":"é"}', bytes: 10, sends: 1, enqueuedAt: 0 });
+    expect(e).toMatchObject({ seq: 1, item: '{"p":"é"}', bytes: 10, sends: 1, enqueuedAt: 0 });
     expect(box.takeNext(10)).toBeUndefined();
   });
 
@@ -140,7 +140,7 @@ describe('Outbox: flow-control window and replay', () => {
     expect(box.acked).toBe(2);
     expect(box.inFlight).toBe(0);
     const replayed = [box.takeNext(10)!, box.takeNext(10)!, box.takeNext(10)!];
-    expect(replayed.map((e) => [e.seq, e.sends, e.frame])).toEqual([
+    expect(replayed.map((e) => [e.seq, e.sends, e.item])).toEqual([
       [3, 2, small(3)],
       [4, 2, small(4)],
       [5, 2, small(5)],
@@ -185,7 +185,7 @@ describe('Outbox: flow-control window and replay', () => {
     expect(box.bytes).toBe(1400 * 10);
     expect(box.rewind(1700)).toBe(300);
     const next = box.takeNext(10_000)!;
-    expect([next.seq, next.sends, next.frame]).toEqual([1701, 2, small(1701)]);
+    expect([next.seq, next.sends, next.item]).toEqual([1701, 2, small(1701)]);
     expect(takeAll(box).at(-1)).toBe(3000);
     expect(box.ack(3000)).toBe(1300);
     expect(box.size).toBe(0);
