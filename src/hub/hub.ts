@@ -25,7 +25,7 @@ import { OVERFLOW_POLICIES, type SendReceipt } from '../link/outbox.js';
 import { Session, type SessionCounters } from '../link/session.js';
 import { CloseCode, clampReason } from '../protocol/close-codes.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
-import type { HelloFrame, JsonValue } from '../protocol/frames.js';
+import { BATCH_REVISION, type HelloFrame, type JsonValue, PROTOCOL_REVISION } from '../protocol/frames.js';
 import type { Handler } from '../queue/work-queue.js';
 import { functionOption, intOption, oneOf, stringOption } from '../validate.js';
 import { TokenAuthenticator, type TokenEntry } from './auth.js';
@@ -517,6 +517,7 @@ export class Hub {
         heartbeatMisses: this.#o.heartbeatMisses,
         window: this.#o.queueCapacity,
         maxFrameBytes: this.#o.maxFrameBytes,
+        rev: PROTOCOL_REVISION,
       }),
     );
     const link = new Link(
@@ -532,6 +533,7 @@ export class Hub {
         ackBatch: this.#o.ackBatch,
         highWatermarkBytes: this.#o.highWatermarkBytes,
         sendStallTimeoutMs: this.#o.sendStallTimeoutMs,
+        batch: (hello.rev ?? 1) >= BATCH_REVISION,
       },
       (down) => this.#onLinkDown(peer, link, ws, down),
     );
@@ -568,6 +570,8 @@ export class Hub {
       );
     });
     const replayed = link.start(peerProcessed);
+    // start() closes a link whose hello claims more than was ever sent; it never connected.
+    if (link.isDown) return;
     if (this.#events.active) {
       this.#events.emit({
         ...s.eventBase(),

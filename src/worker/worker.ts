@@ -17,7 +17,7 @@ import { OVERFLOW_POLICIES, type OverflowPolicy, type SendReceipt } from '../lin
 import { Session, type SessionCounters } from '../link/session.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { decodeFrame, encodeFrame, WORKER_ID_PATTERN } from '../protocol/codec.js';
-import type { JsonValue, WelcomeFrame } from '../protocol/frames.js';
+import { BATCH_REVISION, type JsonValue, PROTOCOL_REVISION, type WelcomeFrame } from '../protocol/frames.js';
 import type { Handler } from '../queue/work-queue.js';
 import { functionOption, intOption, oneOf, safeUrl, stringOption, urlOption } from '../validate.js';
 
@@ -391,6 +391,7 @@ export class Worker {
           peerStream: s.peerStream ?? '',
           processed: s.inbox.processed,
           window: this.#o.queueCapacity,
+          rev: PROTOCOL_REVISION,
         }),
       );
     });
@@ -481,6 +482,7 @@ export class Worker {
         ackBatch: this.#o.ackBatch,
         highWatermarkBytes: this.#o.highWatermarkBytes,
         sendStallTimeoutMs: this.#o.sendStallTimeoutMs,
+        batch: (welcome.rev ?? 1) >= BATCH_REVISION,
       },
       (down) => this.#onLinkDown(ws, link, down),
     );
@@ -490,6 +492,8 @@ export class Worker {
     if (this.#everConnected) s.counters.reconnects++;
     this.#everConnected = true;
     const replayed = link.start(welcome.processed);
+    // start() closes a link whose welcome claims more than was ever sent; it never connected.
+    if (link.isDown) return link;
     if (this.#events.active) {
       const base = s.eventBase();
       this.#events.emit({
