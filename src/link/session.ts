@@ -73,8 +73,6 @@ export class Session {
   // The peer's stream this inbox belongs to; a different one means the peer restarted.
   #peerStream: string | undefined;
   #inbox = new Inbox();
-  // Which inbox accepted each queued message; weak so settled messages are collectable.
-  readonly #inboxOf = new WeakMap<Message, Inbox>();
   #link: SessionLink | undefined;
   readonly #maxFrameBytes: number;
   readonly #onProcessed: SessionOptions['onProcessed'];
@@ -113,7 +111,7 @@ export class Session {
       onStarted: (seq, waitMs) => {
         if (this.events.perMessage) this.events.emit({ ...this.#base(), type: 'queue-started', seq, waitMs });
       },
-      onSettled: (message, durationMs, error) => this.#settled(message, durationMs, error),
+      onSettled: (message, durationMs, error, inbox) => this.#settled(message, durationMs, error, inbox),
     });
   }
 
@@ -242,11 +240,11 @@ export class Session {
       seq: frame.seq,
       payload: frame.p,
     };
-    this.#inboxOf.set(message, this.#inbox);
-    return this.queue.add(message, frame.tp);
+    // Tagged with its inbox: the peer may restart (a new inbox) before it settles.
+    return this.queue.add(message, frame.tp, inbox);
   }
 
-  #settled(message: Message, durationMs: number, error: LinkwatchError | undefined): void {
+  #settled(message: Message, durationMs: number, error: LinkwatchError | undefined, tag: unknown): void {
     const seq = message.seq;
     // Cut short by shutdown: not processed, so neither acked nor checkpointed; the peer replays it.
     // A drop, not a handler failure.
@@ -267,7 +265,7 @@ export class Session {
         this.events.emit({ ...this.#base(), type: 'queue-completed', seq, durationMs });
     }
     // The inbox the message was accepted into; the peer may have restarted since.
-    const inbox = this.#inboxOf.get(message);
+    const inbox = tag as Inbox;
     if (inbox !== this.#inbox) return;
     if (inbox.complete(seq)) {
       if (this.#peerStream) this.#onProcessed?.(this.#peerStream, inbox.processed);
