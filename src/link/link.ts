@@ -136,7 +136,7 @@ export class Link implements SessionLink {
     this.#session.attach(this);
     this.#heartbeat.start();
     // Tell the peer where we are at once, in case acks were lost with the last link.
-    if (this.#session.inbox.processed > 0) this.#sendAck();
+    if (this.#session.ackable > 0) this.#sendAck();
     this.pump();
     return replay;
   }
@@ -152,6 +152,11 @@ export class Link implements SessionLink {
       return;
     }
     this.#dispatch(frame, rawLength(raw));
+  }
+
+  /** The session found a fault (a failed checkpoint): close this link with `closeCode`. */
+  fail(error: LinkwatchError, closeCode: number): void {
+    this.teardown(error, { closeCode });
   }
 
   /** A frame broke the protocol: count it, say why, close this link only. */
@@ -348,14 +353,14 @@ export class Link implements SessionLink {
 
   /** Sends any pending ack now (used before a graceful close). */
   flushAck(): void {
-    if (this.#session.inbox.processed > this.#lastAckSent) this.#sendAck();
+    if (this.#session.ackable > this.#lastAckSent) this.#sendAck();
   }
 
   #sendAck(): void {
     if (this.#ackTimer) clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
     this.#unacked = 0;
-    const seq = this.#session.inbox.processed;
+    const seq = this.#session.ackable;
     this.#lastAckSent = seq;
     this.#write({ v: 1, t: 'ack', seq });
   }

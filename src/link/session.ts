@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { LinkwatchError } from '../errors.js';
+import { errorCode, LinkwatchError } from '../errors.js';
+import { CloseCode } from '../protocol/close-codes.js';
 import { encodeBatchItem, MAX_PAYLOAD_DEPTH, payloadProblem } from '../protocol/codec.js';
 import type { BatchItem, JsonValue, Progress } from '../protocol/frames.js';
 import { type Handler, type Message, WorkQueue } from '../queue/work-queue.js';
@@ -14,10 +15,17 @@ export interface SessionCounters {
   acked: number;
   replayed: number;
   dropped: number;
+  /** Peer messages accepted into the work queue (duplicates and window breakers are not). */
   received: number;
   processed: number;
   duplicates: number;
   failed: number;
+  /**
+   * Received but dropped unprocessed when the queue closed (shutdown, session
+   * expiry); the peer still holds them unacked. With `processed`, `failed`
+   * and the queue depth, accounts for every received message.
+   */
+  rejected: number;
   timedOut: number;
   reconnects: number;
 }
@@ -32,12 +40,19 @@ export interface SessionOptions {
   outbox: { maxMessages: number; maxBytes: number; policy: OverflowPolicy };
   queue: { concurrency: number; capacity: number; timeoutMs: number };
   maxFrameBytes: number;
-  /** Called when `processed` advances, so durable checkpoints can follow. */
-  onProcessed?: ((stream: string, processed: number) => void) | undefined;
+  /**
+   * Called when `processed` advances, so durable checkpoints can follow. With
+   * it, only what it recorded is acked: a seq counts as processed once this
+   * returned (or its promise resolved). A throw or a rejection is a
+   * 'checkpoint-failed' event and closes the link with 4005.
+   */
+  onProcessed?: ((stream: string, processed: number) => void | Promise<void>) | undefined;
 }
 
 /** The part of a live link the session drives. */
 export interface SessionLink {
+  /** Close the link with this code (the session found a fault the peer must recover from). */
+  fail(error: LinkwatchError, closeCode: number): void;
   /** Write what is waiting once this tick's sends are in, as one frame. */
   requestPump(): void;
   scheduleAck(): void;
@@ -67,12 +82,17 @@ export class Session {
     processed: 0,
     duplicates: 0,
     failed: 0,
+    rejected: 0,
     timedOut: 0,
     reconnects: 0,
   };
   // The peer's stream this inbox belongs to; a different one means the peer restarted.
   #peerStream: string | undefined;
   #inbox = new Inbox();
+  // Highest seq of this inbox the checkpoint store recorded; what may be acked when there is a store.
+  #committed = 0;
+  /** Commits the checkpoint store failed (threw or rejected). */
+  checkpointFailures = 0;
   #link: SessionLink | undefined;
   readonly #maxFrameBytes: number;
   readonly #onProcessed: SessionOptions['onProcessed'];
@@ -125,6 +145,11 @@ export class Session {
     return this.#link;
   }
 
+  /** Highest seq of the peer's that may be acked: processed, and recorded when there is a checkpoint store. */
+  get ackable(): number {
+    return this.#onProcessed ? this.#committed : this.#inbox.processed;
+  }
+
   attach(link: SessionLink | undefined): void {
     this.#link = link;
   }
@@ -137,6 +162,7 @@ export class Session {
     if (this.#peerStream === stream) return;
     this.#peerStream = stream;
     this.#inbox = new Inbox(checkpoint);
+    this.#committed = checkpoint;
   }
 
   progress(): Progress {
@@ -209,6 +235,7 @@ export class Session {
    */
   closeQueue(reason: 'shutdown' | 'session-expired'): number {
     const dropped = this.queue.close();
+    this.counters.rejected += dropped;
     if (dropped > 0 && this.events.active) {
       this.events.emit({ ...this.#base(), type: 'queue-dropped', count: dropped, reason });
     }
@@ -249,6 +276,7 @@ export class Session {
     // Cut short by shutdown: not processed, so neither acked nor checkpointed; the peer replays it.
     // A drop, not a handler failure.
     if (error?.code === 'LW_ERR_CLOSED') {
+      this.counters.rejected++;
       if (this.events.active)
         this.events.emit({ ...this.#base(), type: 'queue-dropped', count: 1, reason: 'shutdown' });
       return;
@@ -268,9 +296,58 @@ export class Session {
     const inbox = tag as Inbox;
     if (inbox !== this.#inbox) return;
     if (inbox.complete(seq)) {
-      if (this.#peerStream) this.#onProcessed?.(this.#peerStream, inbox.processed);
-      this.#link?.scheduleAck();
+      if (this.#onProcessed && this.#peerStream) this.#commit(inbox, this.#peerStream, inbox.processed);
+      else this.#link?.scheduleAck();
     }
+  }
+
+  /** Records `processed` in the checkpoint store; acks follow only what it recorded. */
+  #commit(inbox: Inbox, stream: string, processed: number): void {
+    let result: unknown;
+    try {
+      result = this.#onProcessed!(stream, processed);
+    } catch (err) {
+      this.#checkpointFailed(inbox, stream, processed, err);
+      return;
+    }
+    if (result && typeof (result as Promise<void>).then === 'function') {
+      (result as Promise<void>).then(
+        () => this.#recorded(inbox, processed),
+        (err: unknown) => this.#checkpointFailed(inbox, stream, processed, err),
+      );
+    } else {
+      this.#recorded(inbox, processed);
+    }
+  }
+
+  #recorded(inbox: Inbox, processed: number): void {
+    if (inbox !== this.#inbox) return;
+    if (processed > this.#committed) this.#committed = processed;
+    this.#link?.scheduleAck();
+  }
+
+  /**
+   * The store did not record `processed`, so what it covers is not processed
+   * as far as anyone outside this process can tell: rewind the inbox to what
+   * the store holds, and close the link so the peer replays the rest
+   * (at-least-once: the handler may see those messages again).
+   */
+  #checkpointFailed(inbox: Inbox, stream: string, processed: number, err: unknown): void {
+    if (inbox !== this.#inbox) return;
+    this.checkpointFailures++;
+    const errorType = errorCode(err);
+    if (this.events.active) {
+      this.events.emit({ ...this.#base(), type: 'checkpoint-failed', stream, processed, errorType });
+    }
+    this.#inbox = new Inbox(this.#committed);
+    this.#link?.fail(
+      new LinkwatchError(
+        'LW_ERR_CHECKPOINT_FAILED',
+        `checkpoint store failed to record seq ${processed}: ${errorType}`,
+        { cause: err },
+      ),
+      CloseCode.checkpointFailed,
+    );
   }
 
   #base() {
