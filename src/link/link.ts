@@ -74,6 +74,9 @@ export class Link implements SessionLink {
   #closeFallback: ReturnType<typeof setTimeout> | undefined;
   // A pump is queued on process.nextTick: sends of the current tick join one frame.
   #pumpQueued = false;
+  // Data-carrying frames (data or batch) written and read on this link.
+  #dataFramesSent = 0;
+  #dataFramesReceived = 0;
   // Heartbeats heard in the interval-long window that began at #hbWindowStart.
   #hbWindowStart = 0;
   #hbInWindow = 0;
@@ -105,6 +108,10 @@ export class Link implements SessionLink {
   }
   get bufferedAmount(): number {
     return this.#transport.bufferedAmount;
+  }
+  /** Data-carrying frames (data or batch) written and read on this link; messages ÷ frames is the batching. */
+  get dataFrames(): { sent: number; received: number } {
+    return { sent: this.#dataFramesSent, received: this.#dataFramesReceived };
   }
   /** Ms since the last proven heartbeat round trip. */
   silentMs(): number {
@@ -181,10 +188,12 @@ export class Link implements SessionLink {
       case 'data':
         // Flow-controlled by our acks, so the peer's data proves a round trip (see Heartbeat).
         this.#heartbeat.progress();
+        this.#dataFramesReceived++;
         if (!s.receive(frame, bytes, this.#settings.receiveWindow)) this.#windowExceeded();
         return;
       case 'batch':
         this.#heartbeat.progress();
+        this.#dataFramesReceived++;
         this.#receiveBatch(frame.m, bytes);
         return;
       case 'ack': {
@@ -324,6 +333,7 @@ export class Link implements SessionLink {
         frame = encodeBatch(items);
       }
       this.#transport.send(frame, this.#written);
+      this.#dataFramesSent++;
       const perMessage = s.events.perMessage;
       for (const entry of batch) {
         const replay = entry.sends > 1;
