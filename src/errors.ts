@@ -34,7 +34,7 @@ export const ERROR_CODES = {
     "The peer sent more unacked data than the receiver's queue capacity allows. Close 1008.",
   LW_ERR_STALLED: "The worker's watchdog tore down a stalled link to reconnect (self-heal).",
   LW_ERR_TOO_MANY_HEARTBEATS:
-    'The peer sent heartbeats far faster than the agreed interval (more than 10 in one interval). Close 4004.',
+    'The peer sent heartbeats faster than the agreed interval: more than 10 above the one per interval due since its link began. Close 4004.',
   LW_ERR_CHECKPOINT_FAILED:
     'The CheckpointStore threw or rejected on commit: the messages it covers are not acked as processed, and the link is closed with 4005 so the worker replays them.',
 } as const;

@@ -46,7 +46,7 @@ export const CLOSE_CODE_MEANINGS: Record<CloseCodeName, string> = {
   evicted: "The hub's watchdog evicted this stalled link; the worker reconnects and replays.",
   handshakeTimeout: 'No hello within `handshakeTimeoutMs` after the upgrade.',
   tooManyHeartbeats:
-    'The peer sent more than 10 heartbeats within one agreed `heartbeatIntervalMs` (like gRPC `too_many_pings`). Fix the peer; it may reconnect.',
+    'The peer sent heartbeats faster than the agreed `heartbeatIntervalMs`: more than 10 above those due since its link began (like gRPC `too_many_pings`). Fix the peer; it may reconnect.',
   checkpointFailed:
     "The hub's `CheckpointStore` threw or rejected. Messages it did not record were not acked; the worker reconnects and replays them.",
 };

@@ -269,13 +269,38 @@ describe('Link: control frames (issue 7 item 7)', () => {
       }),
     );
 
-  it('closes with 4004 when the peer sends more than the flood limit of heartbeats within one interval', () => {
+  it('closes with 4004 when the peer sends more heartbeats than were due, plus the flood limit', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'performance'] });
     const { link, transport, downs } = setup({ heartbeatIntervalMs: 1000 });
     link.start(0);
     for (let id = 1; id <= HEARTBEAT_FLOOD_LIMIT + 5; id++) link.receive(hb(id), false);
     expect(downs[0]?.error.code).toBe('LW_ERR_TOO_MANY_HEARTBEATS');
     expect(transport.closed?.code).toBe(CloseCode.tooManyHeartbeats);
-    expect(transport.frames.filter((f) => f.t === 'hb-ack')).toHaveLength(HEARTBEAT_FLOOD_LIMIT);
+    // One was due at the start, then the limit: the rest got no answer.
+    expect(transport.frames.filter((f) => f.t === 'hb-ack')).toHaveLength(HEARTBEAT_FLOOD_LIMIT + 1);
+  });
+
+  it('heartbeats that queued behind data and arrive all at once are not a flood', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'performance'] });
+    const { link, downs } = setup({ heartbeatIntervalMs: 100, heartbeatMisses: 1000 });
+    link.start(0);
+    vi.advanceTimersByTime(100 * 40);
+    for (let id = 1; id <= 41; id++) link.receive(hb(id), false);
+    expect(downs).toEqual([]);
+  });
+
+  it('a peer heartbeating at twice the agreed rate is caught once its surplus passes the limit', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'performance'] });
+    const { link, downs } = setup({ heartbeatIntervalMs: 100, heartbeatMisses: 1000 });
+    link.start(0);
+    let id = 0;
+    for (let i = 0; i < 100 && downs.length === 0; i++) {
+      link.receive(hb(++id), false);
+      vi.advanceTimersByTime(50);
+    }
+    expect(downs[0]?.error.code).toBe('LW_ERR_TOO_MANY_HEARTBEATS');
+    expect(id).toBeGreaterThan(2 * HEARTBEAT_FLOOD_LIMIT - 2);
+    expect(id).toBeLessThan(2 * HEARTBEAT_FLOOD_LIMIT + 6);
   });
 
   it('answers heartbeats at the agreed pace for as long as they come', () => {
