@@ -38,6 +38,7 @@ export interface SendReceipt {
 type Encode = (seq: number) => string;
 interface Waiter {
   encode: Encode;
+  extraBytes: number | undefined;
   resolve: (receipt: SendReceipt) => void;
   reject: (err: Error) => void;
 }
@@ -112,13 +113,17 @@ export class Outbox {
     return first ? now - first.enqueuedAt : 0;
   }
 
-  /** Queues one message. See OverflowPolicy for what happens when full. */
-  enqueue(encode: Encode): Promise<SendReceipt> {
+  /**
+   * Queues one message. See OverflowPolicy for what happens when full.
+   * `extraBytes`, when the caller knows it, is UTF-8 bytes minus UTF-16 units
+   * of the encoded message, so a large payload is not scanned again for its size.
+   */
+  enqueue(encode: Encode, extraBytes?: number): Promise<SendReceipt> {
     if (this.#closed) return Promise.reject(this.#closed);
-    if (this.#waiters.length === 0 && this.#hasRoom()) return Promise.resolve(this.#push(encode));
+    if (this.#waiters.length === 0 && this.#hasRoom()) return Promise.resolve(this.#push(encode, extraBytes));
     switch (this.#policy) {
       case 'block':
-        return new Promise((resolve, reject) => this.#waiters.push({ encode, resolve, reject }));
+        return new Promise((resolve, reject) => this.#waiters.push({ encode, extraBytes, resolve, reject }));
       case 'reject':
         return Promise.reject(
           new OutboxFullError(
@@ -132,7 +137,7 @@ export class Outbox {
       }
       case 'drop-oldest': {
         while (this.size > 0 && !this.#hasRoom()) this.#dropOldest();
-        return Promise.resolve(this.#push(encode));
+        return Promise.resolve(this.#push(encode, extraBytes));
       }
     }
   }
@@ -209,10 +214,10 @@ export class Outbox {
     return this.size < this.#max && this.#bytes < this.#maxBytes;
   }
 
-  #push(encode: Encode): SendReceipt {
+  #push(encode: Encode, extraBytes: number | undefined): SendReceipt {
     const seq = ++this.#lastSeq;
     const item = encode(seq);
-    const bytes = Buffer.byteLength(item, 'utf8');
+    const bytes = extraBytes === undefined ? Buffer.byteLength(item, 'utf8') : item.length + extraBytes;
     this.#entries.push({ seq, item, bytes, enqueuedAt: this.#now(), sends: 0 });
     this.#bytes += bytes;
     return { seq, status: 'queued' };
@@ -229,7 +234,7 @@ export class Outbox {
   #admitWaiters(): void {
     while (this.#waiters.length > 0 && this.#hasRoom()) {
       const w = this.#waiters.shift()!;
-      w.resolve(this.#push(w.encode));
+      w.resolve(this.#push(w.encode, w.extraBytes));
     }
   }
 

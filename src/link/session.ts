@@ -209,8 +209,9 @@ export class Session {
     }
     if (probe === undefined)
       return Promise.reject(new TypeError('payload must be JSON-serializable, got undefined'));
+    const payloadBytes = Buffer.byteLength(probe, 'utf8');
     // 64 bytes covers the frame envelope around the payload.
-    const size = Buffer.byteLength(probe, 'utf8') + 64 + (traceparent ? 64 : 0);
+    const size = payloadBytes + 64 + (traceparent ? 64 : 0);
     if (size > this.#maxFrameBytes) {
       return Promise.reject(
         new RangeError(
@@ -218,7 +219,11 @@ export class Session {
         ),
       );
     }
-    const pending = this.outbox.enqueue((seq) => encodeBatchItem(seq, probe, traceparent));
+    // The envelope and traceparent are ASCII: only the payload has bytes beyond its UTF-16 length.
+    const pending = this.outbox.enqueue(
+      (seq) => encodeBatchItem(seq, probe, traceparent),
+      payloadBytes - probe.length,
+    );
     if (this.outbox.waiting > 0 && this.events.perMessage) {
       this.events.emit({ ...this.#base(), type: 'outbox-blocked', waiting: this.outbox.waiting });
     }

@@ -198,19 +198,34 @@ function show(v: unknown): string {
  * A payload must survive a re-encode unchanged: bounded nesting (JSON.stringify
  * of a deeper value overflows the stack) and finite numbers (JSON.parse turns
  * 1e999 into Infinity, which re-encodes as null). Walks containers only, so
- * strings cost nothing.
+ * strings cost nothing; it runs per message on both sides, so it allocates
+ * nothing (recursion is bounded by MAX_PAYLOAD_DEPTH).
  */
 export function payloadProblem(root: unknown): string | undefined {
-  const stack: [unknown, number][] = [[root, 0]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v)) return 'holds a number that is not finite';
-    } else if (typeof v === 'object' && v !== null) {
-      if (depth >= MAX_PAYLOAD_DEPTH) return `nests deeper than ${MAX_PAYLOAD_DEPTH} levels`;
-      const children = Array.isArray(v) ? v : Object.values(v);
-      for (const c of children)
-        if (typeof c === 'object' || typeof c === 'number') stack.push([c, depth + 1]);
+  return problemAt(root, 0);
+}
+
+function problemAt(v: unknown, depth: number): string | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : 'holds a number that is not finite';
+  if (typeof v !== 'object' || v === null) return undefined;
+  if (depth >= MAX_PAYLOAD_DEPTH) return `nests deeper than ${MAX_PAYLOAD_DEPTH} levels`;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const c: unknown = v[i];
+      if (typeof c === 'object' || typeof c === 'number') {
+        const p = problemAt(c, depth + 1);
+        if (p) return p;
+      }
+    }
+    return undefined;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k in o) {
+    if (!Object.hasOwn(o, k)) continue;
+    const c = o[k];
+    if (typeof c === 'object' || typeof c === 'number') {
+      const p = problemAt(c, depth + 1);
+      if (p) return p;
     }
   }
   return undefined;
