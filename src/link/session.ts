@@ -224,13 +224,14 @@ export class Session {
       (seq) => encodeBatchItem(seq, probe, traceparent),
       payloadBytes - probe.length,
     );
-    if (this.outbox.waiting > 0 && this.events.perMessage) {
-      this.events.emit({ ...this.#base(), type: 'outbox-blocked', waiting: this.outbox.waiting });
+    if (this.outbox.waiting > 0) {
+      if (this.events.perMessage)
+        this.events.emit({ ...this.#base(), type: 'outbox-blocked', waiting: this.outbox.waiting });
+    } else {
+      // Queued now (a producer admitted later is written by the ack that made room).
+      this.#link?.requestPump();
     }
-    return pending.then((receipt) => {
-      if (receipt.status === 'queued') this.#link?.requestPump();
-      return receipt;
-    });
+    return pending;
   }
 
   /**
