@@ -116,4 +116,39 @@ describe('batching', () => {
     const released = workerEvents.reduce((n, e) => n + (e.type === 'data-acked' ? e.released : 0), 0);
     expect(released).toBe(N);
   });
+
+  // The half-open bound under full load: the producer never yields except when the outbox is full,
+  // so batch frames are on the wire back to back when the black hole opens.
+  const INTERVAL = 200;
+  const MISSES = 3;
+  const BOUND = INTERVAL * MISSES * 1.2;
+  for (const direction of ['up', 'down', 'both'] as const) {
+    it(`blackhole ${direction} at full load: both sides go down within interval × misses + 20%, nothing lost`, async () => {
+      const t = tally();
+      hub = await startHub({ handler: t.handler, heartbeatIntervalMs: INTERVAL, heartbeatMisses: MISSES });
+      proxy = await startFaultProxy({ targetPort: hub.port });
+      worker = startWorker(proxy.url, { handshakeTimeoutMs: 500, outboxMaxMessages: 5000 });
+      await worker.waitConnected(5000);
+      const w = worker;
+      let producing = true;
+      let next = 0;
+      const producer = (async () => {
+        while (producing) await w.send({ i: next++, pad: 'p'.repeat(100) });
+      })();
+      await waitFor(() => t.order.length >= 20_000, 10_000, 'full-speed traffic');
+      const since = performance.now();
+      const hubDown = nextEvent(hub, 'disconnected', 5000).then(() => performance.now() - since);
+      const workerDown = nextEvent(w, 'disconnected', 5000).then(() => performance.now() - since);
+      proxy.blackhole(direction);
+      const [h, wk] = await Promise.all([hubDown, workerDown]);
+      expect(h).toBeLessThanOrEqual(BOUND);
+      expect(wk).toBeLessThanOrEqual(BOUND);
+      producing = false;
+      proxy.heal();
+      await w.waitConnected(5000);
+      await producer;
+      await waitFor(() => t.order.length >= next && w.session.outbox.size === 0, 15_000, 'all delivered');
+      expect(t.order).toEqual(Array.from({ length: next }, (_, i) => i + 1));
+    });
+  }
 });
