@@ -17,12 +17,13 @@ export const CLOSE_TIMEOUT_MS = 1000;
 export const HEARTBEAT_FLOOD_LIMIT = 10;
 /**
  * Largest batch frame, bytes (a single message may still be up to
- * maxFrameBytes). A frame is delivered only once whole, and our hb-acks wait
- * behind it: at the slowest rate the drain deadline accepts (about 52 KB/s by
- * default) 64 KiB takes about 1.3 s, well inside the heartbeat deadline. Larger
- * batches bought nothing measurable in bench/throughput.js.
+ * maxFrameBytes). A frame is delivered only once whole, and our acks and
+ * heartbeats wait behind it. On a link slower than its traffic, 64 KiB frames
+ * at 512 KB/s (125 ms each) made heartbeats at a 100 ms interval count as
+ * missed; 16 KiB (31 ms there) is what a stream of 16 KiB messages always did.
+ * It still carries over 200 small messages per frame.
  */
-export const MAX_BATCH_BYTES = 64 * 1024;
+export const MAX_BATCH_BYTES = 16 * 1024;
 
 /** Settings of one live link, agreed in the handshake. */
 export interface LinkSettings {
