@@ -1,5 +1,5 @@
 import { ClosedError, OutboxFullError } from '../errors.js';
-import { BATCH_ENVELOPE_BYTES } from '../protocol/codec.js';
+import { BATCH_ENVELOPE_BYTES, BATCH_SEPARATOR_BYTES } from '../protocol/codec.js';
 
 /**
  * What `send()` does when the outbox is full.
@@ -22,7 +22,7 @@ export interface OutboxOptions {
 
 export interface OutboxEntry {
   readonly seq: number;
-  /** The encoded message as a batch item (see `encodeBatchItem`); replays resend the same bytes. */
+  /** The encoded message as batch item fields (see `encodeBatchItem`); replays resend the same bytes. */
   readonly item: string;
   readonly bytes: number;
   readonly enqueuedAt: number;
@@ -159,11 +159,11 @@ export class Outbox {
    */
   takeBatch(window: number, maxFrameBytes: number): OutboxEntry[] {
     const batch: OutboxEntry[] = [];
-    let bytes = BATCH_ENVELOPE_BYTES - 1;
+    let bytes = BATCH_ENVELOPE_BYTES - BATCH_SEPARATOR_BYTES;
     for (;;) {
       if (this.#next >= this.#entries.length || this.#next - this.#head >= window) break;
       const entry = this.#entries[this.#next]!;
-      bytes += entry.bytes + 1;
+      bytes += entry.bytes + BATCH_SEPARATOR_BYTES;
       if (batch.length > 0 && bytes > maxFrameBytes) break;
       this.#next++;
       entry.sends++;

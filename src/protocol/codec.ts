@@ -31,29 +31,33 @@ export function encodeDataFrame(seq: number, payloadJson: string, traceparent?: 
 }
 
 /**
- * One message as a batch item, `{"seq":N,"p":…,"tp":…}`. The outbox keeps
- * this form: alone it becomes a data frame (`dataFrameOf`), with others a
- * batch (`encodeBatch`), without re-encoding the payload either way.
+ * One message as the fields of a batch item, `"seq":N,"p":…,"tp":…` (no
+ * braces). The outbox keeps this form: alone it becomes a data frame
+ * (`dataFrameOf`), with others a batch (`encodeBatch`), by concatenation only,
+ * so a large payload is neither re-encoded nor copied before the write.
  */
 export function encodeBatchItem(seq: number, payloadJson: string, traceparent?: string): string {
   const tp = traceparent ? `,"tp":${JSON.stringify(traceparent)}` : '';
-  return `{"seq":${seq},"p":${payloadJson}${tp}}`;
+  return `"seq":${seq},"p":${payloadJson}${tp}`;
 }
 
 const DATA_HEAD = '{"v":1,"t":"data",';
-const BATCH_HEAD = '{"v":1,"t":"batch","m":[';
-const BATCH_TAIL = ']}';
-/** Bytes a batch frame adds around its items, plus one comma per item after the first. */
+const BATCH_HEAD = '{"v":1,"t":"batch","m":[{';
+const BATCH_SEPARATOR = '},{';
+const BATCH_TAIL = '}]}';
+/** Bytes a batch frame adds around one item. */
 export const BATCH_ENVELOPE_BYTES = BATCH_HEAD.length + BATCH_TAIL.length;
+/** Bytes each further item adds besides its own. */
+export const BATCH_SEPARATOR_BYTES = BATCH_SEPARATOR.length;
 
 /** The data frame of one batch item. */
 export function dataFrameOf(item: string): string {
-  return DATA_HEAD + item.slice(1);
+  return `${DATA_HEAD}${item}}`;
 }
 
 /** A batch frame of items from `encodeBatchItem`, in seq order. */
 export function encodeBatch(items: readonly string[]): string {
-  return BATCH_HEAD + items.join(',') + BATCH_TAIL;
+  return BATCH_HEAD + items.join(BATCH_SEPARATOR) + BATCH_TAIL;
 }
 
 /**

@@ -3,6 +3,7 @@ import { LinkwatchError, ProtocolError } from '../../../src/errors.js';
 import { CloseCode, clampReason } from '../../../src/protocol/close-codes.js';
 import {
   BATCH_ENVELOPE_BYTES,
+  BATCH_SEPARATOR_BYTES,
   DEFAULT_MAX_FRAME_BYTES,
   dataFrameOf,
   decodeFrame,
@@ -128,7 +129,9 @@ describe('encodeBatch', () => {
     });
     expect(encodeBatch(items)).toBe(expected);
     expect(Buffer.byteLength(expected)).toBe(
-      items.reduce((n, i) => n + Buffer.byteLength(i), 0) + items.length - 1 + BATCH_ENVELOPE_BYTES,
+      items.reduce((n, i) => n + Buffer.byteLength(i), 0) +
+        (items.length - 1) * BATCH_SEPARATOR_BYTES +
+        BATCH_ENVELOPE_BYTES,
     );
     expect(decodeFrame(expected, false, MAX)).toEqual({
       v: 1,
