@@ -305,12 +305,25 @@ export class Link implements SessionLink {
   /**
    * Pumps once the current tick's synchronous work and promise callbacks are
    * done, so messages sent together leave in one frame. Not a timer: a lone
-   * message still goes out before any I/O is polled.
+   * message still goes out before any I/O is polled. A full frame's worth
+   * waiting is written at once, so a producer that never yields still
+   * streams (and a revision-1 peer, one frame per message, gets each now).
    */
   requestPump(): void {
-    if (this.#pumpQueued || this.#down) return;
+    if (this.#down) return;
+    if (this.#session.outbox.unsentBytes >= this.#frameLimit()) {
+      this.pump();
+      return;
+    }
+    if (this.#pumpQueued) return;
     this.#pumpQueued = true;
     process.nextTick(queuedPump, this);
+  }
+
+  /** Largest frame the pump builds from several messages; 0 without batching. */
+  #frameLimit(): number {
+    const { batch, maxFrameBytes, highWatermarkBytes } = this.#settings;
+    return batch ? Math.min(maxFrameBytes, highWatermarkBytes, MAX_BATCH_BYTES) : 0;
   }
 
   /** For queuedPump only. */

@@ -61,6 +61,8 @@ export class Outbox {
   // Index of the next entry to put on the wire; head ≤ next ≤ entries.length.
   #next = 0;
   #bytes = 0;
+  // Bytes of entries[next..]: held but not yet written on this connection.
+  #unsentBytes = 0;
   #lastSeq = 0;
   // Highest seq ever put on the wire, on any connection: no honest ack goes past it.
   #maxSent = 0;
@@ -83,6 +85,10 @@ export class Outbox {
   }
   get bytes(): number {
     return this.#bytes;
+  }
+  /** Bytes of the messages not yet written on the current connection. */
+  get unsentBytes(): number {
+    return this.#unsentBytes;
   }
   /** Highest seq assigned. */
   get lastSeq(): number {
@@ -146,6 +152,7 @@ export class Outbox {
   takeNext(window: number): OutboxEntry | undefined {
     if (this.#next >= this.#entries.length || this.#next - this.#head >= window) return undefined;
     const entry = this.#entries[this.#next++]!;
+    this.#unsentBytes -= entry.bytes;
     entry.sends++;
     if (entry.seq > this.#maxSent) this.#maxSent = entry.seq;
     return entry;
@@ -166,6 +173,7 @@ export class Outbox {
       bytes += entry.bytes + BATCH_SEPARATOR_BYTES;
       if (batch.length > 0 && bytes > maxFrameBytes) break;
       this.#next++;
+      this.#unsentBytes -= entry.bytes;
       entry.sends++;
       batch.push(entry);
     }
@@ -182,7 +190,9 @@ export class Outbox {
     this.#acked = Math.min(seq, this.#lastSeq);
     let released = 0;
     while (this.#head < this.#entries.length && this.#entries[this.#head]!.seq <= seq) {
-      this.#bytes -= this.#entries[this.#head]!.bytes;
+      const entry = this.#entries[this.#head]!;
+      this.#bytes -= entry.bytes;
+      if (this.#head >= this.#next) this.#unsentBytes -= entry.bytes;
       this.#head++;
       released++;
     }
@@ -201,6 +211,7 @@ export class Outbox {
     let replays = 0;
     for (let i = this.#head; i < this.#next; i++) replays++;
     this.#next = this.#head;
+    this.#unsentBytes = this.#bytes;
     return replays;
   }
 
@@ -220,12 +231,14 @@ export class Outbox {
     const bytes = extraBytes === undefined ? Buffer.byteLength(item, 'utf8') : item.length + extraBytes;
     this.#entries.push({ seq, item, bytes, enqueuedAt: this.#now(), sends: 0 });
     this.#bytes += bytes;
+    this.#unsentBytes += bytes;
     return { seq, status: 'queued' };
   }
 
   #dropOldest(): void {
     const entry = this.#entries[this.#head]!;
     this.#bytes -= entry.bytes;
+    if (this.#head >= this.#next) this.#unsentBytes -= entry.bytes;
     this.#head++;
     if (this.#next < this.#head) this.#next = this.#head;
     this.#onDrop?.(entry.seq, 'drop-oldest');
