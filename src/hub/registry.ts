@@ -123,6 +123,7 @@ function emptyCounters(): SessionCounters {
     processed: 0,
     duplicates: 0,
     failed: 0,
+    rejected: 0,
     timedOut: 0,
     reconnects: 0,
   };
