@@ -22,7 +22,7 @@ import { type EventScope, type LinkEventListener, LinkEvents } from '../link/eve
 import type { LinkHooks } from '../link/hooks.js';
 import { Link, type LinkDown } from '../link/link.js';
 import { OVERFLOW_POLICIES, type SendReceipt } from '../link/outbox.js';
-import { Session, type SessionCounters } from '../link/session.js';
+import { newSessionCounters, Session, type SessionCounters } from '../link/session.js';
 import { CloseCode, clampReason } from '../protocol/close-codes.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
 import type { HelloFrame, JsonValue } from '../protocol/frames.js';
@@ -132,18 +132,7 @@ export class Hub {
   readonly #pending = new Set<Socket | WebSocket>();
   #closing: Promise<ShutdownReport> | undefined;
   // Counters of sessions dropped after their TTL, so totals() stays monotonic.
-  readonly #forgotten: SessionCounters = {
-    sent: 0,
-    acked: 0,
-    replayed: 0,
-    dropped: 0,
-    received: 0,
-    processed: 0,
-    duplicates: 0,
-    failed: 0,
-    timedOut: 0,
-    reconnects: 0,
-  };
+  readonly #forgotten: SessionCounters = newSessionCounters();
   #listening = false;
   // Set by listen(); 0 before.
   #port = 0;

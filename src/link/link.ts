@@ -147,6 +147,7 @@ export class Link implements SessionLink {
     const s = this.#session;
     switch (frame.t) {
       case 'data':
+        s.counters.bytesReceived += bytes;
         // Flow-controlled by our acks, so the peer's data proves a round trip (see Heartbeat).
         this.#heartbeat.progress();
         if (!s.receive(frame, bytes, this.#settings.receiveWindow)) {
@@ -181,6 +182,7 @@ export class Link implements SessionLink {
         return;
       }
       case 'hb':
+        s.counters.heartbeatsReceived++;
         this.#write({ v: 1, t: 'hb-ack', id: frame.id, ts: frame.ts });
         s.lastHeartbeatAt = performance.now();
         s.peerProgress = frame.progress;
@@ -224,6 +226,7 @@ export class Link implements SessionLink {
       if (!entry) return;
       this.#transport.send(entry.frame, this.#written);
       const replay = entry.sends > 1;
+      s.counters.bytesSent += entry.bytes;
       if (replay) s.counters.replayed++;
       else s.counters.sent++;
       if (s.events.perMessage) {
@@ -269,6 +272,7 @@ export class Link implements SessionLink {
   sendHeartbeat(id: number, ts: number): void {
     const s = this.#session;
     this.#write({ v: 1, t: 'hb', id, ts, progress: s.progress() });
+    s.counters.heartbeatsSent++;
     if (s.events.active) s.events.emit({ ...s.eventBase(), type: 'heartbeat-sent', id });
   }
 
@@ -361,6 +365,7 @@ function heartbeatHost(link: Link, session: Session): HeartbeatHost {
   return {
     sendHeartbeat: (id, ts) => link.sendHeartbeat(id, ts),
     missed: (consecutive) => {
+      session.counters.heartbeatsMissed++;
       if (session.events.active) {
         session.events.emit({
           ...session.eventBase(),
