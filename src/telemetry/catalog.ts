@@ -62,8 +62,8 @@ export interface MetricSpec {
   worker: boolean;
   /** Label sets per worker (hub: per hub) from `attributes`: the values that occur. */
   labelValues: number;
-  /** Per-message histograms record one message in this many. */
-  sampleOneIn?: number;
+  /** Per-message histograms record bursts of messages, not every one (MESSAGE_HISTOGRAM_BURST). */
+  sampled?: boolean;
 }
 
 /** Series of one label set: a histogram has one per bucket, plus +Inf, _sum and _count. */
@@ -75,8 +75,13 @@ export function seriesPerLabelSet(spec: MetricSpec): number {
 export const MAX_WORKERS = 20_000;
 /** Distinct values one label may take per metric; later ones fold into `other`. */
 export const MAX_LABEL_VALUES = 32;
-/** Per-message histograms (queue wait, handler time) record one message in this many. */
-export const MESSAGE_HISTOGRAM_SAMPLE = 16;
+/**
+ * Per-message histograms (queue wait, handler time) record a burst of this
+ * many messages at most once per MESSAGE_HISTOGRAM_BURST_EVERY_MS: recording
+ * every message would make the core build an event object per message.
+ */
+export const MESSAGE_HISTOGRAM_BURST = 16;
+export const MESSAGE_HISTOGRAM_BURST_EVERY_MS = 1000;
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const BACKOFF_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
@@ -87,7 +92,7 @@ interface Where {
   worker?: boolean;
   labelValues?: number;
   buckets?: readonly number[];
-  sampleOneIn?: number;
+  sampled?: boolean;
 }
 
 function m<I extends Instrument>(
@@ -98,7 +103,7 @@ function m<I extends Instrument>(
   attributes: readonly string[] = [],
   where: Where = {},
 ): MetricSpec & { instrument: I } {
-  const { buckets, sampleOneIn } = where;
+  const { buckets, sampled } = where;
   return {
     name,
     instrument,
@@ -110,7 +115,7 @@ function m<I extends Instrument>(
     worker: where.worker ?? true,
     labelValues: where.labelValues ?? 1,
     ...(buckets ? { buckets } : {}),
-    ...(sampleOneIn ? { sampleOneIn } : {}),
+    ...(sampled ? { sampled } : {}),
   };
 }
 
@@ -261,17 +266,17 @@ export const METRICS = {
     'linkwatch.queue.wait.seconds',
     'histogram',
     's',
-    `Time from enqueue to handler start, of one message in ${MESSAGE_HISTOGRAM_SAMPLE}.`,
+    `Time from enqueue to handler start, of a sample: up to ${MESSAGE_HISTOGRAM_BURST} messages in a row once a second.`,
     [],
-    { buckets: LATENCY_BUCKETS, sampleOneIn: MESSAGE_HISTOGRAM_SAMPLE },
+    { buckets: LATENCY_BUCKETS, sampled: true },
   ),
   queueProcess: m(
     'linkwatch.queue.process.seconds',
     'histogram',
     's',
-    `Handler run time, by outcome (error.type empty on success), of one message in ${MESSAGE_HISTOGRAM_SAMPLE}; every failure.`,
+    `Handler run time, by outcome (error.type empty on success): successes sampled like the wait, every failure.`,
     [ATTR.errorType],
-    { buckets: LATENCY_BUCKETS, labelValues: 3, sampleOneIn: MESSAGE_HISTOGRAM_SAMPLE },
+    { buckets: LATENCY_BUCKETS, labelValues: 3, sampled: true },
   ),
   // Outbox (a hub sums or maxes its workers' outboxes)
   outboxMessages: m(
@@ -507,7 +512,8 @@ export const SPANS = {
   process: {
     name: 'process linkwatch',
     kind: 'consumer',
-    description: 'A received message from enqueue to handler completion; child of the producer span.',
+    description:
+      'A received message from handler start to completion; child of the producer span. Decided in the around hook: a sampled traceparent, or the ratio for a frame without one.',
     attributes: [
       ATTR.workerId,
       ATTR.hubId,
@@ -518,7 +524,7 @@ export const SPANS = {
       'linkwatch.seq',
       ATTR.errorType,
     ],
-    events: ['linkwatch.queue.enqueued', 'linkwatch.queue.started', 'linkwatch.queue.timeout'],
+    events: ['linkwatch.queue.timeout'],
   },
   outage: {
     name: 'linkwatch.outage',

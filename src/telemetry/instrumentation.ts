@@ -79,8 +79,8 @@ function slowOption(value: unknown): number {
  * Subscribes to a Hub's or Worker's link events and turns them into metrics
  * (link-metrics.ts) and spans (link-spans.ts). Meters and tracers are
  * resolved on use, so an SDK started after this is attached still receives
- * everything. Per-message events are subscribed to only while an SDK
- * records; they feed sampled histograms and sampled spans.
+ * everything. Per-message events are subscribed to only in short bursts
+ * (histograms) and while a sampled producer span waits for its ack.
  */
 export class LinkTelemetry {
   readonly #target: InstrumentTarget;
@@ -92,6 +92,8 @@ export class LinkTelemetry {
   // Set while an SDK records: the per-message subscription and the span hooks.
   #unsubscribePerMessage: (() => void) | undefined;
   #tracing = false;
+  // A histogram burst is recording (LinkMetrics.burst).
+  #metricsBurst = false;
   // The meter provider last checked for being the no-op one, and the answer.
   #checkedMeterProvider: MeterProvider | undefined;
   #meterIsNoop = true;
@@ -113,17 +115,21 @@ export class LinkTelemetry {
       () => this.#getTracer(),
       ratioOption(options.traceSampleRatio),
       slowOption(options.slowHeartbeatMs),
+      options.hubId,
+      () => this.#subscribePerMessage(),
     );
     this.#removeObserved = options.observedMetrics?.add((emit) => this.#metrics.observe(emit));
     this.#unsubscribe = target.on((e) => this.#onLifecycle(e), 'lifecycle');
     this.#ensureInstruments();
     this.#sync();
+    this.#metricsBurst = !this.#meterIsNoop && this.#metrics.burst(performance.now());
+    this.#subscribePerMessage();
   }
 
   /**
-   * Per-message work runs only while an SDK records. Checked at every
-   * lifecycle event (heartbeats included), so an SDK registered later is
-   * picked up within one heartbeat interval.
+   * Which providers record, checked at every lifecycle event (heartbeats
+   * included), so an SDK registered later is picked up within one heartbeat
+   * interval. Tracing installs the send and around hooks.
    */
   #sync(): void {
     const meterProvider = this.#options.meterProvider ?? metrics.getMeterProvider();
@@ -132,13 +138,6 @@ export class LinkTelemetry {
       this.#meterIsNoop = isNoopMeterProvider(meterProvider);
     }
     const tracing = !isNoopTracerProvider(this.#options.tracerProvider ?? trace.getTracerProvider());
-    const recording = tracing || !this.#meterIsNoop;
-    if (recording && !this.#unsubscribePerMessage) {
-      this.#unsubscribePerMessage = this.#target.on((e) => this.#onMessage(e), 'per-message');
-    } else if (!recording && this.#unsubscribePerMessage) {
-      this.#unsubscribePerMessage();
-      this.#unsubscribePerMessage = undefined;
-    }
     if (tracing === this.#tracing) return;
     this.#tracing = tracing;
     const hooks = this.#target.hooks;
@@ -146,15 +145,36 @@ export class LinkTelemetry {
     hooks.around = tracing ? this.#spans.around : undefined;
   }
 
+  /**
+   * Per-message events make the core build an object per message and
+   * event, so they are listened to only while needed: during a histogram
+   * burst, and while a producer span waits for its ack.
+   */
+  #subscribePerMessage(): void {
+    const wanted = this.#metricsBurst || (this.#tracing && this.#spans.needsMessages);
+    if (wanted && !this.#unsubscribePerMessage) {
+      this.#unsubscribePerMessage = this.#target.on((e) => this.#onMessage(e), 'per-message');
+    } else if (!wanted && this.#unsubscribePerMessage) {
+      this.#unsubscribePerMessage();
+      this.#unsubscribePerMessage = undefined;
+    }
+  }
+
   #onLifecycle(e: LinkEvent): void {
     this.#sync();
     this.#metrics.onEvent(this.#ensureInstruments(), e);
     if (this.#tracing) this.#spans.onEvent(e);
+    this.#metricsBurst = !this.#meterIsNoop && this.#metrics.burst(e.at);
+    this.#subscribePerMessage();
   }
 
   #onMessage(e: LinkEvent): void {
-    if (!this.#meterIsNoop) this.#metrics.onMessage(this.#ensureInstruments(), e);
+    if (this.#metricsBurst) {
+      this.#metrics.onMessage(this.#ensureInstruments(), e);
+      this.#metricsBurst = this.#metrics.burst(e.at);
+    }
     if (this.#tracing) this.#spans.onEvent(e);
+    this.#subscribePerMessage();
   }
 
   /** Unsubscribes, unregisters observers and ends open spans. */

@@ -1,7 +1,13 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { LinkEvent, LinkState, Side } from '../link/events.js';
 import { newSessionCounters, type Session, type SessionCounters } from '../link/session.js';
-import { ATTR, MESSAGE_HISTOGRAM_SAMPLE, METRICS, type MetricKey } from './catalog.js';
+import {
+  ATTR,
+  MESSAGE_HISTOGRAM_BURST,
+  MESSAGE_HISTOGRAM_BURST_EVERY_MS,
+  METRICS,
+  type MetricKey,
+} from './catalog.js';
 import type { Instruments, LinkAttributes } from './instruments.js';
 
 /** What link metrics read from a Hub or a Worker at collection time. */
@@ -53,8 +59,9 @@ export class LinkMetrics {
   #hubSeeded = false;
   // The error.type of a worker's last disconnect, for its reconnect counter.
   readonly #lastDisconnect = new Map<string, string>();
-  // Counts down per-message histogram records to the next sampled one.
-  #sampleIn = 1;
+  // Messages left to record in the current histogram burst, and when it began.
+  #burstLeft = 0;
+  #burstAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     side: Side,
@@ -162,18 +169,23 @@ export class LinkMetrics {
     }
   }
 
-  /** A per-message event: one message in MESSAGE_HISTOGRAM_SAMPLE lands in the histograms. */
-  onMessage(ins: Instruments, e: LinkEvent): void {
-    if (e.type !== 'queue-started' && e.type !== 'queue-completed') return;
-    if (e.type === 'queue-started' && --this.#sampleIn > 0) return;
-    if (e.type === 'queue-started') {
-      this.#sampleIn = MESSAGE_HISTOGRAM_SAMPLE;
-      ins.histograms.queueWait?.record(e.waitMs / 1000, this.#eventAttrs(e));
-      return;
+  /** Starts a histogram burst if one is due; true while one runs (per-message events are then wanted). */
+  burst(now: number): boolean {
+    if (this.#burstLeft === 0 && now - this.#burstAt >= MESSAGE_HISTOGRAM_BURST_EVERY_MS) {
+      this.#burstLeft = MESSAGE_HISTOGRAM_BURST;
+      this.#burstAt = now;
     }
-    // The completion of the message whose start was sampled, give or take concurrency.
-    if (this.#sampleIn === MESSAGE_HISTOGRAM_SAMPLE)
+    return this.#burstLeft > 0;
+  }
+
+  /** A per-message event during a burst: its queue wait or handler time. */
+  onMessage(ins: Instruments, e: LinkEvent): void {
+    if (this.#burstLeft === 0) return;
+    if (e.type === 'queue-started') ins.histograms.queueWait?.record(e.waitMs / 1000, this.#eventAttrs(e));
+    else if (e.type === 'queue-completed') {
       ins.histograms.queueProcess?.record(e.durationMs / 1000, this.#eventAttrs(e));
+      this.#burstLeft--;
+    }
   }
 
   /** Every observed data point, as of now. */

@@ -36,7 +36,8 @@ export const HEARTBEAT_OUTCOME = 'linkwatch.heartbeat.outcome';
  * - Messages: the producer span when the caller's context is sampled or, at
  *   `ratio`, on its own; the consumer span when the frame's traceparent is
  *   sampled or, for a frame without one, at `ratio`. Decided before any span
- *   object exists.
+ *   object exists, in the send and around hooks, so no per-message event is
+ *   needed except the ack of an open producer span.
  */
 export class LinkSpans {
   readonly #attrs: LinkAttributes;
@@ -44,6 +45,9 @@ export class LinkSpans {
   readonly #ratio: number;
   readonly #slowMs: number;
   readonly #side: 'hub' | 'worker';
+  readonly #hubId: string | undefined;
+  // Told when per-message events are needed (a producer span waits for its ack) or no longer.
+  readonly #onMessages: (needed: boolean) => void;
   // Heartbeats sent and not yet answered: when, per worker; bounded by the links.
   readonly #heartbeats = new Map<string, number>();
   // Open spans; each map is bounded by what it tracks (links, outbox, queue) and empty when nothing is sampled.
@@ -58,8 +62,12 @@ export class LinkSpans {
     tracer: () => Tracer,
     ratio: number,
     slowHeartbeatMs: number,
+    hubId: string | undefined,
+    onMessages: (needed: boolean) => void,
   ) {
     this.#side = side;
+    this.#hubId = hubId;
+    this.#onMessages = onMessages;
     this.#attrs = attrs;
     this.#tracer = tracer;
     this.#ratio = ratio;
@@ -88,21 +96,10 @@ export class LinkSpans {
         return;
       case 'data-acked':
         if (this.#producerSpans.size > 0) this.#producerAcked(e.workerId, e.seq);
+        if (this.#producerSpans.size === 0) this.#onMessages(false);
         return;
       case 'outbox-dropped':
         this.#producerDropped(e.workerId, e.seq, e.reason);
-        return;
-      case 'queue-enqueued':
-        this.#processStart(e.workerId, e.seq, e.traceparent, this.#attrs.base(e.workerId, e.hubId));
-        return;
-      case 'queue-started':
-        if (this.#processSpans.size > 0)
-          this.#processSpans
-            .get(`${e.workerId}:${e.seq}`)
-            ?.addEvent('linkwatch.queue.started', { 'linkwatch.queue.wait_ms': e.waitMs });
-        return;
-      case 'queue-completed':
-        if (this.#processSpans.size > 0) this.#processEnd(e.workerId, e.seq, undefined);
         return;
       case 'queue-failed':
         this.#processEnd(e.workerId, e.seq, e.errorType);
@@ -127,6 +124,11 @@ export class LinkSpans {
       default:
         return;
     }
+  }
+
+  /** Whether per-message events are needed: a producer span waits for its ack. */
+  get needsMessages(): boolean {
+    return this.#producerSpans.size > 0;
   }
 
   /** Ends every open span (detach). */
@@ -198,6 +200,8 @@ export class LinkSpans {
         const list = this.#producerSpans.get(workerId) ?? [];
         this.#producerSpans.set(workerId, list);
         list.push({ seq, span });
+        // Its end is the ack, a per-message event: listen while a producer span is open.
+        this.#onMessages(true);
       },
       failed: (error) => {
         const code = (error as { code?: string })?.code ?? 'unknown';
@@ -208,11 +212,34 @@ export class LinkSpans {
     };
   };
 
-  /** The around hook: runs the handler inside its consumer span, if it has one. */
-  readonly around: AroundHandler = (message, _traceparent, fn) => {
-    if (this.#processSpans.size === 0) return fn();
-    const span = this.#processSpans.get(`${message.workerId}:${message.seq}`);
-    return span ? context.with(trace.setSpan(context.active(), span), fn) : fn();
+  /**
+   * The around hook: the consumer span, from handler start to completion,
+   * for a frame whose traceparent is sampled or, without one, at `ratio`.
+   * Per message it costs a flag check or a random number; the queue's
+   * timeout ends a hung call's span (queue-failed) before the call returns.
+   */
+  readonly around: AroundHandler = (message, traceparent, fn) => {
+    // The flags are the last two hex digits; bit 0 is "sampled".
+    const sampled = traceparent
+      ? (Number.parseInt(traceparent.slice(-2), 16) & TraceFlags.SAMPLED) !== 0
+      : this.#sampled();
+    if (!sampled) return fn();
+    const span = this.#processStart(message.workerId, message.seq, traceparent);
+    if (!span) return fn();
+    const key = `${message.workerId}:${message.seq}`;
+    const settle = (errorType: string | undefined) => {
+      if (this.#processSpans.get(key) === span) this.#processEnd(message.workerId, message.seq, errorType);
+    };
+    return context.with(trace.setSpan(context.active(), span), fn).then(
+      (value) => {
+        settle(undefined);
+        return value;
+      },
+      (err: unknown) => {
+        settle((err as { code?: string })?.code ?? 'LW_ERR_HANDLER_FAILED');
+        throw err;
+      },
+    );
   };
 
   #producerAcked(workerId: string, seq: number): void {
@@ -234,27 +261,22 @@ export class LinkSpans {
     span.end();
   }
 
-  #processStart(workerId: string, seq: number, traceparent: string | undefined, base: Attributes): void {
-    // The flags are the last two hex digits; bit 0 is "sampled".
-    const sampled = traceparent
-      ? (Number.parseInt(traceparent.slice(-2), 16) & TraceFlags.SAMPLED) !== 0
-      : this.#sampled();
-    if (!sampled) return;
+  #processStart(workerId: string, seq: number, traceparent: string | undefined): Span | undefined {
     const span = this.#tracer().startSpan(
       SPANS.process.name,
       { kind: SpanKind.CONSUMER },
       contextFromTraceparent(traceparent),
     );
-    if (!span.isRecording()) return;
+    if (!span.isRecording()) return undefined;
     span.setAttributes({
-      ...base,
+      ...this.#attrs.base(workerId, this.#side === 'hub' ? this.#hubId : undefined),
       [ATTR.messagingSystem]: 'linkwatch',
       [ATTR.messagingOperationType]: 'process',
       [ATTR.messagingOperationName]: 'process',
       'linkwatch.seq': seq,
     });
-    span.addEvent('linkwatch.queue.enqueued');
     this.#processSpans.set(`${workerId}:${seq}`, span);
+    return span;
   }
 
   #processEnd(workerId: string, seq: number, errorType: string | undefined): void {

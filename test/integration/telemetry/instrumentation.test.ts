@@ -103,8 +103,10 @@ describe('telemetry from a real hub and worker', () => {
     );
     expect(await otel.total(METRICS.messagesReceived.name, h)).toBe(0);
     expect(await otel.total(METRICS.queueCompleted.name, h)).toBe(50);
-    // The handler-time histogram records one message in 16: the 1st, 17th, 33rd, 49th.
-    expect(await otel.total(METRICS.queueProcess.name, hubWide)).toBe(Math.ceil(50 / 16));
+    // The handler-time histogram records bursts of up to 16 messages, at most once a second.
+    const timed = await otel.total(METRICS.queueProcess.name, hubWide);
+    expect(timed).toBeGreaterThanOrEqual(1);
+    expect(timed).toBeLessThanOrEqual(32);
     expect(await otel.total(METRICS.heartbeatsSent.name, w)).toBeGreaterThan(0);
     expect(await otel.total(METRICS.heartbeatsReceived.name, hubWide)).toBeGreaterThan(0);
     expect(await otel.total(METRICS.heartbeatRtt.name, w)).toBeGreaterThan(0);
@@ -129,7 +131,7 @@ describe('telemetry from a real hub and worker', () => {
       const parent = bySpanId.get(p.parentSpanContext?.spanId ?? '');
       expect(parent?.kind).toBe(SpanKind.PRODUCER);
       expect(p.spanContext().traceId).toBe(parent?.spanContext().traceId);
-      expect(p.events.map((e) => e.name)).toEqual(['linkwatch.queue.enqueued', 'linkwatch.queue.started']);
+      expect(p.status.code).not.toBe(SpanStatusCode.ERROR);
     }
 
     // A log line written inside the handler carries the trace of the message it handles.

@@ -7,7 +7,7 @@ import {
   SimpleSpanProcessor,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { instrument } from '../../../src/telemetry/instrumentation.js';
 import { fakeTarget } from '../telemetry/fake-target.js';
@@ -70,7 +70,7 @@ function traces(spans: ReadableSpan[]): Map<string, ReadableSpan[]> {
 }
 
 let provider: TracerProvider | undefined;
-afterEach(async () => {
+afterAll(async () => {
   await provider?.shutdown();
 });
 
@@ -128,18 +128,28 @@ describe("the gateway's tail sampling on spans linkwatch records", () => {
     worker.emit('w1', { type: 'dialing', url, attempt: 1 });
     worker.emit('w1', { type: 'connected', url, epoch: 2, handshakeMs: 2, replayed: 0, peerProcessed: 0 });
     take('reconnect');
-    hub.emit('w1', { type: 'queue-enqueued', seq: 1, depth: 1, traceparent: undefined });
-    hub.emit('w1', { type: 'queue-completed', seq: 1, durationMs: 1 });
-    take('healthy message');
-    hub.emit('w1', { type: 'queue-enqueued', seq: 2, depth: 1, traceparent: undefined });
-    hub.emit('w1', { type: 'queue-failed', seq: 2, durationMs: 1, errorType: 'LW_ERR_HANDLER_FAILED' });
-    take('failed message');
     return out;
   }
 
+  /** Handler calls through the around hook, as the work queue makes them. */
+  async function recordMessages(out: Record<string, ReadableSpan[]>) {
+    const message = (seq: number) => ({ workerId: 'w1', stream: 's', seq, payload: null });
+    await hub.hooks.around?.(message(1), undefined, async () => {});
+    out['healthy message'] = exporter.getFinishedSpans();
+    exporter.reset();
+    // A hung handler: the queue's deadline fails it while the call is still running.
+    void hub.hooks.around?.(message(2), undefined, () => new Promise(() => {}));
+    hub.emit('w1', { type: 'queue-failed', seq: 2, durationMs: 1, errorType: 'LW_ERR_HANDLER_TIMEOUT' });
+    out['failed message'] = exporter.getFinishedSpans();
+    exporter.reset();
+  }
+
   const recorded = record();
-  hubTelemetry.dispose();
-  workerTelemetry.dispose();
+  beforeAll(() => recordMessages(recorded));
+  afterAll(() => {
+    hubTelemetry.dispose();
+    workerTelemetry.dispose();
+  });
 
   it('recorded one or more spans for every case', () => {
     for (const [name, spans] of Object.entries(recorded)) expect(spans.length, name).toBeGreaterThan(0);

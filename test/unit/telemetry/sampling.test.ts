@@ -72,6 +72,7 @@ describe('message spans are decided before they are built', () => {
   });
 
   it('the hub continues a sampled traceparent, skips an unsampled one, and samples frames without one by ratio', async () => {
+    // Decided in the around hook, from the frame's traceparent: no per-message event needed.
     const hub = attach('hub', { traceSampleRatio: 0 });
     const sampled = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01';
     const unsampled = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-00';
@@ -91,6 +92,31 @@ describe('message spans are decided before they are built', () => {
     const processes = named('process linkwatch');
     expect(processes.map((s) => s.attributes['linkwatch.seq'])).toEqual([1]);
     expect(processes[0]?.spanContext().traceId).toBe('0123456789abcdef0123456789abcdef');
+    expect(processes[0]?.attributes[ATTR.hubId]).toBe('hub-1');
+    expect(hub.events.perMessage).toBe(false);
+  });
+
+  it('a handler that throws ends its consumer span with an error', async () => {
+    const hub = attach('hub', { traceSampleRatio: 1 });
+    const failing = Object.assign(new Error('boom'), { code: 'LW_ERR_HANDLER_FAILED' });
+    await expect(
+      hub.hooks.around?.({ workerId: 'w1', stream: 's', seq: 1, payload: null }, undefined, () =>
+        Promise.reject(failing),
+      ),
+    ).rejects.toBe(failing);
+    const [span] = named('process linkwatch');
+    expect(span?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span?.attributes[ATTR.errorType]).toBe('LW_ERR_HANDLER_FAILED');
+  });
+
+  it('listens to per-message events only while a producer span waits for its ack', () => {
+    const worker = attach('worker', { traceSampleRatio: 1 });
+    expect(worker.events.perMessage).toBe(false);
+    worker.hooks.send?.(session)?.queued(1, 'queued');
+    expect(worker.events.perMessage).toBe(true);
+    worker.emit('w1', { type: 'data-acked', seq: 1, released: 1 });
+    expect(worker.events.perMessage).toBe(false);
+    expect(named('send linkwatch')).toHaveLength(1);
   });
 });
 
