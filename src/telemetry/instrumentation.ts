@@ -35,7 +35,8 @@ export interface InstrumentTarget extends MetricsSource {
  * an observable instrument ever reported) and no point is hashed.
  */
 export interface ObservedMetricsSink {
-  add(observe: (emit: Emit) => void): () => void;
+  /** `observe` emits every point; it may pause (yield) between slices of workers. */
+  add(observe: (emit: Emit) => Generator<void>): () => void;
 }
 
 export interface TelemetryOptions {
@@ -118,7 +119,7 @@ export class LinkTelemetry {
       options.hubId,
       () => this.#subscribePerMessage(),
     );
-    this.#removeObserved = options.observedMetrics?.add((emit) => this.#metrics.observe(emit));
+    this.#removeObserved = options.observedMetrics?.add((emit) => this.#metrics.observeInSlices(emit));
     this.#unsubscribe = target.on((e) => this.#onLifecycle(e), 'lifecycle');
     this.#ensureInstruments();
     this.#sync();

@@ -20,6 +20,9 @@ export interface MetricsSource {
   readonly stats?: { readonly handshakeTimeouts?: number };
 }
 
+/** Workers observed between two pauses of observeInSlices(). */
+const SLICE = 1_000;
+
 /** One observed data point: metric, value, attributes. */
 export type Emit = (key: MetricKey, value: number, attrs: Attributes) => void;
 
@@ -190,9 +193,18 @@ export class LinkMetrics {
 
   /** Every observed data point, as of now. */
   observe(emit: Emit): void {
+    const pass = this.observeInSlices(emit);
+    for (let step = pass.next(); !step.done; step = pass.next());
+  }
+
+  /**
+   * The same, pausing after every SLICE workers so a caller can yield to the
+   * event loop between slices (a 10,000-worker hub's scrape).
+   */
+  *observeInSlices(emit: Emit): Generator<void> {
     const sessions = this.#source.sessions();
     this.#attrs.prune(sessions);
-    if (this.#side === 'hub') this.#observeHub(emit, sessions);
+    if (this.#side === 'hub') yield* this.#observeHub(emit, sessions);
     else for (const [workerId, s] of sessions) this.#observeWorker(emit, workerId, s);
   }
 
@@ -234,7 +246,7 @@ export class LinkMetrics {
     emit('processHeartbeat', Date.now() / 1000, this.#attrs.base(workerId, undefined));
   }
 
-  #observeHub(emit: Emit, sessions: ReadonlyMap<string, Session>): void {
+  *#observeHub(emit: Emit, sessions: ReadonlyMap<string, Session>): Generator<void> {
     const now = performance.now();
     const hub = this.#attrs.hub();
     let capacity = 0;
@@ -243,7 +255,9 @@ export class LinkMetrics {
     let oldestMs = 0;
     let waiting = 0;
     let buffered = 0;
+    let n = 0;
     for (const [workerId, s] of sessions) {
+      if (++n % SLICE === 0) yield;
       this.#linkGauges(
         emit,
         workerId,

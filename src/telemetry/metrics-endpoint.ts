@@ -24,7 +24,7 @@ export async function startMetricsEndpoint(
     res.setHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8');
     const head = serializer.serialize(resourceMetrics);
     res.write(head.endsWith('\n') || head === '' ? head : `${head}\n`);
-    for await (const chunk of prometheusText((emit) => observed.observe(emit))) {
+    for await (const chunk of prometheusText((emit) => observed.observeYielding(emit))) {
       // A slow scraper holds the rest, not the hub's memory.
       if (!res.write(chunk)) await once(res, 'drain');
     }

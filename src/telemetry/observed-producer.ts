@@ -29,17 +29,24 @@ import type { Emit } from './link-metrics.js';
  * Counters are cumulative sums that start when the producer started.
  */
 export class ObservedMetricsProducer implements MetricProducer, ObservedMetricsSink {
-  readonly #observers = new Set<(emit: Emit) => void>();
+  readonly #observers = new Set<(emit: Emit) => Generator<void>>();
   readonly #startTime: HrTime = hrTime(Date.now());
 
-  add(observe: (emit: Emit) => void): () => void {
+  add(observe: (emit: Emit) => Generator<void>): () => void {
     this.#observers.add(observe);
     return () => this.#observers.delete(observe);
   }
 
   /** Runs every observer: each emits its points as of now. */
   observe(emit: Emit): void {
-    for (const observe of this.#observers) observe(emit);
+    for (const observe of this.#observers) for (const _ of observe(emit));
+  }
+
+  /** The same, yielding to the event loop between slices of workers. */
+  async observeYielding(emit: Emit): Promise<void> {
+    for (const observe of this.#observers) {
+      for (const _ of observe(emit)) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   async collect(): Promise<CollectionResult> {

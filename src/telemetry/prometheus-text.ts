@@ -38,9 +38,9 @@ interface Family {
  * 10,000 workers' 80,000 series, all on the event loop). Rendered in chunks
  * with a yield between them, so heartbeats keep flowing during a scrape.
  */
-export async function* prometheusText(observe: (emit: Emit) => void): AsyncGenerator<string> {
+export async function* prometheusText(observe: (emit: Emit) => void | Promise<void>): AsyncGenerator<string> {
   const families = new Map<MetricKey, Family>();
-  observe((key, value, attrs) => {
+  await observe((key, value, attrs) => {
     let f = families.get(key);
     if (!f) {
       f = { attrs: [], values: [] };
