@@ -10,8 +10,8 @@
  * src/telemetry/metrics-endpoint.ts (a build from before them: the
  * exporter's own server, as the CLI then had it). Each worker gets the lifecycle
  * events of a connect and one heartbeat, and one message's events, so every
- * series a real worker would have exists. Then the exporter's own HTTP
- * server is scraped over 127.0.0.1, as Prometheus would, and we record:
+ * series a real worker would have exists. Then a separate scraper process
+ * GETs /metrics over 127.0.0.1, as Prometheus would, and we record:
  *
  * - bytes of the exposition and series (lines that are not comments),
  * - wall time of the scrape, request to last byte,
@@ -20,6 +20,7 @@
  *
  * `--write` stores the numbers in bench/results/telemetry-scrape.json.
  */
+import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
@@ -140,8 +141,38 @@ function feed(events, sessions, hubId) {
   }
 }
 
-/** GETs /metrics while a 1 ms timer watches the loop. */
-function scrape(port) {
+/** In the scraper process: GET /metrics, count bytes and series, report back. */
+function clientMain() {
+  process.on('message', ({ port }) => {
+    const t0 = performance.now();
+    const req = request({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+      let bytes = 0;
+      let series = 0;
+      let overflow = 0;
+      let atLineStart = true;
+      res.on('data', (buf) => {
+        bytes += buf.length;
+        // Overflow series: the SDK's otel_metric_overflow="true" label, one per overflowing metric.
+        for (
+          let i = buf.indexOf('otel_metric_overflow');
+          i >= 0;
+          i = buf.indexOf('otel_metric_overflow', i + 1)
+        )
+          overflow++;
+        for (let i = 0; i < buf.length; i++) {
+          if (atLineStart && buf[i] !== 35 && buf[i] !== 10) series++;
+          atLineStart = buf[i] === 10;
+        }
+      });
+      res.on('end', () => process.send({ bytes, series, overflow, ms: performance.now() - t0 }));
+    });
+    req.on('error', (e) => process.send({ error: String(e) }));
+    req.end();
+  });
+}
+
+/** Has the scraper process GET /metrics while a 1 ms timer watches this process's loop. */
+function scrape(client, port) {
   return new Promise((resolve, reject) => {
     let worstLateMs = 0;
     let last = performance.now();
@@ -150,32 +181,12 @@ function scrape(port) {
       worstLateMs = Math.max(worstLateMs, now - last - 1);
       last = now;
     }, 1);
-    const t0 = performance.now();
-    const req = request({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const ms = performance.now() - t0;
-        clearInterval(tick);
-        const now = performance.now();
-        worstLateMs = Math.max(worstLateMs, now - last - 1);
-        const body = Buffer.concat(chunks);
-        const text = body.toString('utf8');
-        let series = 0;
-        let overflow = 0;
-        for (const line of text.split('\n')) {
-          if (!line || line.startsWith('#')) continue;
-          series++;
-          if (line.includes('otel_metric_overflow')) overflow++;
-        }
-        resolve({ bytes: body.length, series, overflow, ms, eventLoopBlockMs: worstLateMs });
-      });
-    });
-    req.on('error', (e) => {
+    client.once('message', (r) => {
       clearInterval(tick);
-      reject(e);
+      if (r.error) reject(new Error(r.error));
+      else resolve({ ...r, eventLoopBlockMs: worstLateMs });
     });
-    req.end();
+    client.send({ port });
   });
 }
 
@@ -203,11 +214,13 @@ async function measure(n, rounds) {
       : undefined;
   if (!server) await exporter.startServer();
   const runs = [];
+  const client = fork(fileURLToPath(import.meta.url), ['--client']);
   for (let r = 0; r < rounds + 1; r++) {
     globalThis.gc?.();
-    const res = await scrape(port);
+    const res = await scrape(client, port);
     if (r > 0) runs.push(res); // the first scrape warms the code paths
   }
+  client.kill();
   if (server) server.close();
   else await exporter.stopServer();
   telemetry.dispose();
@@ -224,22 +237,30 @@ async function measure(n, rounds) {
   };
 }
 
-const workers = arg('workers', '1000,10000').split(',').map(Number);
-const rounds = Number(arg('rounds', '3'));
-const results = [];
-for (const n of workers) {
-  const r = await measure(n, rounds);
-  results.push(r);
-  console.log(
-    `${n} workers: ${(r.bytes / 1e6).toFixed(2)} MB, ${r.series} series (${r.overflowSeries} overflow), ` +
-      `scrape ${r.scrapeMs} ms, event loop blocked ${r.eventLoopBlockMs} ms (median of ${rounds})`,
-  );
+if (process.argv.includes('--client')) {
+  clientMain();
+} else {
+  await main();
 }
-if (process.argv.includes('--write')) {
-  const out = join(here, 'results', 'telemetry-scrape.json');
-  writeFileSync(
-    out,
-    `${JSON.stringify({ at: new Date().toISOString(), node: process.version, results }, null, 2)}\n`,
-  );
-  console.log(`wrote ${out}`);
+
+async function main() {
+  const workers = arg('workers', '1000,10000').split(',').map(Number);
+  const rounds = Number(arg('rounds', '3'));
+  const results = [];
+  for (const n of workers) {
+    const r = await measure(n, rounds);
+    results.push(r);
+    console.log(
+      `${n} workers: ${(r.bytes / 1e6).toFixed(2)} MB, ${r.series} series (${r.overflowSeries} overflow), ` +
+        `scrape ${r.scrapeMs} ms, event loop blocked ${r.eventLoopBlockMs} ms (median of ${rounds})`,
+    );
+  }
+  if (process.argv.includes('--write')) {
+    const out = join(here, 'results', 'telemetry-scrape.json');
+    writeFileSync(
+      out,
+      `${JSON.stringify({ at: new Date().toISOString(), node: process.version, results }, null, 2)}\n`,
+    );
+    console.log(`wrote ${out}`);
+  }
 }
