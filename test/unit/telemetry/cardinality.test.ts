@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Attributes } from '@opentelemetry/api';
 import { type DataPoint, MeterProvider, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -141,5 +143,13 @@ describe('cardinality at fleet size', () => {
     expect(values.size).toBeLessThanOrEqual(MAX_LABEL_VALUES + 1);
     expect(values.has('LW_ERR_0')).toBe(true);
     expect(values.has('other')).toBe(true);
+  });
+
+  it('docs/telemetry.md states the budget the catalog gives', () => {
+    const doc = readFileSync(join(import.meta.dirname, '../../../docs/telemetry.md'), 'utf8');
+    const b = budget();
+    expect(doc).toContain(`${b.hubPerWorker} series per connected worker`);
+    expect(doc).toContain(`| hub, hub-wide (no worker id) | ${b.hubWide}:`);
+    expect(doc).toContain(`| worker process | ${b.worker}:`);
   });
 });
