@@ -197,12 +197,14 @@ export class Link implements SessionLink {
     const s = this.#session;
     switch (frame.t) {
       case 'data':
+        s.counters.bytesReceived += bytes;
         // Flow-controlled by our acks, so the peer's data proves a round trip (see Heartbeat).
         this.#heartbeat.progress();
         this.#dataFramesReceived++;
         if (!s.receive(frame, bytes, this.#settings.receiveWindow)) this.#windowExceeded();
         return;
       case 'batch':
+        s.counters.bytesReceived += bytes;
         this.#heartbeat.progress();
         this.#dataFramesReceived++;
         this.#receiveBatch(frame.m, bytes);
@@ -230,6 +232,7 @@ export class Link implements SessionLink {
       }
       case 'hb':
         if (this.#heartbeatFlood()) return;
+        s.counters.heartbeatsReceived++;
         this.#write({ v: 1, t: 'hb-ack', id: frame.id, ts: frame.ts });
         s.lastHeartbeatAt = performance.now();
         s.peerProgress = frame.progress;
@@ -362,6 +365,7 @@ export class Link implements SessionLink {
       }
       this.#transport.send(frame, this.#written);
       this.#dataFramesSent++;
+      s.counters.bytesSent += frame.length;
       const perMessage = s.events.perMessage;
       for (const entry of batch) {
         const replay = entry.sends > 1;
@@ -427,6 +431,7 @@ export class Link implements SessionLink {
   sendHeartbeat(id: number, ts: number): void {
     const s = this.#session;
     this.#write({ v: 1, t: 'hb', id, ts, progress: s.progress() });
+    s.counters.heartbeatsSent++;
     if (s.events.active) s.events.emit({ ...s.eventBase(), type: 'heartbeat-sent', id });
   }
 
@@ -525,6 +530,7 @@ function heartbeatHost(link: Link, session: Session): HeartbeatHost {
   return {
     sendHeartbeat: (id, ts) => link.sendHeartbeat(id, ts),
     missed: (consecutive) => {
+      session.counters.heartbeatsMissed++;
       if (session.events.active) {
         session.events.emit({
           ...session.eventBase(),
