@@ -43,7 +43,6 @@ const KNOWN_LEAKS = new Set([
   // watchdog.ts: the sink, sentinel and target fields of the Watchdog class.
   'Watchdog -> AlertmanagerSink',
   'Watchdog -> EventLoopSentinel',
-  'Watchdog -> WatchdogTarget',
   'WatchdogOptions -> SentinelOptions',
 ]);
 
