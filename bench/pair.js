@@ -113,6 +113,9 @@ export async function measurePair(variant, { warmup, run, broker, latency = fals
       cpuUsPerMsg: (sent.cpuUs + got.cpuUs) / delivered,
       serverCpuUsPerMsg: got.cpuUs / delivered,
       clientCpuUsPerMsg: sent.cpuUs / delivered,
+      // Share of one core each side was busy over the run: near 1 means that side was the limit.
+      serverBusy: got.cpuUs / elapsedUs,
+      clientBusy: sent.cpuUs / elapsedUs,
       ...(broker ? { brokerCpuUsPerMsg: brokerCpuUs / delivered } : {}),
       ...(got.latency ? { latency: got.latency } : {}),
       ...(serverStop.telemetry ? { serverTelemetry: serverStop.telemetry } : {}),

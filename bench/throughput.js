@@ -68,6 +68,8 @@ export async function run({ rounds, quick, log, variants: names }) {
               cpuUsPerMsg: summarize(pick(v, 'cpuUsPerMsg')),
               serverCpuUsPerMsg: summarize(pick(v, 'serverCpuUsPerMsg')),
               clientCpuUsPerMsg: summarize(pick(v, 'clientCpuUsPerMsg')),
+              serverBusy: summarize(pick(v, 'serverBusy')),
+              clientBusy: summarize(pick(v, 'clientBusy')),
               ...(VARIANTS[v].broker ? { brokerCpuUsPerMsg: summarize(pick(v, 'brokerCpuUsPerMsg')) } : {}),
               lost: raw[v].reduce((s, m) => s + m.lost, 0),
               rounds: raw[v],
@@ -121,6 +123,12 @@ export function markdown({ results, params }) {
       const goal = GOALS[b]?.[e.payloadBytes];
       return goal === undefined ? ratioCell(s) : `${ratioCell(s)} ${verdict(s, goal)} ≥ ${goal}`;
     });
+    cells.push(ratioCell(e.ratios['cpu ours/raw']));
+    return `| ${label(e.payloadBytes)} | ${cells.join(' | ')} |`;
+  });
+  const busy = results.map((e) => {
+    const pct = (s) => `${Math.round(s.median * 100)}%`;
+    const cells = variants.map((v) => `${pct(e.variants[v].clientBusy)} / ${pct(e.variants[v].serverBusy)}`);
     return `| ${label(e.payloadBytes)} | ${cells.join(' | ')} |`;
   });
   const cpu = results.map((e) => {
@@ -148,8 +156,8 @@ export function markdown({ results, params }) {
     '',
     'Ours / baseline, throughput ratio taken within each round: median (lowest–highest round); goals from issue 11.',
     '',
-    `| payload | ${baselines.map((b) => `ours / ${b}`).join(' | ')} |`,
-    `|---|${baselines.map(() => '---').join('|')}|`,
+    `| payload | ${baselines.map((b) => `ours / ${b}`).join(' | ')} | CPU/msg ours / raw |`,
+    `|---|${baselines.map(() => '---').join('|')}|---|`,
     ...ratios,
     '',
     'CPU µs per message delivered, medians: total (sender + receiver [+ NATS broker]).',
@@ -157,6 +165,12 @@ export function markdown({ results, params }) {
     `| payload | ${variants.join(' | ')} |`,
     `|---|${variants.map(() => '---').join('|')}|`,
     ...cpu,
+    '',
+    'Busy share of one core over the run, sender / receiver, medians (near 100%: that side is the limit).',
+    '',
+    `| payload | ${variants.join(' | ')} |`,
+    `|---|${variants.map(() => '---').join('|')}|`,
+    ...busy,
     ...(lost.length ? ['', `Messages lost (sent, never delivered): ${lost.join(', ')}.`] : []),
   ].join('\n');
 }
