@@ -41,10 +41,19 @@ export function startPeer({ env, execArgv = [] } = {}) {
   });
   return {
     pid: child.pid,
-    request(command) {
+    /** No command takes a minute; a peer that does is stuck, and the measurement fails instead of hanging. */
+    request(command, timeoutMs = 60_000) {
       if (dead) return Promise.reject(dead);
       return new Promise((resolve, reject) => {
-        pending.push({ resolve, reject });
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`bench peer: no answer to ${command.type} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const settle = (fn) => (v) => {
+          clearTimeout(timer);
+          fn(v);
+        };
+        pending.push({ resolve: settle(resolve), reject: settle(reject) });
         child.send(command);
       });
     },

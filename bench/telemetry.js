@@ -13,9 +13,15 @@
  *   (1% of traces, parent-based: the ratio issue 9 measured with), through
  *   sdk-node's default batch span processor.
  *
- * The CLI itself has no switch that turns telemetry off (`--metrics-listen
- * off` still starts the SDK and instruments), so both variants run the
- * library in bench/peer.js processes rather than `linkwatch hub|worker`.
+ * A third variant, `metrics`, is the same setup without OTEL_TRACES_EXPORTER:
+ * sdk-node then registers no tracer provider, so it splits the cost between
+ * metrics and tracing.
+ *
+ * The CLI has no flag that turns telemetry off (`--metrics-listen off` still
+ * starts the SDK and instruments; the standard OTEL_SDK_DISABLED=true makes
+ * sdk-node register nothing, but `instrument()` stays attached to the API's
+ * no-ops), so every variant runs the library in bench/peer.js processes
+ * rather than `linkwatch hub|worker`, and `off` attaches nothing at all.
  */
 import { freePort } from './free-port.js';
 import { startOtlpSink } from './otlp-sink.js';
@@ -26,7 +32,8 @@ import { fmtRate, label, rateCell, ratioCell, VARIANTS, verdict } from './varian
 export const title = 'Telemetry cost, separate processes';
 
 const SIZES = [64, 1024, 16 * 1024];
-const NAMES = ['off', 'on'];
+/** `metrics`: the same setup without traces (diagnostic: splits the cost between metrics and tracing). */
+const NAMES = ['off', 'metrics', 'on'];
 export const SAMPLER = { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' };
 /** Issue 9's goals at 64 B: on/off throughput at least, CPU per message at most. */
 export const GOALS = { throughput: 0.9, cpu: 1.2 };
@@ -37,15 +44,16 @@ function envWithoutOtel() {
 
 async function variantFor(name, sinkUrl) {
   if (name === 'off') return { ...VARIANTS.ours, env: envWithoutOtel() };
+  const traces = {
+    OTEL_TRACES_EXPORTER: 'otlp',
+    OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    ...SAMPLER,
+  };
   return {
     ...VARIANTS.ours,
-    env: {
-      ...envWithoutOtel(),
-      OTEL_TRACES_EXPORTER: 'otlp',
-      OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-      ...SAMPLER,
-    },
+    // Without OTEL_TRACES_EXPORTER the CLI's SDK registers no span processor: metrics only.
+    env: { ...envWithoutOtel(), ...(name === 'on' ? traces : {}) },
     telemetry: { server: { metricsPort: await freePort() }, client: { metricsPort: await freePort() } },
   };
 }
@@ -58,7 +66,7 @@ export async function run({ rounds, quick, log }) {
   const scrapes = [];
   try {
     for (const bytes of SIZES) {
-      const raw = { off: [], on: [] };
+      const raw = Object.fromEntries(NAMES.map((v) => [v, []]));
       for (let r = 0; r < rounds; r++) {
         for (const v of rotation(NAMES, r)) {
           const m = await measurePair(await variantFor(v, sink.url), {
@@ -66,7 +74,7 @@ export async function run({ rounds, quick, log }) {
             run: { type: 'flood', bytes, durationMs },
           });
           if (m.lost > 0) throw new Error(`telemetry ${v}: ${m.lost} messages lost`);
-          if (v === 'on') scrapes.push({ hub: m.serverTelemetry, worker: m.clientTelemetry });
+          if (v !== 'off') scrapes.push({ hub: m.serverTelemetry, worker: m.clientTelemetry });
           raw[v].push(m);
         }
       }
@@ -90,11 +98,13 @@ export async function run({ rounds, quick, log }) {
           'cpu on/off': pairedRatio(pick('on', 'cpuUsPerMsg'), pick('off', 'cpuUsPerMsg')),
           'hub cpu on/off': pairedRatio(pick('on', 'serverCpuUsPerMsg'), pick('off', 'serverCpuUsPerMsg')),
           'worker cpu on/off': pairedRatio(pick('on', 'clientCpuUsPerMsg'), pick('off', 'clientCpuUsPerMsg')),
+          'throughput metrics/off': pairedRatio(pick('metrics', 'msgsPerSec'), pick('off', 'msgsPerSec')),
+          'cpu metrics/off': pairedRatio(pick('metrics', 'cpuUsPerMsg'), pick('off', 'cpuUsPerMsg')),
         },
       };
       results.push(entry);
       log(
-        `telemetry ${label(bytes)}: off ${fmtRate(entry.variants.off.msgsPerSec.median)}, on ${fmtRate(entry.variants.on.msgsPerSec.median)} msg/s; ` +
+        `telemetry ${label(bytes)}: off ${fmtRate(entry.variants.off.msgsPerSec.median)}, metrics ${fmtRate(entry.variants.metrics.msgsPerSec.median)}, on ${fmtRate(entry.variants.on.msgsPerSec.median)} msg/s; ` +
           `throughput on/off ${entry.ratios['throughput on/off'].median.toFixed(2)}, CPU/msg on/off ${entry.ratios['cpu on/off'].median.toFixed(2)}`,
       );
     }
@@ -144,6 +154,19 @@ export function markdown({ results, params, exported }) {
     '| payload | off msg/s | on msg/s | throughput on / off | CPU µs/msg off → on | CPU on / off | CPU on / off: hub / worker |',
     '|---|---|---|---|---|---|---|',
     ...rows,
+    '',
+    'Diagnostic, the same rounds: metrics only (the SDK with the Prometheus exporter, no traces exporter), against off.',
+    '',
+    '| payload | metrics msg/s | throughput metrics / off | CPU µs/msg off → metrics → on | CPU metrics / off |',
+    '|---|---|---|---|---|',
+    ...results.map((e) => {
+      const v = e.variants;
+      return (
+        `| ${label(e.payloadBytes)} | ${rateCell(v.metrics.msgsPerSec)} | ${ratioCell(e.ratios['throughput metrics/off'])} | ` +
+        `${v.off.cpuUsPerMsg.median.toFixed(1)} → ${v.metrics.cpuUsPerMsg.median.toFixed(1)} → ${v.on.cpuUsPerMsg.median.toFixed(1)} | ` +
+        `${ratioCell(e.ratios['cpu metrics/off'])} |`
+      );
+    }),
     '',
     `The sink received ${exported.traces.requests} trace exports (${Math.round(exported.traces.bytes / 1024)} KiB) over the run. ` +
       (s
