@@ -12,10 +12,11 @@
  * bench/results/partial.{json,md}.tmp instead, so it never replaces the
  * committed numbers.
  *
- * `--only=fleet` runs bench/fleet.js (owned separately) when that file
- * exists, with the same contract as the others (exports `title`,
- * `run(options)` resolving to `{ summary, ... }`, and `markdown(report)`),
- * under `ulimit -n 20000`. It is not part of the default run.
+ * `--only=fleet` runs the fleet benchmark, bench/fleet.js (owned separately,
+ * a script that writes its own bench/results/fleet-latest.*), when that file
+ * exists: as `node bench/fleet.js ARGS` under `ulimit -n 20000`, where ARGS
+ * are whatever follows `--` (`node bench/run.js --only=fleet -- --sizes=1000`).
+ * It is not part of the default run.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -32,7 +33,12 @@ const root = join(here, '..');
 const resultsDir = join(here, 'results');
 
 function parseArgs(argv) {
-  const args = { quick: false, rounds: undefined, only: BENCHMARKS };
+  const args = { quick: false, rounds: undefined, only: BENCHMARKS, fleetArgs: [] };
+  const dashes = argv.indexOf('--');
+  if (dashes >= 0) {
+    args.fleetArgs = argv.slice(dashes + 1);
+    argv = argv.slice(0, dashes);
+  }
   for (const a of argv) {
     if (a === '--quick') args.quick = true;
     else if (a.startsWith('--rounds=')) args.rounds = Number(a.slice('--rounds='.length));
@@ -64,17 +70,31 @@ function parseArgs(argv) {
   return args;
 }
 
+/** The fleet benchmark, as its own script; it opens thousands of sockets, so the descriptor limit goes up first. */
+function runFleet(fleetArgs) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'sh',
+      [
+        '-c',
+        'ulimit -n 20000 2>/dev/null; exec "$0" "$@"',
+        process.execPath,
+        join(here, 'fleet.js'),
+        ...fleetArgs,
+      ],
+      { cwd: root, stdio: 'inherit' },
+    );
+    child.on('exit', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(`bench/fleet.js exited with ${signal ?? code}`));
+    });
+  });
+}
+
 function runChild(name, options) {
   return new Promise((resolve, reject) => {
     const childArgs = ['--expose-gc', join(here, 'child.js'), name, JSON.stringify(options)];
-    const stdio = ['ignore', 'inherit', 'inherit', 'ipc'];
-    // The fleet opens thousands of sockets; raise the descriptor limit for that child (hard limit 20000).
-    const child =
-      name === 'fleet'
-        ? spawn('sh', ['-c', 'ulimit -n 20000 2>/dev/null; exec "$0" "$@"', process.execPath, ...childArgs], {
-            stdio,
-          })
-        : spawn(process.execPath, childArgs, { stdio });
+    const child = spawn(process.execPath, childArgs, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let report;
     child.on('message', (m) => {
       report = m;
@@ -197,8 +217,13 @@ async function main() {
   );
   const benchmarks = [];
   for (const name of args.only) {
-    if (name === 'fleet' && !existsSync(join(here, 'fleet.js'))) {
-      console.log('fleet: bench/fleet.js does not exist yet; skipped');
+    if (name === 'fleet') {
+      if (existsSync(join(here, 'fleet.js'))) {
+        console.log(
+          `fleet: node bench/fleet.js ${args.fleetArgs.join(' ')} (writes bench/results/fleet-latest.*)`,
+        );
+        await runFleet(args.fleetArgs);
+      } else console.log('fleet: bench/fleet.js does not exist here; skipped');
       continue;
     }
     console.log(`${name}…`);
@@ -211,6 +236,7 @@ async function main() {
     console.log(`${name}: ${report.summary} (${report.durationS} s)`);
     benchmarks.push(report);
   }
+  if (benchmarks.length === 0) return;
   const doc = {
     schema: 1,
     date,
