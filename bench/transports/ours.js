@@ -43,7 +43,7 @@ export async function client(url, { workerOptions = {}, onCreate } = {}) {
     send: (payload) => worker.send(payload),
     /** Every message acked: the outbox is empty. */
     async drain() {
-      while (worker.session.outbox.size > 0) await new Promise((r) => setTimeout(r, 1));
+      while (worker.status().outbox.messages > 0) await new Promise((r) => setTimeout(r, 1));
     },
     stop: () => worker.stop({ timeoutMs: 2000 }),
   };
