@@ -160,13 +160,23 @@ function markdown(doc) {
     '',
     `${doc.date} · \`${doc.command}\` · ${doc.quick ? 'quick run · ' : ''}${doc.rounds} rounds · took ${doc.durationS} s`,
     '',
-    `Node ${e.node} · ${e.cpu.model} × ${e.cpu.cores} · ${e.platform} · load at start ${e.loadAvgAtStart.join(' ')} · ` +
+    `Node ${e.node} · ${e.cpu.model} × ${e.cpu.cores} · ${e.platform} · load at start ${e.loadAvgAtStart.join(' ')}, ` +
+      `at end ${e.loadAvgAtEnd.join(' ')} · ` +
       `commit ${e.git.commit}${e.git.srcDirty ? ' (src/ had uncommitted changes)' : ''} · ws ${e.packages.ws} · p-queue ${e.packages['p-queue']}`,
     '',
     'Medians over rounds; ranges are the lowest and highest round. Ratios are taken within a round ' +
       '(the variants ran back to back, in rotating order) and then summarised. Throughput, latency and telemetry: ' +
       'sender and receiver in separate processes, fresh for every measurement. Memory and reconnect: hub and worker in one process.',
   ];
+  const load = Math.max(e.loadAvgAtStart[0], e.loadAvgAtEnd[0]);
+  if (load > e.cpu.cores) {
+    lines.push(
+      '',
+      `**The machine was overloaded** (load average up to ${load} on ${e.cpu.cores} cores): every process got a ` +
+        'fraction of a core, and how a transport copes with that differs, so throughput ratios swing from round to ' +
+        'round. CPU per message (and its ratios) is the steadier signal in such a run.',
+    );
+  }
   for (const b of doc.benchmarks) {
     lines.push('', `## ${b.title}`, '', b.markdown);
   }
