@@ -92,6 +92,8 @@ export class LinkTelemetry {
   #removeObserved: (() => void) | undefined;
   // Set while an SDK records: the per-message subscription and the span hooks.
   #unsubscribePerMessage: (() => void) | undefined;
+  // Removes this instance's span hooks (and only them) while tracing is on.
+  #removeHooks: (() => void) | undefined;
   #tracing = false;
   // A histogram burst is recording (LinkMetrics.burst).
   #metricsBurst = false;
@@ -141,9 +143,10 @@ export class LinkTelemetry {
     const tracing = !isNoopTracerProvider(this.#options.tracerProvider ?? trace.getTracerProvider());
     if (tracing === this.#tracing) return;
     this.#tracing = tracing;
-    const hooks = this.#target.hooks;
-    hooks.send = tracing ? this.#spans.send : undefined;
-    hooks.around = tracing ? this.#spans.around : undefined;
+    this.#removeHooks?.();
+    this.#removeHooks = tracing
+      ? this.#target.hooks.add({ send: this.#spans.send, around: this.#spans.around })
+      : undefined;
   }
 
   /**
@@ -186,8 +189,8 @@ export class LinkTelemetry {
     this.#removeObserved?.();
     this.#removeObserved = undefined;
     this.#tracing = false;
-    this.#target.hooks.send = undefined;
-    this.#target.hooks.around = undefined;
+    this.#removeHooks?.();
+    this.#removeHooks = undefined;
     this.#instruments?.dispose();
     this.#instruments = undefined;
     this.#spans.dispose();
