@@ -13,13 +13,13 @@ import {
 } from '../errors.js';
 import { bindEndpoint } from '../link/endpoint.js';
 import { type EventScope, type LinkEventListener, LinkEvents } from '../link/events.js';
-import type { LinkHooks } from '../link/hooks.js';
+import { LinkHooks } from '../link/hooks.js';
 import { Link, type LinkDown } from '../link/link.js';
 import type { SendReceipt } from '../link/outbox.js';
 import type { Session, SessionCounters } from '../link/session.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { encodeFrame } from '../protocol/codec.js';
-import type { HelloFrame, JsonValue } from '../protocol/frames.js';
+import { BATCH_REVISION, type HelloFrame, type JsonValue, PROTOCOL_REVISION } from '../protocol/frames.js';
 import { Admission, type RefusalCode } from './admission.js';
 import { TokenAuthenticator } from './auth.js';
 import { awaitHello, type HandshakeHost } from './handshake.js';
@@ -67,8 +67,8 @@ export class Hub {
   readonly #o: ParsedHubOptions;
   readonly #auth: TokenAuthenticator;
   readonly #events = new LinkEvents();
-  /** Telemetry installs its producer/consumer span hooks here. */
-  readonly hooks: LinkHooks = {};
+  /** Where subscribers add their hooks (telemetry's spans, the watchdog's state); each removes only its own. */
+  readonly hooks = new LinkHooks();
   readonly #registry: Registry;
   readonly #admission: Admission;
   readonly #server: Server;
@@ -259,6 +259,7 @@ export class Hub {
           type: 'auth-failed',
           errorType: auth.errorType,
           remoteAddress: socket.remoteAddress,
+          detail: auth.detail,
         });
       }
       rejectUpgrade(socket, auth.status, auth.reason);
@@ -348,6 +349,7 @@ export class Hub {
         heartbeatMisses: o.heartbeatMisses,
         window: o.queueCapacity,
         maxFrameBytes: o.maxFrameBytes,
+        rev: PROTOCOL_REVISION,
       }),
     );
     const link: Link = new Link(
@@ -363,6 +365,7 @@ export class Hub {
         ackBatch: o.ackBatch,
         highWatermarkBytes: o.highWatermarkBytes,
         sendStallTimeoutMs: o.sendStallTimeoutMs,
+        batch: (hello.rev ?? 1) >= BATCH_REVISION,
       },
       (down) => this.#onLinkDown(peer, link, down),
     );

@@ -148,6 +148,9 @@ export class Watchdog {
     return () => this.#listeners.delete(listener);
   }
 
+  // Released by stop(), once each.
+  readonly #releases: (() => void)[] = [];
+
   start(): this {
     this.stopTimers();
     // Lifecycle events only: progress is read from the session counters, so no per-message work.
@@ -307,8 +310,14 @@ export class Watchdog {
   }
 
   /** Stops timers and the sentinel, and flushes sinks. Firing alerts stay firing in Alertmanager until they time out. */
+  /** Runs `release` at stop(): what attachWatchdog added to its target (its hooks) goes with it. */
+  onStop(release: () => void): void {
+    this.#releases.push(release);
+  }
+
   async stop(): Promise<void> {
     this.stopTimers();
+    for (const release of this.#releases.splice(0)) release();
     await this.sentinel?.stop();
     await this.#book.close();
   }

@@ -4,12 +4,12 @@ import { ClosedError, ConnectionError, DeadlineError, errorCode, type LinkwatchE
 import { Backoff } from '../link/backoff.js';
 import { bindEndpoint } from '../link/endpoint.js';
 import { type EventScope, type LinkEventListener, LinkEvents } from '../link/events.js';
-import type { LinkHooks } from '../link/hooks.js';
+import { LinkHooks } from '../link/hooks.js';
 import { Link, type LinkDown } from '../link/link.js';
 import type { SendReceipt } from '../link/outbox.js';
 import { Session, type SessionCounters } from '../link/session.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import type { JsonValue, WelcomeFrame } from '../protocol/frames.js';
+import { BATCH_REVISION, type JsonValue, PROTOCOL_REVISION, type WelcomeFrame } from '../protocol/frames.js';
 import { safeUrl } from '../validate.js';
 import { type DialResult, dial } from './dialer.js';
 import { Failover, type FailoverDecision } from './failover.js';
@@ -46,8 +46,8 @@ export interface StopReport {
 export class Worker {
   readonly #o: ParsedWorkerOptions;
   readonly #events = new LinkEvents();
-  /** Telemetry installs its producer/consumer span hooks here. */
-  readonly hooks: LinkHooks = {};
+  /** Where subscribers add their hooks (telemetry's spans, the watchdog's state); each removes only its own. */
+  readonly hooks = new LinkHooks();
   readonly #session: Session;
   readonly #sessions: ReadonlyMap<string, Session>;
   readonly #backoff: Backoff;
@@ -254,6 +254,7 @@ export class Worker {
           peerStream: s.peerStream ?? '',
           processed: s.inbox.processed,
           window: this.#o.queueCapacity,
+          rev: PROTOCOL_REVISION,
         }),
       },
       (result) => this.#dialed(url, result),
@@ -314,6 +315,7 @@ export class Worker {
         ackBatch: o.ackBatch,
         highWatermarkBytes: o.highWatermarkBytes,
         sendStallTimeoutMs: o.sendStallTimeoutMs,
+        batch: (welcome.rev ?? 1) >= BATCH_REVISION,
       },
       (down) => this.#onLinkDown(ws, link, down),
     );
