@@ -18,9 +18,10 @@
  *     [--procs=2] [--storm=10000|none] [--log-level=warn] [--scrape=15|0] [--cpu-prof=DIR]
  *
  * --scrape=0 leaves the exporter on but never scrapes it (to tell the scrape's cost from the rest);
- * --cpu-prof=DIR writes the hub's CPU profile there (node --cpu-prof) when it exits.
+ * --cpu-prof=DIR writes the hub's CPU profile there (node --cpu-prof) when it exits;
+ * --name=NAME writes fleet-NAME.{json,md} instead of fleet-latest.
  *
- * Writes bench/results/fleet-latest.json and fleet-latest.md.
+ * Writes bench/results/fleet-latest.json and fleet-latest.md (see --name).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -58,6 +59,7 @@ function parseArgs(argv) {
     logLevel: 'warn',
     scrapeS: 15,
     cpuProf: undefined,
+    name: 'latest',
   };
   for (const arg of argv) {
     const [k, v] = arg.replace(/^--/, '').split('=');
@@ -68,6 +70,7 @@ function parseArgs(argv) {
     else if (k === 'log-level') a.logLevel = v;
     else if (k === 'scrape') a.scrapeS = Number(v);
     else if (k === 'cpu-prof') a.cpuProf = v;
+    else if (k === 'name') a.name = v;
     else throw new Error(`unknown argument ${arg}; see the header of bench/fleet.js`);
   }
   a.storm = a.storm === undefined ? Math.max(...a.sizes) : a.storm;

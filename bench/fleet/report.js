@@ -26,8 +26,9 @@ export function writeFleetReport(dir, { args, goals, results }) {
     commit: git(['rev-parse', '--short', 'HEAD']),
     dirty: (git(['status', '--porcelain', 'src']) ?? '') !== '',
   };
+  const name = args.name ?? 'latest';
   writeFileSync(
-    join(dir, 'fleet-latest.json'),
+    join(dir, `fleet-${name}.json`),
     `${JSON.stringify({ meta, args, goals, results }, null, 2)}\n`,
   );
 
@@ -76,6 +77,6 @@ ${storms.join('\n')}
     : ''
 }
 `;
-  writeFileSync(join(dir, 'fleet-latest.md'), md);
+  writeFileSync(join(dir, `fleet-${name}.md`), md);
   console.log(md);
 }
