@@ -39,6 +39,7 @@ export type { JsonValue, Progress } from './protocol/frames.js';
 export type { Handler, HandlerContext, Message } from './queue/work-queue.js';
 export {
   ATTR,
+  type HubSeries,
   type Instrument,
   METRICS,
   type MetricSpec,
@@ -55,13 +56,21 @@ export {
   type HealthReason,
   type Severity,
 } from './watchdog/alerts.js';
-export { type AttachOptions, attachWatchdog } from './watchdog/attach.js';
+export {
+  type AttachOptions,
+  attachWatchdog,
+  type WatchdogHooks,
+  type WatchedHub,
+  type WatchedWorker,
+} from './watchdog/attach.js';
 export type { HealthThresholds } from './watchdog/health.js';
+export type { WatchedLink, WatchedSession } from './watchdog/link-tracker.js';
 export {
   Watchdog,
   type WatchdogAction,
   type WatchdogEvent,
   type WatchdogOptions,
+  type WatchdogTarget,
 } from './watchdog/watchdog.js';
 export type { WorkerOptions } from './worker/options.js';
 export { type StopReport, Worker, type WorkerState, type WorkerStatus } from './worker/worker.js';

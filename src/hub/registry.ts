@@ -3,7 +3,7 @@ import { ClosedError } from '../errors.js';
 import type { LinkEvents } from '../link/events.js';
 import type { LinkHooks } from '../link/hooks.js';
 import type { Link } from '../link/link.js';
-import { Session, type SessionCounters } from '../link/session.js';
+import { newSessionCounters, Session, type SessionCounters } from '../link/session.js';
 import type { ParsedHubOptions } from './options.js';
 
 /** One worker id's state on this hub: its session, outliving links, and the live link if any. */
@@ -30,7 +30,7 @@ export class Registry {
   readonly #peers = new Map<string, Peer>();
   // The same sessions by worker id, so sessions() never rebuilds a fleet-wide map.
   readonly #sessions = new Map<string, Session>();
-  readonly #forgotten: SessionCounters = emptyCounters();
+  readonly #forgotten: SessionCounters = newSessionCounters();
 
   constructor(options: ParsedHubOptions, events: LinkEvents, hooks: LinkHooks) {
     this.#o = options;
@@ -111,21 +111,6 @@ export class Registry {
     for (const p of this.#peers.values()) addCounters(sum, p.session.counters);
     return sum;
   }
-}
-
-function emptyCounters(): SessionCounters {
-  return {
-    sent: 0,
-    acked: 0,
-    replayed: 0,
-    dropped: 0,
-    received: 0,
-    processed: 0,
-    duplicates: 0,
-    failed: 0,
-    timedOut: 0,
-    reconnects: 0,
-  };
 }
 
 function addCounters(into: SessionCounters, from: SessionCounters): void {
