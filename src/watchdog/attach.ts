@@ -6,8 +6,11 @@ import { Watchdog, type WatchdogOptions, type WatchdogTarget } from './watchdog.
 
 /** Where the watchdog publishes its view, so /links and the link-state metric show it. */
 export interface WatchdogHooks {
-  stateOf?: ((workerId: string) => LinkState | undefined) | undefined;
-  alertsOf?: ((workerId: string) => string[]) | undefined;
+  /** Adds the watchdog's view beside other subscribers'; the returned function removes only it. */
+  add(provider: {
+    stateOf: (workerId: string) => LinkState | undefined;
+    alertsOf: (workerId: string) => string[];
+  }): () => void;
 }
 
 /** What attachWatchdog needs from a Hub: its id and heartbeat settings, and eviction for self-heal. */
@@ -79,7 +82,8 @@ export function attachWatchdog(target: WatchedHub | WatchedWorker, options: Atta
       : { 'linkwatch.link.side': 'worker', 'linkwatch.worker.id': worker?.workerId ?? '' },
   });
   watchdog.addSink(telemetry);
-  target.hooks.stateOf = (id) => watchdog.stateOf(id);
-  target.hooks.alertsOf = (id) => watchdog.alertsOf(id);
+  watchdog.onStop(
+    target.hooks.add({ stateOf: (id) => watchdog.stateOf(id), alertsOf: (id) => watchdog.alertsOf(id) }),
+  );
   return watchdog.start();
 }

@@ -23,6 +23,8 @@ const LONG_FILES: Record<string, string> = {
     'the session that outlives reconnects: outbox, inbox and queue wiring; not split yet (lead)',
   'src/telemetry/catalog.ts': 'the one list of signals, as data: splitting it would make two lists',
   'src/telemetry/link-spans.ts': 'the span lifecycles of one link (telemetry split, issue 8)',
+  'src/watchdog/watchdog.ts':
+    'the Watchdog class after its split into link tracker and alert book (watchdog helper)',
   'src/worker/worker.ts':
     'the Worker class, still long after the split into options, dialer, failover (lead)',
 };
