@@ -295,8 +295,8 @@ export class Link implements SessionLink {
   }
 
   /** Writes what is waiting once this tick's sends are in (see SendPump.request). */
-  requestPump(): void {
-    if (!this.#down) this.#pump.request();
+  requestPump(messageBytes: number): void {
+    if (!this.#down) this.#pump.request(messageBytes);
   }
 
   /** Writes what is waiting now, as far as the window and the socket buffer allow. */
