@@ -519,7 +519,7 @@ export class Hub {
         hubId: this.hubId,
         stream: s.stream,
         epoch,
-        processed: s.inbox.processed,
+        processed: s.ackable,
         heartbeatIntervalMs: this.#o.heartbeatIntervalMs,
         heartbeatMisses: this.#o.heartbeatMisses,
         window: this.#o.queueCapacity,
