@@ -39,6 +39,14 @@ export function sel(key: MetricKey, matchers: readonly string[], series: Series 
 }
 
 /** Matchers for link series seen from one side, filtered by the hub and worker variables. */
+/**
+ * A hub's hub-wide series: no worker id (a hub exports per worker only what
+ * only it sees; see the catalog's `hub` field), so no worker matcher.
+ */
+export function hubWide(): string[] {
+  return [`${L.side}="hub"`, HUB];
+}
+
 export function link(side: 'worker' | 'hub' | undefined): string[] {
   return side ? [`${L.side}="${side}"`, HUB, WORKER] : [HUB, WORKER];
 }

@@ -1,7 +1,20 @@
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { dashed, rightAxis, type Size, stateTimelinePanel, timeseriesPanel } from './panels.js';
-import { by, HUB, increase, L, link, noneIfEmpty, quantile, rate, sel, stateCode, WORKER } from './promql.js';
+import {
+  by,
+  HUB,
+  hubWide,
+  increase,
+  L,
+  link,
+  noneIfEmpty,
+  quantile,
+  rate,
+  sel,
+  stateCode,
+  WORKER,
+} from './promql.js';
 
 /**
  * Panels both dashboards show, with the titles the runbooks refer to.
@@ -75,7 +88,7 @@ export function workQueuePanel(size: Size): Panel {
     'Work queue depth',
     [
       { expr: `sum ${by(L.worker)} (${sel('queueDepth', link('hub'))})`, legend: `${W} depth` },
-      { expr: `max ${by(L.worker)} (${sel('queueCapacity', link('hub'))})`, legend: `${W} capacity` },
+      { expr: `max ${by(L.hub)} (${sel('queueCapacity', hubWide())})`, legend: `hub {{${L.hub}}} capacity` },
       { expr: `sum ${by(L.worker)} (${sel('queueHung', link('hub'))})`, legend: `${W} hung handlers` },
     ],
     {

@@ -1,7 +1,7 @@
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { buildWithIds, type DashboardDef, linkwatchDashboard } from './dashboard.js';
 import { rightAxis, timeseriesPanel } from './panels.js';
-import { by, HUB, increase, L, link, noneIfEmpty, quantile, rate, sel, WORKER } from './promql.js';
+import { by, HUB, hubWide, increase, L, link, noneIfEmpty, quantile, rate, sel, WORKER } from './promql.js';
 import {
   alertsPanel,
   eventLoopPanel,
@@ -88,7 +88,10 @@ function repliesPanel() {
     'Replays and duplicates',
     [
       { expr: rate('messagesReplayed', link('worker'), [L.worker]), legend: `${W} replayed by worker` },
-      { expr: rate('duplicatesDropped', link('hub'), [L.worker]), legend: `${W} duplicates dropped by hub` },
+      {
+        expr: rate('duplicatesDropped', hubWide(), [L.hub]),
+        legend: `duplicates dropped by hub {{${L.hub}}} (all workers)`,
+      },
     ],
     {
       ...HALF,
@@ -104,8 +107,14 @@ function queueLatencyPanel() {
   return timeseriesPanel(
     'Queue wait and handler time p99',
     [
-      { expr: quantile(0.99, 'queueWait', link('hub'), [L.worker]), legend: `${W} wait` },
-      { expr: quantile(0.99, 'queueProcess', link('hub'), [L.worker]), legend: `${W} handler` },
+      {
+        expr: quantile(0.99, 'queueWait', hubWide(), [L.hub]),
+        legend: `hub {{${L.hub}}} wait (all workers)`,
+      },
+      {
+        expr: quantile(0.99, 'queueProcess', hubWide(), [L.hub]),
+        legend: `hub {{${L.hub}}} handler (all workers)`,
+      },
     ],
     {
       ...THIRD,
@@ -124,7 +133,7 @@ function handlerFailuresPanel() {
         expr: noneIfEmpty(rate('queueFailed', link('hub'), [L.errorType]), L.errorType),
         legend: `failed: {{${L.errorType}}}`,
       },
-      { expr: rate('queueTimeouts', link('hub'), []), legend: 'timed out' },
+      { expr: rate('queueTimeouts', hubWide(), []), legend: 'timed out (all workers)' },
       {
         expr: noneIfEmpty(rate('queueDropped', link(undefined), [L.reason]), L.reason),
         legend: `dropped on close (replayed): {{${L.reason}}}`,
@@ -145,7 +154,10 @@ function transportPanel() {
     'Transport bytes',
     [
       { expr: rate('bytesSent', link('worker'), [L.worker]), legend: `${W} sent by worker` },
-      { expr: rate('bytesReceived', link('hub'), [L.worker]), legend: `${W} received by hub` },
+      {
+        expr: rate('bytesReceived', hubWide(), [L.hub]),
+        legend: `received by hub {{${L.hub}}} (all workers)`,
+      },
       {
         expr: `max ${by(L.side)} (${sel('bufferedBytes', link(undefined))})`,
         legend: `${SIDE} socket buffered`,

@@ -4,6 +4,7 @@ import { jsonLogger } from '../log/logger.js';
 import { UsageError } from './args.js';
 import { DEMO_USAGE, demoCommand } from './demo-command.js';
 import { HUB_USAGE, hubCommand } from './hub-command.js';
+import { LOAD_USAGE, loadCommand } from './load-command.js';
 import type { Runtime } from './runtime.js';
 import { startTelemetry } from './telemetry.js';
 import { WORKER_USAGE, workerCommand } from './worker-command.js';
@@ -14,12 +15,15 @@ commands:
   hub      run a hub
   worker   run a worker that streams synthetic traffic to a hub
   demo     a hub, workers, faults and the watchdog in one process (npm start)
+  load     a fleet of workers over child processes: connect time, RTT percentiles, losses
 
 ${HUB_USAGE}
 
 ${WORKER_USAGE}
 
-${DEMO_USAGE}`;
+${DEMO_USAGE}
+
+${LOAD_USAGE}`;
 
 function processRuntime(): Runtime {
   const logger = jsonLogger({ level: (process.env.LINKWATCH_LOG_LEVEL as 'info') ?? 'info' });
@@ -30,15 +34,25 @@ function processRuntime(): Runtime {
       isTTY: process.stdout.isTTY === true,
       write: (text) => process.stdout.write(text),
     },
-    untilSignal: () =>
+    untilSignal: (cancel) =>
       new Promise((resolve) => {
-        const on = (signal: NodeJS.Signals) => {
+        const off = () => {
           process.off('SIGINT', on);
           process.off('SIGTERM', on);
+          cancel?.removeEventListener('abort', onCancel);
+        };
+        const on = (signal: NodeJS.Signals) => {
+          off();
           resolve(signal);
         };
+        const onCancel = () => {
+          off();
+          resolve('cancelled');
+        };
+        if (cancel?.aborted) return resolve('cancelled');
         process.on('SIGINT', on);
         process.on('SIGTERM', on);
+        cancel?.addEventListener('abort', onCancel, { once: true });
       }),
     startTelemetry: (options) => startTelemetry(options, logger),
   };
@@ -55,6 +69,8 @@ async function main(argv: string[]): Promise<number> {
         return await workerCommand(rest, rt);
       case 'demo':
         return await demoCommand(rest, rt);
+      case 'load':
+        return await loadCommand(rest, rt);
       case '--version':
       case 'version': {
         const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -79,6 +95,8 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     rt.logger.error('fatal', { 'error.type': code ?? (err as Error).name, message: (err as Error).message });
+    // The JSON line is for log pipelines; this one is for the person who ran the command.
+    process.stderr.write(`linkwatch: ${(err as Error).message}\n`);
     return 1;
   }
 }

@@ -25,14 +25,16 @@ export async function startTelemetry(
   }
   if (sdk.logSink) logger.sinks?.push(sdk.logSink);
   const attached: LinkTelemetry[] = [];
+  // Observed link metrics through the SDK's producer; sampling from OTEL_TRACES_SAMPLER.
+  const fromSdk = { observedMetrics: sdk.observedMetrics, traceSampleRatio: sdk.traceSampleRatio };
   return {
     metricsUrl: sdk.metricsUrl,
     exportHealth: sdk.exportHealth,
     attachHub(hub: Hub) {
-      attached.push(instrument(hub, { side: 'hub', hubId: hub.hubId }));
+      attached.push(instrument(hub, { side: 'hub', hubId: hub.hubId, ...fromSdk }));
     },
     attachWorker(worker: Worker) {
-      attached.push(instrument(worker, { side: 'worker' }));
+      attached.push(instrument(worker, { side: 'worker', ...fromSdk }));
     },
     async shutdown() {
       // Flush first (the SDK collects once more on shutdown), then detach.

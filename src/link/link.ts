@@ -1,7 +1,8 @@
-import { ConnectionError, DeadlineError, type LinkwatchError, ProtocolError } from '../errors.js';
+import { DeadlineError, type LinkwatchError, ProtocolError } from '../errors.js';
 import { CloseCode, clampReason } from '../protocol/close-codes.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
 import type { BatchItem, Frame } from '../protocol/frames.js';
+import { peerCloseError } from './endpoint.js';
 import { Heartbeat, type HeartbeatHost } from './heartbeat.js';
 import { SendPump } from './send-pump.js';
 import type { Session, SessionLink } from './session.js';
@@ -188,12 +189,14 @@ export class Link implements SessionLink {
     const s = this.#session;
     switch (frame.t) {
       case 'data':
+        s.counters.bytesReceived += bytes;
         // Flow-controlled by our acks, so the peer's data proves a round trip (see Heartbeat).
         this.#heartbeat.progress();
         this.#dataFramesReceived++;
         if (!s.receive(frame, bytes, this.#settings.receiveWindow)) this.#windowExceeded();
         return;
       case 'batch':
+        s.counters.bytesReceived += bytes;
         this.#heartbeat.progress();
         this.#dataFramesReceived++;
         this.#receiveBatch(frame.m, bytes);
@@ -221,6 +224,7 @@ export class Link implements SessionLink {
       }
       case 'hb':
         if (this.#heartbeatFlood()) return;
+        s.counters.heartbeatsReceived++;
         this.#write({ v: 1, t: 'hb-ack', id: frame.id, ts: frame.ts });
         s.lastHeartbeatAt = performance.now();
         s.peerProgress = frame.progress;
@@ -232,10 +236,10 @@ export class Link implements SessionLink {
         return;
       case 'close':
         // The peer is about to close; its reason arrives here even if the close frame does not.
-        this.teardown(
-          new ConnectionError('LW_ERR_CONNECTION_LOST', `peer closing: ${frame.code} ${frame.reason}`),
-          { closeCode: undefined, peerCode: frame.code },
-        );
+        this.teardown(peerCloseError(frame.code, frame.reason), {
+          closeCode: undefined,
+          peerCode: frame.code,
+        });
         return;
       case 'hello':
       case 'welcome':
@@ -341,6 +345,7 @@ export class Link implements SessionLink {
   sendHeartbeat(id: number, ts: number): void {
     const s = this.#session;
     this.#write({ v: 1, t: 'hb', id, ts, progress: s.progress() });
+    s.counters.heartbeatsSent++;
     if (s.events.active) s.events.emit({ ...s.eventBase(), type: 'heartbeat-sent', id });
   }
 
@@ -404,6 +409,7 @@ function heartbeatHost(link: Link, session: Session): HeartbeatHost {
   return {
     sendHeartbeat: (id, ts) => link.sendHeartbeat(id, ts),
     missed: (consecutive) => {
+      session.counters.heartbeatsMissed++;
       if (session.events.active) {
         session.events.emit({
           ...session.eventBase(),

@@ -112,6 +112,7 @@ export class SendPump {
       }
       this.#transport.send(frame, this.#written);
       this.#dataFramesSent++;
+      s.counters.bytesSent += frame.length;
       const perMessage = s.events.perMessage;
       for (const entry of batch) {
         const replay = entry.sends > 1;

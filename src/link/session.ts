@@ -28,6 +28,35 @@ export interface SessionCounters {
   rejected: number;
   timedOut: number;
   reconnects: number;
+  /** Data frame bytes written (replays included) and received (duplicates included). Telemetry reads these. */
+  bytesSent: number;
+  bytesReceived: number;
+  heartbeatsSent: number;
+  heartbeatsReceived: number;
+  /** Heartbeat intervals that passed without an ack. */
+  heartbeatsMissed: number;
+}
+
+/** A zeroed SessionCounters. */
+export function newSessionCounters(): SessionCounters {
+  return {
+    sent: 0,
+    acked: 0,
+    replayed: 0,
+    dropped: 0,
+    received: 0,
+    processed: 0,
+    duplicates: 0,
+    failed: 0,
+    rejected: 0,
+    timedOut: 0,
+    reconnects: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    heartbeatsSent: 0,
+    heartbeatsReceived: 0,
+    heartbeatsMissed: 0,
+  };
 }
 
 export interface SessionOptions {
@@ -73,19 +102,7 @@ export class Session {
   hubId: string | undefined;
   readonly outbox: Outbox;
   readonly queue: WorkQueue;
-  readonly counters: SessionCounters = {
-    sent: 0,
-    acked: 0,
-    replayed: 0,
-    dropped: 0,
-    received: 0,
-    processed: 0,
-    duplicates: 0,
-    failed: 0,
-    rejected: 0,
-    timedOut: 0,
-    reconnects: 0,
-  };
+  readonly counters: SessionCounters = newSessionCounters();
   // The peer's stream this inbox belongs to; a different one means the peer restarted.
   #peerStream: string | undefined;
   #inbox = new Inbox();

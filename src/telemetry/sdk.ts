@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { logs, SeverityNumber } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
@@ -14,10 +15,71 @@ import {
   type IMetricReader,
   PeriodicExportingMetricReader,
   type PushMetricExporter,
+  type ViewOptions,
 } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  ParentBasedSampler,
+  type Sampler,
+} from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_INSTANCE_ID } from '@opentelemetry/semantic-conventions/incubating';
 import type { Level, LogSink } from '../log/logger.js';
+import { MAX_WORKERS } from './catalog.js';
+import { DEFAULT_TRACE_SAMPLE_RATIO } from './link-spans.js';
+import { startMetricsEndpoint } from './metrics-endpoint.js';
+import { ObservedMetricsProducer } from './observed-producer.js';
+
+/**
+ * The SDK's cardinality limit for every linkwatch instrument. Its default
+ * of 2,000 attribute sets made every per-worker metric overflow past 2,000
+ * workers. The most one linkwatch metric can hold is one set per link state
+ * per worker (the SDK keeps every set an observable instrument reported),
+ * so MAX_WORKERS × 5 states, doubled for workers replaced within a session
+ * TTL. In the CLI, per-worker series come from ObservedMetricsProducer and
+ * never reach this limit; it guards a MeterProvider built with these views.
+ */
+export const CARDINALITY_LIMIT = 2 * MAX_WORKERS * 5;
+
+/** Views for the CLI's MeterProvider: the cardinality limit above on every linkwatch instrument. */
+export function linkwatchViews(): ViewOptions[] {
+  return [{ instrumentName: 'linkwatch.*', aggregationCardinalityLimit: CARDINALITY_LIMIT }];
+}
+
+/** The producer the CLI gives every metric reader; instrument() sends observed link metrics to it. */
+export function linkwatchMetricProducers(): {
+  list: ObservedMetricsProducer[];
+  link: ObservedMetricsProducer;
+} {
+  const link = new ObservedMetricsProducer();
+  return { list: [link], link };
+}
+
+/**
+ * Tracing as the CLI sets it up, from the standard variables.
+ * OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG choose the share of
+ * messages and healthy heartbeats that are traced (`traceidratio` and
+ * `parentbased_traceidratio` take the ratio from the ARG, `always_on` and
+ * `parentbased_always_on` are 1, `always_off` and `parentbased_always_off`
+ * turn tracing off); unset, it is 1%. linkwatch decides that share itself,
+ * before it builds a span, and the SDK then keeps every span linkwatch
+ * starts (parent-based, root always on), so handshakes, outages and
+ * anomalous heartbeats are always kept.
+ */
+export function tracingFromEnv(env: NodeJS.ProcessEnv): { ratio: number; sampler: Sampler } {
+  const name = (env.OTEL_TRACES_SAMPLER ?? '').trim();
+  const keepAll = new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  if (name === 'always_off' || name === 'parentbased_always_off')
+    return { ratio: 0, sampler: new AlwaysOffSampler() };
+  if (name === 'always_on' || name === 'parentbased_always_on') return { ratio: 1, sampler: keepAll };
+  if (name === 'traceidratio' || name === 'parentbased_traceidratio') {
+    const arg = Number(env.OTEL_TRACES_SAMPLER_ARG ?? 1);
+    const ratio = Number.isFinite(arg) && arg >= 0 && arg <= 1 ? arg : 1;
+    return { ratio, sampler: keepAll };
+  }
+  return { ratio: DEFAULT_TRACE_SAMPLE_RATIO, sampler: keepAll };
+}
 
 /** Counts telemetry export results, so the watchdog can alert on `telemetry-export-failing`. */
 export class ExportHealth {
@@ -87,6 +149,10 @@ export interface SdkOptions {
 
 export interface Sdk {
   metricsUrl: string | undefined;
+  /** Where instrument() sends observed link metrics (see ObservedMetricsProducer). */
+  observedMetrics: ObservedMetricsProducer;
+  /** Share of messages and healthy heartbeats traced (OTEL_TRACES_SAMPLER). */
+  traceSampleRatio: number;
   exportHealth: ExportHealth;
   /** Forwards log lines to OTel logs; set only when OTEL_LOGS_EXPORTER is set. */
   logSink: LogSink | undefined;
@@ -120,12 +186,14 @@ async function otlpMetricExporter(env: NodeJS.ProcessEnv): Promise<PushMetricExp
  * OTEL_METRICS_EXPORTER=otlp adds an OTLP reader (protocol from
  * OTEL_EXPORTER_OTLP[_METRICS]_PROTOCOL), OTEL_TRACES_EXPORTER and
  * OTEL_LOGS_EXPORTER turn on traces and logs, and OTEL_SERVICE_NAME,
- * OTEL_RESOURCE_ATTRIBUTES and OTEL_TRACES_SAMPLER apply as usual.
+ * OTEL_RESOURCE_ATTRIBUTES apply as usual, and OTEL_TRACES_SAMPLER as
+ * tracingFromEnv() says. Every linkwatch instrument gets CARDINALITY_LIMIT.
  */
 export async function startSdk(options: SdkOptions): Promise<Sdk> {
   const env = options.env ?? process.env;
   const exportHealth = new ExportHealth();
   const readers: IMetricReader[] = [];
+  const producers = linkwatchMetricProducers();
   let prometheus: PrometheusExporter | undefined;
   if (options.prometheus) {
     prometheus = new PrometheusExporter({
@@ -142,6 +210,7 @@ export async function startSdk(options: SdkOptions): Promise<Sdk> {
       readers.push(
         new PeriodicExportingMetricReader({
           exporter: observed(await otlpMetricExporter(env), exportHealth),
+          metricProducers: producers.list,
           exportIntervalMillis: intervalMs,
           exportTimeoutMillis: Math.min(timeoutMs, intervalMs),
         }),
@@ -150,6 +219,7 @@ export async function startSdk(options: SdkOptions): Promise<Sdk> {
       readers.push(
         new PeriodicExportingMetricReader({
           exporter: new ConsoleMetricExporter(),
+          metricProducers: producers.list,
           exportIntervalMillis: intervalMs,
         }),
       );
@@ -157,6 +227,7 @@ export async function startSdk(options: SdkOptions): Promise<Sdk> {
     // 'prometheus' is the embedded exporter (--metrics-listen); 'none' adds nothing.
   }
   const tracesOn = list(env.OTEL_TRACES_EXPORTER).some((n) => n !== 'none');
+  const tracing = tracingFromEnv(env);
   const logsOn = list(env.OTEL_LOGS_EXPORTER).some((n) => n !== 'none');
   const sdk = new NodeSDK({
     ...(env.OTEL_SERVICE_NAME ? {} : { serviceName: options.serviceName }),
@@ -166,6 +237,8 @@ export async function startSdk(options: SdkOptions): Promise<Sdk> {
     // No serviceInstanceIdDetector: it would replace the worker id with a random UUID.
     resourceDetectors: [envDetector, hostDetector, osDetector, processWithoutArgs],
     metricReaders: readers,
+    views: linkwatchViews(),
+    sampler: tracing.sampler,
     // Unset exporters mean off here, not NodeSDK's default of OTLP to a collector that may not exist.
     ...(tracesOn ? {} : { spanProcessors: [] }),
     ...(logsOn ? {} : { logRecordProcessors: [] }),
@@ -173,9 +246,10 @@ export async function startSdk(options: SdkOptions): Promise<Sdk> {
   });
   sdk.start();
   let metricsUrl: string | undefined;
+  let endpoint: Server | undefined;
   if (prometheus && options.prometheus) {
-    await prometheus.startServer();
     const { host, port } = options.prometheus;
+    endpoint = await startMetricsEndpoint(prometheus, producers.link, host, port);
     metricsUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics`;
   }
   const otelLogger = logsOn ? logs.getLogger('linkwatch') : undefined;
@@ -194,9 +268,13 @@ export async function startSdk(options: SdkOptions): Promise<Sdk> {
   let stopped: Promise<void> | undefined;
   return {
     metricsUrl,
+    observedMetrics: producers.link,
+    traceSampleRatio: tracing.ratio,
     exportHealth,
     logSink,
     shutdown: () => {
+      endpoint?.close();
+      endpoint?.closeAllConnections();
       stopped ??= sdk.shutdown().catch(() => {});
       return stopped;
     },

@@ -1,4 +1,14 @@
-import { ATTR, METRICS, type MetricSpec, SPANS, type SpanSpec } from './catalog.js';
+import {
+  ATTR,
+  hubSeries,
+  METRICS,
+  type MetricSpec,
+  SPANS,
+  type SpanSpec,
+  seriesPerLabelSet,
+  WATCHDOG_METRICS,
+  workerSeries,
+} from './catalog.js';
 import { jsExporterName, labelName } from './prometheus-names.js';
 
 /**
@@ -13,16 +23,41 @@ function promSeries(spec: MetricSpec): string {
   return spec.instrument === 'histogram' ? `${name}_bucket/_sum/_count` : name;
 }
 
+/** The cardinality budget, in series: per connected worker and hub-wide on a hub, and per worker process. */
+export function budget(): { hubPerWorker: number; hubWide: number; worker: number } {
+  const link = (Object.entries(METRICS) as [string, MetricSpec][])
+    .filter(([k]) => !WATCHDOG_METRICS.includes(k as never))
+    .map(([, m]) => m);
+  let hubPerWorker = 0;
+  let hubWide = 0;
+  let worker = 0;
+  for (const m of link) {
+    if (m.hub === 'per-worker') hubPerWorker += hubSeries(m, 1);
+    else hubWide += hubSeries(m, 1);
+    worker += workerSeries(m);
+  }
+  return { hubPerWorker, hubWide, worker };
+}
+
+function hubCell(m: MetricSpec): string {
+  const n = seriesPerLabelSet(m) * m.labelValues;
+  if (m.hub === 'per-worker') return `${n} per worker`;
+  return m.hub === 'hub-wide' ? `${n}` : '-';
+}
+
 export function metricsTable(): string {
   const rows = (Object.values(METRICS) as MetricSpec[]).map((m) => {
     const extra = m.attributes.map((a) => `\`${labelName(a)}\``).join(', ');
-    return `| \`${m.name}\` | \`${promSeries(m)}\` | ${m.instrument} | \`${m.unit}\` | ${extra || '-'} | ${m.description} |`;
+    return `| \`${m.name}\` | \`${promSeries(m)}\` | ${m.instrument} | \`${m.unit}\` | ${extra || '-'} | ${hubCell(m)} | ${m.worker ? workerSeries(m) : '-'} | ${m.description} |`;
   });
+  const b = budget();
   return [
-    `Every metric carries ${BASE_LABELS.map((l) => `\`${l}\``).join(', ')} (the hub id once known; process-level series of a hub have no worker id).`,
+    `Every metric carries ${BASE_LABELS.map((l) => `\`${l}\``).join(', ')} (the hub id once known). On a hub, only the series marked "per worker" carry a worker id; the rest are hub-wide.`,
     '',
-    '| OTel name | Prometheus series (both paths) | instrument | unit | extra labels | description |',
-    '|---|---|---|---|---|---|',
+    `Cardinality budget (link metrics; watchdog alerts add a series per alert that fires): a hub exports **${b.hubPerWorker} series per connected worker** plus ${b.hubWide} hub-wide, and a worker process ${b.worker}. Histograms have their buckets + 3 series (+Inf, _sum, _count) per label set. Error types and reasons count the values a healthy fleet meets; at most 32 values per label, the rest fold into \`other\`.`,
+    '',
+    '| OTel name | Prometheus series (both paths) | instrument | unit | extra labels | series on a hub | series on a worker | description |',
+    '|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
 }

@@ -33,6 +33,8 @@ describe('OTLP export from the CLI (the contract a Collector sees)', () => {
       OTEL_BSP_SCHEDULE_DELAY: '200',
       OTEL_BLRP_SCHEDULE_DELAY: '200',
       OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test',
+      // Every message traced (the default is 1%), so the first ones show producer and consumer spans.
+      OTEL_TRACES_SAMPLER: 'parentbased_always_on',
     };
     const worker = runCli(
       [

@@ -174,7 +174,7 @@ describe('collector configs', () => {
       // The kinds these configs use; extend when a config needs another contrib component.
       const known: Record<string, string[]> = {
         receivers: ['otlp'],
-        processors: ['memory_limiter', 'batch', 'resource'],
+        processors: ['memory_limiter', 'batch', 'resource', 'tail_sampling'],
         exporters: ['otlp_grpc', 'prometheus', 'debug'],
         extensions: ['health_check'],
       };

@@ -1,0 +1,103 @@
+import { type Attributes, type HrTime, ValueType } from '@opentelemetry/api';
+import { emptyResource } from '@opentelemetry/resources';
+import {
+  AggregationTemporality,
+  type CollectionResult,
+  type DataPoint,
+  DataPointType,
+  type MetricData,
+  type MetricProducer,
+} from '@opentelemetry/sdk-metrics';
+import { METRICS, type MetricKey } from './catalog.js';
+import type { ObservedMetricsSink } from './instrumentation.js';
+import { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION } from './instruments.js';
+import type { Emit } from './link-metrics.js';
+
+/**
+ * The CLI's path for observed link metrics: a MetricProducer that every
+ * metric reader (the Prometheus exporter, the OTLP reader) asks at
+ * collection time. It builds the points fresh each time from the sessions,
+ * so:
+ *
+ * - a worker's series vanish with its session (the hub forgets it after the
+ *   session TTL); the SDK's own storage keeps every attribute set an
+ *   observable instrument ever reported, with its last value, for good;
+ * - no point is hashed or merged, so a 10,000-worker scrape does not pay for
+ *   the SDK's per-attribute-set bookkeeping;
+ * - the SDK's cardinality limit does not apply to these points.
+ *
+ * Counters are cumulative sums that start when the producer started.
+ */
+export class ObservedMetricsProducer implements MetricProducer, ObservedMetricsSink {
+  readonly #observers = new Set<(emit: Emit) => Generator<void>>();
+  readonly #startTime: HrTime = hrTime(Date.now());
+
+  add(observe: (emit: Emit) => Generator<void>): () => void {
+    this.#observers.add(observe);
+    return () => this.#observers.delete(observe);
+  }
+
+  /** Runs every observer: each emits its points as of now. */
+  observe(emit: Emit): void {
+    for (const observe of this.#observers) for (const _ of observe(emit));
+  }
+
+  /** The same, yielding to the event loop between slices of workers. */
+  async observeYielding(emit: Emit): Promise<void> {
+    for (const observe of this.#observers) {
+      for (const _ of observe(emit)) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  async collect(): Promise<CollectionResult> {
+    const now = hrTime(Date.now());
+    const points = new Map<MetricKey, DataPoint<number>[]>();
+    const emit: Emit = (key, value, attributes: Attributes) => {
+      let list = points.get(key);
+      if (!list) {
+        list = [];
+        points.set(key, list);
+      }
+      list.push({ startTime: this.#startTime, endTime: now, attributes, value });
+    };
+    this.observe(emit);
+    const metrics: MetricData[] = [];
+    for (const [key, dataPoints] of points) {
+      const spec = METRICS[key];
+      const descriptor = {
+        name: spec.name,
+        description: spec.description,
+        unit: spec.unit,
+        valueType: ValueType.DOUBLE,
+      };
+      metrics.push(
+        spec.instrument === 'counter'
+          ? {
+              descriptor,
+              aggregationTemporality: AggregationTemporality.CUMULATIVE,
+              dataPointType: DataPointType.SUM,
+              isMonotonic: true,
+              dataPoints,
+            }
+          : {
+              descriptor,
+              aggregationTemporality: AggregationTemporality.CUMULATIVE,
+              dataPointType: DataPointType.GAUGE,
+              dataPoints,
+            },
+      );
+    }
+    return {
+      resourceMetrics: {
+        // Ignored: readers attach the SDK's resource.
+        resource: emptyResource(),
+        scopeMetrics: [{ scope: { name: INSTRUMENTATION_NAME, version: INSTRUMENTATION_VERSION }, metrics }],
+      },
+      errors: [],
+    };
+  }
+}
+
+function hrTime(ms: number): HrTime {
+  return [Math.floor(ms / 1000), Math.round((ms % 1000) * 1e6)];
+}

@@ -1,0 +1,219 @@
+import { context, SpanStatusCode, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  AlwaysOffSampler,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Session } from '../../../src/link/session.js';
+import { ATTR } from '../../../src/telemetry/catalog.js';
+import {
+  instrument,
+  type LinkTelemetry,
+  type TelemetryOptions,
+} from '../../../src/telemetry/instrumentation.js';
+import { HEARTBEAT_OUTCOME } from '../../../src/telemetry/link-spans.js';
+import { tracingFromEnv } from '../../../src/telemetry/sdk.js';
+import { type FakeTarget, fakeTarget } from './fake-target.js';
+
+let spans: InMemorySpanExporter;
+let tracerProvider: TracerProvider;
+let attached: LinkTelemetry[] = [];
+
+beforeEach(() => {
+  spans = new InMemorySpanExporter();
+  tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: spans })] });
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+});
+afterEach(async () => {
+  for (const t of attached) t.dispose();
+  attached = [];
+  await tracerProvider.shutdown();
+  context.disable();
+});
+
+function attach(side: 'hub' | 'worker', options: Partial<TelemetryOptions> = {}): FakeTarget {
+  const target = fakeTarget(side);
+  target.addWorkers(['w1']);
+  attached.push(instrument(target, { side, hubId: 'hub-1', tracerProvider, ...options }));
+  return target;
+}
+
+const session = { workerId: 'w1', hubId: 'hub-1' } as Session;
+const named = (name: string) => spans.getFinishedSpans().filter((s) => s.name === name);
+
+describe('message spans are decided before they are built', () => {
+  it('at ratio 0 the send hook builds no span and carries no traceparent', () => {
+    const worker = attach('worker', { traceSampleRatio: 0 });
+    for (let i = 0; i < 1000; i++) expect(worker.hooks.send?.(session)).toBeUndefined();
+    expect(spans.getFinishedSpans()).toEqual([]);
+  });
+
+  it("a sampled caller's context is continued whatever the ratio", () => {
+    const worker = attach('worker', { traceSampleRatio: 0 });
+    const parent = tracerProvider.getTracer('app').startSpan('app work');
+    const sent = context.with(trace.setSpan(context.active(), parent), () => worker.hooks.send?.(session));
+    expect(sent?.traceparent).toMatch(new RegExp(`^00-${parent.spanContext().traceId}-[0-9a-f]{16}-01$`));
+    sent?.queued(7, 'queued');
+    worker.emit('w1', { type: 'data-acked', seq: 7, released: 1 });
+    parent.end();
+    const [send] = named('send linkwatch');
+    expect(send?.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
+  });
+
+  it('at ratio 0.25 about a quarter of messages get a producer span', () => {
+    const worker = attach('worker', { traceSampleRatio: 0.25 });
+    let sampled = 0;
+    for (let i = 0; i < 4000; i++) if (worker.hooks.send?.(session)) sampled++;
+    expect(sampled).toBeGreaterThan(800);
+    expect(sampled).toBeLessThan(1200);
+  });
+
+  it('the hub continues a sampled traceparent, skips an unsampled one, and samples frames without one by ratio', async () => {
+    // Decided in the around hook, from the frame's traceparent: no per-message event needed.
+    const hub = attach('hub', { traceSampleRatio: 0 });
+    const sampled = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01';
+    const unsampled = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-00';
+    for (const [seq, traceparent] of [
+      [1, sampled],
+      [2, unsampled],
+      [3, undefined],
+    ] as const) {
+      hub.emit('w1', { type: 'queue-enqueued', seq, depth: 1, traceparent });
+      await hub.hooks.around?.(
+        { workerId: 'w1', stream: 's', seq, payload: null },
+        traceparent,
+        async () => {},
+      );
+      hub.emit('w1', { type: 'queue-completed', seq, durationMs: 1 });
+    }
+    const processes = named('process linkwatch');
+    expect(processes.map((s) => s.attributes['linkwatch.seq'])).toEqual([1]);
+    expect(processes[0]?.spanContext().traceId).toBe('0123456789abcdef0123456789abcdef');
+    expect(processes[0]?.attributes[ATTR.hubId]).toBe('hub-1');
+    expect(hub.events.perMessage).toBe(false);
+  });
+
+  it('a handler that throws ends its consumer span with an error', async () => {
+    const hub = attach('hub', { traceSampleRatio: 1 });
+    const failing = Object.assign(new Error('boom'), { code: 'LW_ERR_HANDLER_FAILED' });
+    await expect(
+      hub.hooks.around?.({ workerId: 'w1', stream: 's', seq: 1, payload: null }, undefined, () =>
+        Promise.reject(failing),
+      ),
+    ).rejects.toBe(failing);
+    const [span] = named('process linkwatch');
+    expect(span?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span?.attributes[ATTR.errorType]).toBe('LW_ERR_HANDLER_FAILED');
+  });
+
+  it('listens to per-message events only while a producer span waits for its ack', () => {
+    const worker = attach('worker', { traceSampleRatio: 1 });
+    expect(worker.events.perMessage).toBe(false);
+    worker.hooks.send?.(session)?.queued(1, 'queued');
+    expect(worker.events.perMessage).toBe(true);
+    worker.emit('w1', { type: 'data-acked', seq: 1, released: 1 });
+    expect(worker.events.perMessage).toBe(false);
+    expect(named('send linkwatch')).toHaveLength(1);
+  });
+});
+
+describe('heartbeat spans: every anomaly, a sample of the healthy', () => {
+  function roundTrip(t: FakeTarget, rttMs: number) {
+    t.emit('w1', { type: 'heartbeat-sent', id: 1 });
+    t.emit('w1', { type: 'heartbeat-rtt', rttMs });
+  }
+
+  it('at ratio 0 a healthy round trip leaves no span; slow, overtaken, missed and cut ones do', () => {
+    const t = attach('hub', { traceSampleRatio: 0, slowHeartbeatMs: 100 });
+    for (let i = 0; i < 50; i++) roundTrip(t, 1);
+    expect(named('linkwatch.heartbeat')).toEqual([]);
+
+    roundTrip(t, 150);
+    t.emit('w1', { type: 'heartbeat-sent', id: 2 });
+    t.emit('w1', { type: 'heartbeat-sent', id: 3 }); // the previous one was overtaken
+    t.emit('w1', { type: 'heartbeat-missed', consecutive: 1, limit: 3 });
+    t.emit('w1', { type: 'heartbeat-sent', id: 4 });
+    t.emit('w1', {
+      type: 'disconnected',
+      errorType: 'LW_ERR_CONNECTION_LOST',
+      closeCode: undefined,
+      uptimeMs: 10,
+    });
+    const hb = named('linkwatch.heartbeat');
+    expect(hb.map((s) => s.attributes[HEARTBEAT_OUTCOME])).toEqual(['slow', 'overtaken', 'missed', 'down']);
+    expect(hb.map((s) => s.status.code)).toEqual([
+      SpanStatusCode.UNSET,
+      SpanStatusCode.UNSET,
+      SpanStatusCode.ERROR,
+      SpanStatusCode.ERROR,
+    ]);
+    expect(hb[2]?.attributes[ATTR.errorType]).toBe('LW_ERR_HEARTBEAT_MISSED');
+    expect(hb[0]?.attributes['linkwatch.heartbeat.rtt_ms']).toBe(150);
+    expect(hb[0]?.attributes[ATTR.workerId]).toBe('w1');
+    // The span covers the round trip: it starts when the heartbeat was sent.
+    for (const s of hb) expect(s.duration[0] * 1e3 + s.duration[1] / 1e6).toBeGreaterThanOrEqual(0);
+  });
+
+  it('at ratio 1 every healthy round trip is a span with its RTT', () => {
+    const t = attach('worker', { traceSampleRatio: 1 });
+    for (let i = 0; i < 5; i++) roundTrip(t, 2);
+    const hb = named('linkwatch.heartbeat');
+    expect(hb).toHaveLength(5);
+    expect(hb.every((s) => s.attributes[HEARTBEAT_OUTCOME] === 'ok')).toBe(true);
+  });
+
+  it('handshakes and outages are kept at ratio 0', () => {
+    const t = attach('worker', { traceSampleRatio: 0 });
+    t.emit('w1', { type: 'dialing', url: 'ws://127.0.0.1:1/', attempt: 1 });
+    t.emit('w1', {
+      type: 'connected',
+      url: 'ws://127.0.0.1:1/',
+      epoch: 1,
+      handshakeMs: 3,
+      replayed: 0,
+      peerProcessed: 0,
+    });
+    t.emit('w1', { type: 'disconnected', errorType: 'LW_ERR_EVICTED', closeCode: 4001, uptimeMs: 5 });
+    t.emit('w1', {
+      type: 'reconnect-scheduled',
+      attempt: 1,
+      delayMs: 10,
+      url: 'ws://127.0.0.1:1/',
+      errorType: 'LW_ERR_EVICTED',
+    });
+    t.emit('w1', {
+      type: 'connected',
+      url: 'ws://127.0.0.1:1/',
+      epoch: 2,
+      handshakeMs: 3,
+      replayed: 0,
+      peerProcessed: 0,
+    });
+    expect(named('linkwatch.handshake')).toHaveLength(1);
+    expect(named('linkwatch.outage')).toHaveLength(1);
+  });
+});
+
+describe('the CLI reads the share from OTEL_TRACES_SAMPLER', () => {
+  it('maps the standard samplers to a ratio, and keeps every span linkwatch starts', () => {
+    expect(tracingFromEnv({}).ratio).toBe(0.01);
+    expect(tracingFromEnv({ OTEL_TRACES_SAMPLER: 'parentbased_always_on' }).ratio).toBe(1);
+    expect(
+      tracingFromEnv({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.05' })
+        .ratio,
+    ).toBe(0.05);
+    const off = tracingFromEnv({ OTEL_TRACES_SAMPLER: 'always_off' });
+    expect(off.ratio).toBe(0);
+    expect(off.sampler).toBeInstanceOf(AlwaysOffSampler);
+    expect(tracingFromEnv({}).sampler.toString()).toMatch(/ParentBased.*AlwaysOn/);
+  });
+
+  it('rejects a ratio outside 0..1 with a TypeError naming the option', () => {
+    expect(() => instrument(fakeTarget('hub'), { side: 'hub', traceSampleRatio: 2 })).toThrow(
+      /`traceSampleRatio`.*0 to 1.*got 2/,
+    );
+  });
+});
