@@ -39,9 +39,6 @@ const UNLOADED_DEPENDENCIES = new Set([
   '@opentelemetry/exporter-logs-otlp-proto',
   '@opentelemetry/exporter-trace-otlp-proto',
   '@opentelemetry/sdk-logs',
-  // Unused since the work queue stopped using it: `npm uninstall p-queue` on main (it rewrites
-  // package-lock.json), and bench/run.js stops reporting its version; then delete this entry.
-  'p-queue',
 ]);
 
 const edges = importsOf(ROOT, sourceFiles(ROOT));
