@@ -30,22 +30,30 @@ export type {
   LinkState,
   Side,
 } from './link/events.js';
+export { type LinkHookProvider, LinkHooks, type SendTrace } from './link/hooks.js';
 export type { LinkOptions } from './link/options.js';
 export type { OverflowPolicy, SendReceipt } from './link/outbox.js';
 export type { SessionCounters } from './link/session.js';
+export type { LinkSource, LinkView, OutboxView, QueueView, SessionView } from './link/view.js';
 export type { LogFields, Logger } from './log/logger.js';
 export { CLOSE_CODE_MEANINGS, CloseCode, type CloseCodeName } from './protocol/close-codes.js';
 export type { JsonValue, Progress } from './protocol/frames.js';
-export type { Handler, HandlerContext, Message } from './queue/work-queue.js';
+export type { AroundHandler, Handler, HandlerContext, Message } from './queue/work-queue.js';
 export {
   ATTR,
+  type HubSeries,
   type Instrument,
   METRICS,
   type MetricSpec,
   SPANS,
   type SpanSpec,
 } from './telemetry/catalog.js';
-export { instrument, type LinkTelemetry, type TelemetryOptions } from './telemetry/instrumentation.js';
+export {
+  instrument,
+  type LinkTelemetry,
+  type ObservedMetricsSink,
+  type TelemetryOptions,
+} from './telemetry/instrumentation.js';
 export type { AlertmanagerSinkOptions } from './watchdog/alertmanager-sink.js';
 export {
   ALERT_SPECS,

@@ -1,6 +1,6 @@
 import type { AroundHandler } from '../queue/work-queue.js';
 import type { LinkState } from './events.js';
-import type { Session } from './session.js';
+import type { SessionView } from './view.js';
 
 /** A producer span (or anything else) started by send(), told what became of the message. */
 export interface SendTrace {
@@ -15,7 +15,7 @@ export interface SendTrace {
 /** What one subscriber (telemetry, a watchdog) plugs into a Hub's or Worker's hooks. */
 export interface LinkHookProvider {
   /** Starts a producer span for a message; undefined when not sampled. */
-  send?: ((session: Session) => SendTrace | undefined) | undefined;
+  send?: ((session: SessionView) => SendTrace | undefined) | undefined;
   /** Runs a handler call inside the consumer span's context. */
   around?: AroundHandler | undefined;
   /** The watchdog's state of a link, shown on /links and in the link-state metric. */

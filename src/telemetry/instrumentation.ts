@@ -1,6 +1,6 @@
 import { type MeterProvider, metrics, type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
-import type { EventScope, LinkEvent, LinkEventListener, LinkState } from '../link/events.js';
-import type { LinkHooks } from '../link/hooks.js';
+import type { LinkEvent, LinkState } from '../link/events.js';
+import type { LinkSource } from '../link/view.js';
 import {
   createInstruments,
   INSTRUMENTATION_NAME,
@@ -22,11 +22,8 @@ export {
 
 export const LINK_STATES: readonly LinkState[] = ['connecting', 'healthy', 'degraded', 'stalled', 'down'];
 
-/** What telemetry needs from a Hub or a Worker. */
-export interface InstrumentTarget extends MetricsSource {
-  readonly hooks: LinkHooks;
-  on(listener: LinkEventListener, scope?: EventScope): () => void;
-}
+/** What telemetry needs from a Hub or a Worker: the read-only LinkSource, plus a hub's totals. */
+export interface InstrumentTarget extends MetricsSource, Pick<LinkSource, 'on' | 'hooks'> {}
 
 /**
  * Where observed link metrics go instead of observable instruments: the

@@ -1,5 +1,6 @@
 import { ConnectionError } from '../errors.js';
-import type { EventScope, LinkEvent, LinkEventListener, LinkState } from '../link/events.js';
+import type { LinkEvent, LinkState } from '../link/events.js';
+import type { LinkSource } from '../link/view.js';
 import { intOption, oneOf } from '../validate.js';
 import { AlertBook, PROCESS_KEY } from './alert-book.js';
 import { AlertmanagerSink, type AlertmanagerSinkOptions } from './alertmanager-sink.js';
@@ -15,9 +16,8 @@ import {
 import { LinkTracker, type Track, type WatchedLink, type WatchedSession } from './link-tracker.js';
 import { EventLoopSentinel, type SentinelOptions } from './sentinel.js';
 
-/** What the watchdog needs from a Hub or a Worker: events, and read-only sessions and links. */
-export interface WatchdogTarget {
-  on(listener: LinkEventListener, scope?: EventScope): () => void;
+/** What the watchdog needs from a Hub or a Worker: the read-only LinkSource's events, sessions and links. */
+export interface WatchdogTarget extends Pick<LinkSource, 'on'> {
   /** Kept by the target; the watchdog iterates it on its timer and looks links up per event. */
   sessions(): ReadonlyMap<string, WatchedSession>;
   linkOf(workerId: string): WatchedLink | undefined;
