@@ -260,6 +260,7 @@ async function runSize(n, args, dir, storm) {
     rttMs: summary?.rttMs,
     loadLoopDelayMs: summary?.loadLoopDelayMs,
     linkStates: links.states,
+    linksError: links.error,
     notHealthy,
     degradedByMetric: lastScrape.degraded,
     linksMs: links.ms,
