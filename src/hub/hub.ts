@@ -30,6 +30,9 @@ import { type Peer, Registry } from './registry.js';
 
 export type { CheckpointStore, HubOptions, HubRoute } from './options.js';
 
+/** Asked of listen(); the kernel caps it at net.core.somaxconn. */
+const LISTEN_BACKLOG = 4096;
+
 export interface ShutdownReport {
   /** Items left in work queues when the deadline passed. */
   abandoned: number;
@@ -146,7 +149,8 @@ export class Hub {
   async listen(): Promise<this> {
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
-      this.#server.listen(this.#o.port, this.#o.host, () => {
+      // A connect storm outruns the default accept backlog (511): dropped SYNs come back only after 1-3 s.
+      this.#server.listen({ port: this.#o.port, host: this.#o.host, backlog: LISTEN_BACKLOG }, () => {
         this.#server.off('error', reject);
         resolve();
       });
@@ -267,7 +271,12 @@ export class Hub {
     }
     if (!this.#admission.tryBeginHandshake()) {
       this.#refused('LW_ERR_BUSY', socket);
-      rejectUpgrade(socket, 503, 'busy, retry later', this.#o.busyRetryAfterSeconds);
+      rejectUpgrade(
+        socket,
+        503,
+        'busy, retry later',
+        this.#admission.retryAfterSeconds(this.#o.busyRetryAfterSeconds),
+      );
       return;
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
