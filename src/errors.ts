@@ -33,6 +33,12 @@ export const ERROR_CODES = {
   LW_ERR_WINDOW_EXCEEDED:
     "The peer sent more unacked data than the receiver's queue capacity allows. Close 1008.",
   LW_ERR_STALLED: "The worker's watchdog tore down a stalled link to reconnect (self-heal).",
+  LW_ERR_BUSY:
+    'The hub had `maxConcurrentHandshakes` in progress and answered HTTP 503 with Retry-After; the worker waits that long, with jitter, and retries.',
+  LW_ERR_CONNECTION_LIMIT:
+    'The hub held `maxPreAuthConnections` connections that had not upgraded yet and closed a new one at once.',
+  LW_ERR_REQUEST_TIMEOUT:
+    'A connection sent no complete request head (or upgrade) within `handshakeTimeoutMs`; the hub closed it.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -130,3 +130,47 @@ export function safeUrl(value: string): string {
     return '[invalid url]';
   }
 }
+
+/**
+ * Why `token` cannot be sent as `Authorization: Bearer <token>`, or undefined
+ * when it can: only visible ASCII (0x21-0x7e) may be in it. Node refuses
+ * control and non-Latin-1 characters in a header (ERR_INVALID_CHAR), Latin-1
+ * bytes survive only if both sides agree on the encoding, and the hub reads
+ * the token as one run of non-space characters, so whitespace would cut it.
+ * The same rule as the worker's `token` option. The answer never quotes the
+ * token.
+ */
+export function tokenProblem(token: string): string | undefined {
+  if (token.length === 0) return 'is empty';
+  if (/\s/.test(token)) return 'contains whitespace';
+  for (const ch of token) {
+    const code = ch.codePointAt(0)!;
+    if (code < 0x20 || code === 0x7f) return 'contains a control character';
+    if (code > 0x7e) return 'contains a character outside visible ASCII';
+  }
+  return undefined;
+}
+
+/**
+ * A token option: a string that can travel in an HTTP header. The TypeError
+ * names the option and the problem, never the value (a secret).
+ */
+export function tokenOption(name: string, value: unknown): string {
+  if (typeof value !== 'string') fail(name, 'a non-empty string', value);
+  const problem = tokenProblem(value);
+  if (problem) {
+    throw new TypeError(
+      `Expected \`${name}\` to be a non-empty string of visible ASCII characters (it is sent in an HTTP header), got a string that ${problem}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Cuts a `#` comment off a line of a token file (the hub's and the worker's). A comment starts at the start of
+ * the line or after whitespace; a `#` inside a token is part of it (cutting
+ * there once let a worker holding only the prefix authenticate).
+ */
+export function stripComment(line: string): string {
+  return line.replace(/(^|\s)#.*$/s, '$1');
+}

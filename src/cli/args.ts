@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import type { Logger } from '../log/logger.js';
+import { stripComment, tokenProblem } from '../validate.js';
 
 /** A bad flag or file: printed with usage, exit code 2. */
 export class UsageError extends Error {
@@ -45,12 +47,50 @@ export function readTextFile(flag: string, file: string): string {
   }
 }
 
-/** Reads a token file: the first non-empty, non-comment line. */
+/**
+ * Reads a worker's token file: the first non-empty, non-comment line is the
+ * token. A token that cannot travel in an HTTP header is a usage error naming
+ * the file and line, never the token.
+ */
 export function readTokenFile(flag: string, file: string): string {
-  const line = readTextFile(flag, file)
-    .split('\n')
-    .map((l) => l.replace(/#.*/, '').trim())
-    .find((l) => l.length > 0);
-  if (!line) throw new UsageError(`--${flag}: ${file} holds no token`);
-  return line;
+  // An editor's byte-order mark is not part of the token.
+  const lines = readTextFile(flag, file)
+    .replace(/^\uFEFF/, '')
+    .split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const token = stripComment(lines[i]!).trim();
+    if (token.length === 0) continue;
+    const problem = tokenProblem(token);
+    if (problem) throw new UsageError(`--${flag}: ${file}:${i + 1}: the token ${problem}`);
+    return token;
+  }
+  throw new UsageError(`--${flag}: ${file} holds no token`);
+}
+
+/**
+ * The permission bits of a token file when group or others may read or write
+ * it (as ssh checks private keys), e.g. `0644`; undefined when only the owner
+ * can, or on Windows where the bits mean nothing.
+ */
+export function looseTokenFileMode(file: string): string | undefined {
+  if (process.platform === 'win32') return undefined;
+  let mode: number;
+  try {
+    mode = statSync(file).mode & 0o777;
+  } catch {
+    return undefined; // reading it already failed or will fail with a clearer message
+  }
+  return (mode & 0o077) === 0 ? undefined : `0${mode.toString(8).padStart(3, '0')}`;
+}
+
+/** Logs the ssh-style warning for a token file others can read: file and mode, never content. */
+export function warnIfTokenFileLoose(logger: Logger, flag: string, file: string): void {
+  const mode = looseTokenFileMode(file);
+  if (mode === undefined) return;
+  logger.warn('token file is accessible by other users', {
+    flag: `--${flag}`,
+    file,
+    mode,
+    hint: `chmod 600 ${file}`,
+  });
 }

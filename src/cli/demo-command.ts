@@ -121,8 +121,9 @@ export async function demoCommand(argv: string[], rt: Runtime): Promise<number> 
   if (live) draw();
 
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const cancelSignalWait = new AbortController();
   const reason = await Promise.race([
-    rt.untilSignal(),
+    rt.untilSignal(cancelSignalWait.signal),
     ...(durationMs === undefined
       ? []
       : [
@@ -131,6 +132,7 @@ export async function demoCommand(argv: string[], rt: Runtime): Promise<number> 
           }),
         ]),
   ]);
+  cancelSignalWait.abort();
   clearTimeout(timer);
   clearInterval(ticker);
   if (live) {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log/logger.js';
-import { parseDuration } from './args.js';
+import { parseDuration, UsageError } from './args.js';
 
 /**
  * Fault drills for game days and the end-to-end tests, off unless `--drills`
@@ -14,8 +14,48 @@ import { parseDuration } from './args.js';
  * - hub: `POST /drills/block?duration=5s` blocks the hub's event loop;
  * - worker: `SIGUSR2` blocks the worker's event loop for `--drill-block`.
  *
- * Drill requests are accepted from loopback only.
+ * Drill requests are accepted from loopback only, and only with the header
+ * `X-Linkwatch-Drill: 1` and no `Origin`. A web page open in a browser on the
+ * hub's host can send a "simple" cross-site POST without asking; a custom
+ * header makes the browser ask first (a CORS preflight, which the hub never
+ * grants), and every browser POST carries `Origin`, also a same-origin one
+ * after DNS rebinding. curl and scripts send neither by default.
+ *
+ * Every duration is capped, so no drill outlives a game day:
+ * - hang and fail: {@link MAX_WORKER_DRILL_MS} (1 h), which covers the
+ *   longest `for:` of the alerts they exercise (LinkwatchHandlerFailing, 10m)
+ *   several times over;
+ * - block: {@link MAX_BLOCK_DRILL_MS} (10 min). A blocked loop answers
+ *   nothing, not even SIGTERM, so the cap bounds how long a typo can take a
+ *   hub away. 10 min is enough for LinkwatchHubAbsent/LinkwatchWorkerAbsent
+ *   to fire (3 min stale + 2 min `for:`) with room to watch it.
  */
+
+/** The header a drill request must carry (any non-empty value; `1` by convention). */
+export const DRILL_HEADER = 'x-linkwatch-drill';
+/** Cap of hang and fail drills. */
+export const MAX_WORKER_DRILL_MS = 3_600_000;
+/** Cap of event-loop block drills, the hub's and the worker's `--drill-block`. */
+export const MAX_BLOCK_DRILL_MS = 600_000;
+
+/** Parses a drill duration; over `maxMs` is an error naming the cap. */
+export function drillDuration(flag: string, value: string, maxMs: number): number {
+  const ms = parseDuration(flag, value);
+  if (ms > maxMs) {
+    throw new UsageError(
+      `--${flag}: at most ${formatMs(maxMs)} for this drill, got ${JSON.stringify(value)}`,
+    );
+  }
+  return ms;
+}
+
+function formatMs(ms: number): string {
+  return ms % 3_600_000 === 0
+    ? `${ms / 3_600_000}h`
+    : ms % 60_000 === 0
+      ? `${ms / 60_000}m`
+      : `${ms / 1000}s`;
+}
 
 /** Spins the main thread: no timers, no I/O, no scrapes answered. */
 export function blockEventLoop(ms: number): void {
@@ -62,7 +102,7 @@ export class HubDrills {
           req,
           res,
           (q) => {
-            const ms = parseDuration('duration', q.get('duration') ?? '5s');
+            const ms = drillDuration('duration', q.get('duration') ?? '5s', MAX_BLOCK_DRILL_MS);
             this.#logger.warn('drill: event loop blocked', { duration_ms: ms });
             return { drill: 'block', durationMs: ms };
           },
@@ -75,7 +115,7 @@ export class HubDrills {
   #startWorkerDrill(q: URLSearchParams, drill: string, until: Map<string, number>, logLine: string) {
     const worker = q.get('worker');
     if (!worker) throw new Error('worker=ID is required');
-    const ms = parseDuration('duration', q.get('duration') ?? '10s');
+    const ms = drillDuration('duration', q.get('duration') ?? '10s', MAX_WORKER_DRILL_MS);
     until.set(worker, performance.now() + ms);
     this.#logger.warn(logLine, { worker_id: worker, duration_ms: ms });
     return { drill, worker, durationMs: ms };
@@ -94,6 +134,14 @@ export class HubDrills {
     const from = req.socket.remoteAddress ?? '';
     if (!(from.startsWith('127.') || from === '::1' || from === '::ffff:127.0.0.1')) {
       send(403, { error: 'drills are accepted from loopback only' });
+      return;
+    }
+    if (req.headers.origin !== undefined) {
+      send(403, { error: 'drills are not accepted from a browser (the request carries Origin)' });
+      return;
+    }
+    if (!req.headers[DRILL_HEADER]) {
+      send(403, { error: 'drills need the header X-Linkwatch-Drill: 1' });
       return;
     }
     let body: unknown;

@@ -4,7 +4,14 @@ import { Hub, type HubOptions, readTlsFiles } from '../hub/hub.js';
 import { linkLogger } from '../log/link-logger.js';
 import type { Handler } from '../queue/work-queue.js';
 import { attachWatchdog } from '../watchdog/attach.js';
-import { parseDuration, parseHostPort, parseInteger, readTextFile, UsageError } from './args.js';
+import {
+  parseDuration,
+  parseHostPort,
+  parseInteger,
+  readTextFile,
+  UsageError,
+  warnIfTokenFileLoose,
+} from './args.js';
 import { HubDrills } from './drills.js';
 import { Journal } from './journal.js';
 import type { Runtime } from './runtime.js';
@@ -22,7 +29,8 @@ export const HUB_USAGE = `linkwatch hub --listen HOST:PORT --tokens FILE [option
   --handler-timeout DUR       per-message handler deadline (default 30s)
   --handler-delay DUR         synthetic work per message (default 0)
   --handler-ignores-deadline  the synthetic handler ignores its abort signal (simulates a hung consumer)
-  --journal FILE              append "workerId stream seq" per processed message; resume dedupe from it
+  --journal FILE              append one JSON record (worker id, stream, seq, CRC) per processed message;
+                              resume dedupe from it
   --tls-cert FILE --tls-key FILE   serve wss://
   --metrics-listen HOST:PORT  Prometheus exporter (default 127.0.0.1:9464; "off" disables)
   --shutdown-timeout DUR      default 10s
@@ -31,8 +39,9 @@ export const HUB_USAGE = `linkwatch hub --listen HOST:PORT --tokens FILE [option
   --watchdog-action ACTION    on a stalled link: evict | none (default evict)
   --progress-stall DUR        pending work with no progress this long is a stall (default 3 × heartbeat deadline)
   --drills                    accept fault drills from loopback: POST /drills/hang?worker=ID&duration=10s,
-                              POST /drills/fail?worker=ID&duration=10s, POST /drills/block?duration=5s
-                              (game days and tests; off by default)`;
+                              POST /drills/fail?worker=ID&duration=10s (at most 1h), POST /drills/block?duration=5s
+                              (at most 10m); each request needs the header "X-Linkwatch-Drill: 1" and no Origin,
+                              which no browser page can send (game days and tests; off by default)`;
 
 export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
   const { values } = parseArgs({
@@ -68,6 +77,7 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
   } catch (err) {
     throw err instanceof UsageError ? err : new UsageError(`--tokens: ${(err as Error).message}`);
   }
+  warnIfTokenFileLoose(rt.logger, 'tokens', values.tokens);
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
     throw new UsageError('--tls-cert and --tls-key go together');
   }
@@ -83,9 +93,23 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
   // Every flag is parsed before anything starts, so a usage error never leaves a process running.
   const shutdownTimeoutMs = parseDuration('shutdown-timeout', values['shutdown-timeout']);
   const watchdogOptions = watchdogFlags(values);
-  const journal = values.journal ? new Journal(values.journal) : undefined;
+  // Overlapping handler calls complete out of order: the journal then records where to resume.
+  const overlapping =
+    values['queue-concurrency'] !== undefined &&
+    parseInteger('queue-concurrency', values['queue-concurrency'], 1) > 1;
+  let journal: Journal | undefined;
+  try {
+    journal = values.journal ? new Journal(values.journal, { commitEveryAdvance: overlapping }) : undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      `--journal: ${code ? `cannot open ${values.journal}: ${code}` : (err as Error).message}`,
+    );
+  }
   const drills = values.drills ? new HubDrills(rt.logger) : undefined;
   const handler: Handler = async (m, { signal }) => {
+    // Processed (and journaled) before a restart, above the last commit: done already.
+    if (journal?.alreadyProcessed(m.workerId, m.stream, m.seq)) return;
     const hang = drills?.hang(m.workerId);
     if (hang) await hang;
     drills?.fail(m.workerId);
@@ -129,15 +153,21 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
     throw err;
   }
   telemetry.attachHub(hub);
-  hub.on(linkLogger(rt.logger), 'lifecycle');
+  const links = linkLogger(rt.logger);
+  hub.on(links, 'lifecycle');
   const watchdog = attachWatchdog(hub, {
     logger: rt.logger,
     exportHealth: telemetry.exportHealth,
     ...watchdogOptions,
   });
+  // Listen for SIGINT/SIGTERM before saying "listening": a signal sent on that line must not find
+  // Node's default action (exit without a summary) still in place.
+  const cancelSignalWait = new AbortController();
+  const signalled = rt.untilSignal(cancelSignalWait.signal);
   try {
     await hub.listen();
   } catch (err) {
+    cancelSignalWait.abort();
     await watchdog.stop();
     await hub.close({ timeoutMs: 100 });
     await telemetry.shutdown();
@@ -151,10 +181,11 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
     links: `${hub.httpUrl}/links`,
     metrics: telemetry.metricsUrl ?? 'off',
   });
-  await rt.untilSignal();
+  await signalled;
   rt.logger.info('hub shutting down', { hub_id: hub.hubId, timeout_ms: shutdownTimeoutMs });
   const report = await hub.close({ timeoutMs: shutdownTimeoutMs });
   await watchdog.stop();
+  links.close(); // the last sampled counts, before telemetry flushes
   journal?.close();
   const totals = hub.totals();
   await telemetry.shutdown();

@@ -1,41 +1,188 @@
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import type { CheckpointStore } from '../hub/hub.js';
 
 /**
- * The CLI hub's sink: one line per processed message, `workerId stream seq`,
- * appended synchronously. It doubles as the dedupe checkpoint, so the
- * handler's effect and the checkpoint are one write and a SIGKILLed hub
- * resumes without delivering anything twice.
+ * The CLI hub's sink: one record per processed message, appended
+ * synchronously. It doubles as the dedupe checkpoint, so the handler's effect
+ * and the checkpoint are one write and a SIGKILLed hub resumes without
+ * delivering anything twice.
+ *
+ * A record is one line of JSON, `{"w":workerId,"s":stream,"q":seq,"c":crc}`,
+ * with `c` the CRC-32 (hex) of the line before it (`"p"` instead of `"q"`
+ * marks a commit record, see {@link JournalOptions}). JSON escapes every newline
+ * and quote a peer may put in its stream id, so no value can start a record
+ * of its own (the old `workerId stream seq` text let a peer holding worker A's
+ * token write a checkpoint for worker B). Every record is keyed by the worker
+ * id the hub authenticated, so a token only ever touches its own workers'
+ * state. Reading checks each line; a bad one stops the hub with the file and
+ * line. Only a torn last line (a crash mid-write, no newline yet) is dropped:
+ * that message was not processed and will be delivered again.
+ *
+ * Lines of the old text format are still read when they are unambiguous
+ * (ids of `[A-Za-z0-9._:-]`, a decimal seq), so an upgraded hub keeps its
+ * dedupe state.
  */
+export interface JournalOptions {
+  /**
+   * Also write a commit record (`"p"`, the highest seq processed in order)
+   * at every advance. Needed when handler calls overlap (`--queue-concurrency`
+   * above 1): seq 5 can be recorded while 4 still runs, so the highest seq
+   * recorded is not where to resume. @default false
+   */
+  commitEveryAdvance?: boolean;
+}
+
+interface StreamState {
+  // Highest seq with an effect record.
+  lastEffect: number;
+  // Highest commit record; undefined while the stream has none (then lastEffect is the checkpoint).
+  committed: number | undefined;
+  // Effect seqs above `committed`: processed before a restart, to be skipped when replayed.
+  done: Set<number>;
+}
+
 export class Journal implements CheckpointStore {
   readonly #fd: number;
-  readonly #last = new Map<string, number>();
+  readonly #commitEveryAdvance: boolean;
+  // Worker id → stream → state. Nested maps: no separator a stream id could forge.
+  readonly #streams = new Map<string, Map<string, StreamState>>();
 
-  constructor(file: string) {
-    if (existsSync(file)) {
-      for (const line of readFileSync(file, 'utf8').split('\n')) {
-        const [workerId, stream, seq] = line.split(' ');
-        if (workerId && stream && seq) {
-          const key = `${workerId} ${stream}`;
-          this.#last.set(key, Math.max(this.#last.get(key) ?? 0, Number(seq)));
-        }
-      }
-    }
+  constructor(file: string, options: JournalOptions = {}) {
+    this.#commitEveryAdvance = options.commitEveryAdvance ?? false;
+    let keep: number | undefined;
+    if (existsSync(file)) keep = this.#read(file, readFileSync(file));
     this.#fd = openSync(file, 'a');
+    // Cut a torn tail, or the next record would be glued onto it.
+    if (keep !== undefined) ftruncateSync(this.#fd, keep);
   }
 
   load(workerId: string, stream: string): number | undefined {
-    return this.#last.get(`${workerId} ${stream}`);
+    const st = this.#streams.get(workerId)?.get(stream);
+    return st && (st.committed ?? st.lastEffect);
   }
 
-  /** The journal line itself is the checkpoint; nothing more to write. */
-  commit(): void {}
+  /**
+   * Whether this message's record is already in the journal (it was processed
+   * above the last commit before a restart): the handler then skips it.
+   */
+  alreadyProcessed(workerId: string, stream: string, seq: number): boolean {
+    return this.#streams.get(workerId)?.get(stream)?.done.delete(seq) ?? false;
+  }
+
+  /** Writes a commit record when calls overlap; in order, the effect record is the checkpoint. */
+  commit(workerId: string, stream: string, processed: number): void {
+    const st = this.#state(workerId, stream);
+    if (!this.#commitEveryAdvance && st.committed === undefined) return;
+    writeSync(this.#fd, `${encodeCommit(workerId, stream, processed)}\n`);
+    this.#committed(st, processed);
+  }
 
   append(workerId: string, stream: string, seq: number): void {
-    writeSync(this.#fd, `${workerId} ${stream} ${seq}\n`);
+    writeSync(this.#fd, `${encodeRecord(workerId, stream, seq)}\n`);
+    // Kept current, so a session the hub expired and a peer resumed later loads its true state.
+    this.#effect(this.#state(workerId, stream), seq);
   }
 
   close(): void {
     closeSync(this.#fd);
   }
+
+  #state(workerId: string, stream: string): StreamState {
+    let streams = this.#streams.get(workerId);
+    if (!streams) {
+      streams = new Map();
+      this.#streams.set(workerId, streams);
+    }
+    let st = streams.get(stream);
+    if (!st) {
+      st = { lastEffect: 0, committed: undefined, done: new Set() };
+      streams.set(stream, st);
+    }
+    return st;
+  }
+
+  #effect(st: StreamState, seq: number): void {
+    st.lastEffect = Math.max(st.lastEffect, seq);
+    if (st.committed !== undefined && seq > st.committed) st.done.add(seq);
+  }
+
+  #committed(st: StreamState, processed: number): void {
+    st.committed = Math.max(st.committed ?? 0, processed);
+    for (const seq of st.done) if (seq <= st.committed) st.done.delete(seq);
+  }
+
+  /** Loads every record; returns the byte length to keep when the last line is torn. */
+  #read(file: string, bytes: Buffer): number | undefined {
+    const text = bytes.toString('utf8');
+    const lines = text.split('\n');
+    const torn = lines.pop(); // '' when the file ends with a newline
+    lines.forEach((line, i) => {
+      const record = decodeRecord(line);
+      if (typeof record === 'string') throw new Error(`${file}:${i + 1}: ${record}`);
+      const st = this.#state(record.workerId, record.stream);
+      if (record.kind === 'commit') this.#committed(st, record.seq);
+      else this.#effect(st, record.seq);
+    });
+    return torn ? bytes.length - Buffer.byteLength(torn, 'utf8') : undefined;
+  }
+}
+
+export interface JournalRecord {
+  /** `effect`: the message was processed; `commit`: everything up to `seq` was, in order. */
+  kind: 'effect' | 'commit';
+  workerId: string;
+  stream: string;
+  seq: number;
+}
+
+export function encodeRecord(workerId: string, stream: string, seq: number): string {
+  return withChecksum(`{"w":${JSON.stringify(workerId)},"s":${JSON.stringify(stream)},"q":${seq}`);
+}
+
+export function encodeCommit(workerId: string, stream: string, processed: number): string {
+  return withChecksum(`{"w":${JSON.stringify(workerId)},"s":${JSON.stringify(stream)},"p":${processed}`);
+}
+
+/** `c` is the CRC-32 of everything before it on the line. */
+function withChecksum(body: string): string {
+  return `${body},"c":"${checksum(body)}"}`;
+}
+
+const LEGACY = /^([A-Za-z0-9._:-]{1,128}) ([A-Za-z0-9._:-]{1,128}) (\d{1,16})$/;
+
+/** A record, or why the line is not one (never quoting the line: it came from peers). */
+export function decodeRecord(line: string): JournalRecord | string {
+  const legacy = LEGACY.exec(line);
+  if (legacy) return { kind: 'effect', workerId: legacy[1]!, stream: legacy[2]!, seq: Number(legacy[3]) };
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return 'not a journal record (expected one JSON object per line)';
+  }
+  const r = value as { w?: unknown; s?: unknown; q?: unknown; p?: unknown; c?: unknown };
+  const seq = r?.q ?? r?.p;
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    typeof r.w !== 'string' ||
+    r.w.length === 0 ||
+    typeof r.s !== 'string' ||
+    (r.q === undefined) === (r.p === undefined) ||
+    typeof seq !== 'number' ||
+    !Number.isSafeInteger(seq) ||
+    seq < 1 ||
+    typeof r.c !== 'string'
+  ) {
+    return 'not a journal record (expected {"w":workerId,"s":stream,"q":seq,"c":crc})';
+  }
+  const kind = r.q === undefined ? 'commit' : 'effect';
+  const expected = kind === 'effect' ? encodeRecord(r.w, r.s, seq) : encodeCommit(r.w, r.s, seq);
+  if (expected !== line) return 'checksum mismatch (the line was altered)';
+  return { kind, workerId: r.w, stream: r.s, seq };
+}
+
+function checksum(text: string): string {
+  return crc32(text).toString(16).padStart(8, '0');
 }

@@ -30,15 +30,25 @@ function processRuntime(): Runtime {
       isTTY: process.stdout.isTTY === true,
       write: (text) => process.stdout.write(text),
     },
-    untilSignal: () =>
+    untilSignal: (cancel) =>
       new Promise((resolve) => {
-        const on = (signal: NodeJS.Signals) => {
+        const off = () => {
           process.off('SIGINT', on);
           process.off('SIGTERM', on);
+          cancel?.removeEventListener('abort', onCancel);
+        };
+        const on = (signal: NodeJS.Signals) => {
+          off();
           resolve(signal);
         };
+        const onCancel = () => {
+          off();
+          resolve('cancelled');
+        };
+        if (cancel?.aborted) return resolve('cancelled');
         process.on('SIGINT', on);
         process.on('SIGTERM', on);
+        cancel?.addEventListener('abort', onCancel, { once: true });
       }),
     startTelemetry: (options) => startTelemetry(options, logger),
   };
@@ -79,6 +89,8 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     rt.logger.error('fatal', { 'error.type': code ?? (err as Error).name, message: (err as Error).message });
+    // The JSON line is for log pipelines; this one is for the person who ran the command.
+    process.stderr.write(`linkwatch: ${(err as Error).message}\n`);
     return 1;
   }
 }

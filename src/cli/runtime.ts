@@ -1,7 +1,7 @@
 import type { Hub } from '../hub/hub.js';
 import type { Logger } from '../log/logger.js';
-import type { ExportHealth } from '../telemetry/sdk.js';
 import type { Worker } from '../worker/worker.js';
+import type { ExportHealth } from './telemetry-sdk.js';
 
 export interface TelemetryStartOptions {
   role: 'hub' | 'worker' | 'demo';
@@ -28,7 +28,11 @@ export interface Runtime {
   print(summary: Record<string, unknown>): void;
   /** stdout for the demo's live view or its log lines. */
   terminal: { isTTY: boolean; write(text: string): void };
-  /** Resolves on SIGINT or SIGTERM (or when a test aborts it). */
-  untilSignal(): Promise<string>;
+  /**
+   * Resolves on SIGINT or SIGTERM. Aborting `cancel` removes its listeners: a
+   * listener left behind swallows the next SIGTERM, so a command that ends
+   * for another reason must cancel it.
+   */
+  untilSignal(cancel?: AbortSignal): Promise<string>;
   startTelemetry(options: TelemetryStartOptions): Promise<TelemetryHandle>;
 }

@@ -1,14 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { hostname } from 'node:os';
 import { type WebSocket, WebSocketServer } from 'ws';
 import * as D from '../defaults.js';
 import {
@@ -18,214 +11,115 @@ import {
   type LinkwatchError,
   ProtocolError,
 } from '../errors.js';
+import { bindEndpoint } from '../link/endpoint.js';
 import { type EventScope, type LinkEventListener, LinkEvents } from '../link/events.js';
 import type { LinkHooks } from '../link/hooks.js';
 import { Link, type LinkDown } from '../link/link.js';
-import { OVERFLOW_POLICIES, type SendReceipt } from '../link/outbox.js';
-import { newSessionCounters, Session, type SessionCounters } from '../link/session.js';
-import { CloseCode, clampReason } from '../protocol/close-codes.js';
-import { decodeFrame, encodeFrame } from '../protocol/codec.js';
+import type { SendReceipt } from '../link/outbox.js';
+import type { Session, SessionCounters } from '../link/session.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { encodeFrame } from '../protocol/codec.js';
 import type { HelloFrame, JsonValue } from '../protocol/frames.js';
-import type { Handler } from '../queue/work-queue.js';
-import { functionOption, intOption, oneOf, stringOption } from '../validate.js';
-import { TokenAuthenticator, type TokenEntry } from './auth.js';
+import { Admission, type RefusalCode } from './admission.js';
+import { TokenAuthenticator } from './auth.js';
+import { awaitHello, type HandshakeHost } from './handshake.js';
+import { type HttpHost, serveHttp } from './http.js';
 import { type LinkInfo, linkInfo } from './link-info.js';
+import { type HubOptions, type ParsedHubOptions, parseHubOptions } from './options.js';
+import { type Peer, Registry } from './registry.js';
 
-/** Durable "processed up to" per worker stream, so dedupe survives a hub restart. */
-export interface CheckpointStore {
-  load(workerId: string, stream: string): number | undefined;
-  commit(workerId: string, stream: string, processed: number): void;
-}
-
-export interface HubOptions {
-  /** @default '127.0.0.1' */
-  host?: string;
-  /** 0 picks a free port. @default 0 */
-  port?: number;
-  /** @default `<hostname>:<port>` for a fixed port, else 'hub-' + 8 random hex chars */
-  hubId?: string;
-  tokens: TokenEntry[];
-  /** Processes every worker message, one worker's messages in order. */
-  handler: Handler;
-  /** @default 5000 */
-  heartbeatIntervalMs?: number;
-  /** @default 3 */
-  heartbeatMisses?: number;
-  /** Upgrade to hello must finish within this, ms. @default 5000 */
-  handshakeTimeoutMs?: number;
-  /** @default 1 MiB */
-  maxFrameBytes?: number;
-  /** Handlers running at once per worker; above 1, completion order may differ. @default 1 */
-  queueConcurrency?: number;
-  /** Per-worker items waiting plus running; the worker's flow-control window. @default 1000 */
-  queueCapacity?: number;
-  /** Per-item handler deadline, ms. @default 30000 */
-  handlerTimeoutMs?: number;
-  /** Hub→worker command outbox, per worker. @default 10000 */
-  outboxMaxMessages?: number;
-  /** @default 64 MiB */
-  outboxMaxBytes?: number;
-  /** @default 'block' */
-  overflow?: 'block' | 'drop-oldest' | 'drop-newest' | 'reject';
-  /** @default 20 */
-  ackDelayMs?: number;
-  /** @default 64 */
-  ackBatch?: number;
-  /** @default 1 MiB */
-  highWatermarkBytes?: number;
-  /**
-   * Once the socket buffer passes the watermark, it must drain to half of it
-   * within this, or it is a transport stall: tear down and reconnect, ms. The
-   * slowest link accepted is `highWatermarkBytes / 2` per this time (about
-   * 52 KB/s by default); lower the watermark for slower links. @default 10000
-   */
-  sendStallTimeoutMs?: number;
-  /** Forget a disconnected worker's session after this, ms. @default 600000 */
-  sessionTtlMs?: number;
-  checkpoint?: CheckpointStore;
-  /** Extra HTTP routes on the hub's port, keyed `'METHOD /path'` (the CLI's fault drills). */
-  routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void>;
-  /** Serve `wss://` with this PEM cert and key. */
-  tls?: { cert: string | Buffer; key: string | Buffer };
-}
+export type { CheckpointStore, HubOptions, HubRoute } from './options.js';
 
 export interface ShutdownReport {
   /** Items left in work queues when the deadline passed. */
   abandoned: number;
   /** Commands to workers never acked. */
   unacked: number;
+  /** Something was still running or open at the deadline and was cut. */
   timedOut: boolean;
   workers: number;
 }
 
-interface Peer {
-  session: Session;
-  ws: WebSocket | undefined;
-  link: Link | undefined;
-  epoch: number;
-  connectedAt: number | undefined;
-  disconnectedAt: number | undefined;
-  ttlTimer: ReturnType<typeof setTimeout> | undefined;
-  lastError: string | undefined;
+/** Hub-wide counters that have no single worker. */
+export interface HubStats {
+  /** Upgrades refused with 401/403. */
+  authFailures: number;
+  /** Frames that broke the protocol, before or after hello. */
+  framesRejected: number;
+  /** Upgraded sockets that sent no hello in time (closed 4003). */
+  handshakeTimeouts: number;
+  /** Upgrades answered 503 busy (concurrent handshakes at their bound). */
+  handshakesRefused: number;
+  /** Connections closed at once because pre-auth connections were at their bound. */
+  connectionsRefused: number;
+  /** Connections whose request head did not arrive in time. */
+  requestTimeouts: number;
 }
-
-type Parsed = Required<Omit<HubOptions, 'checkpoint' | 'tls' | 'tokens' | 'overflow' | 'routes'>> &
-  Pick<HubOptions, 'checkpoint' | 'tls' | 'overflow' | 'routes'>;
 
 /**
  * The hub: an HTTP server that authenticates before upgrading, one Session
  * per worker id that outlives reconnects, and /healthz, /readyz, /links.
+ * Admission (pre-auth bounds), the hello wait, the registry of workers and the
+ * HTTP routes each live in their own file; this class wires them together.
  */
 export class Hub {
   readonly hubId: string;
-  readonly #o: Parsed;
+  readonly #o: ParsedHubOptions;
   readonly #auth: TokenAuthenticator;
   readonly #events = new LinkEvents();
   /** Telemetry installs its producer/consumer span hooks here. */
   readonly hooks: LinkHooks = {};
-  readonly #peers = new Map<string, Peer>();
-  // The same sessions by worker id, kept beside #peers so sessions() never rebuilds a fleet-wide map.
-  readonly #sessions = new Map<string, Session>();
+  readonly #registry: Registry;
+  readonly #admission: Admission;
   readonly #server: Server;
   readonly #wss: WebSocketServer;
-  // Sockets between accept and upgrade/hello; destroyed on close.
-  readonly #pending = new Set<Socket | WebSocket>();
+  // Upgraded sockets waiting for their hello; terminated on close.
+  readonly #awaitingHello = new Set<WebSocket>();
+  readonly #handshakeHost: HandshakeHost;
+  readonly #httpHost: HttpHost;
   #closing: Promise<ShutdownReport> | undefined;
-  // Counters of sessions dropped after their TTL, so totals() stays monotonic.
-  readonly #forgotten: SessionCounters = newSessionCounters();
   #listening = false;
   // Set by listen(); 0 before.
   #port = 0;
-  /** Hub-wide counters that have no single worker. */
-  readonly stats = { authFailures: 0, framesRejected: 0, handshakeTimeouts: 0 };
+  readonly stats: HubStats = {
+    authFailures: 0,
+    framesRejected: 0,
+    handshakeTimeouts: 0,
+    handshakesRefused: 0,
+    connectionsRefused: 0,
+    requestTimeouts: 0,
+  };
 
   constructor(options: HubOptions) {
-    if (typeof options !== 'object' || options === null)
-      throw new TypeError('Expected `options` to be an object');
+    this.#o = parseHubOptions(options);
     this.#auth = new TokenAuthenticator(options.tokens);
-    this.hubId =
-      options.hubId === undefined
-        ? defaultHubId(options.port)
-        : stringOption(
-            'hubId',
-            options.hubId,
-            /^[A-Za-z0-9._:-]{1,128}$/,
-            'an id of [A-Za-z0-9._:-], 1-128 chars',
-          );
-    this.#o = {
-      host: options.host === undefined ? '127.0.0.1' : stringOption('host', options.host),
-      port: intOption('port', options.port, 0, { max: 65535 }),
+    this.hubId = this.#o.hubId;
+    this.#registry = new Registry(this.#o, this.#events, this.hooks);
+    this.#admission = new Admission({
+      maxPreAuthConnections: this.#o.maxPreAuthConnections,
+      maxConcurrentHandshakes: this.#o.maxConcurrentHandshakes,
+      headTimeoutMs: this.#o.handshakeTimeoutMs,
+      onRefused: (code, socket) => this.#refused(code, socket),
+    });
+    this.#handshakeHost = this.#createHandshakeHost();
+    this.#httpHost = {
       hubId: this.hubId,
-      handler: functionOption<Handler>('handler', options.handler),
-      heartbeatIntervalMs: intOption(
-        'heartbeatIntervalMs',
-        options.heartbeatIntervalMs,
-        D.DEFAULT_HEARTBEAT_INTERVAL_MS,
-        {
-          min: 10,
-        },
-      ),
-      heartbeatMisses: intOption('heartbeatMisses', options.heartbeatMisses, D.DEFAULT_HEARTBEAT_MISSES, {
-        min: 1,
-      }),
-      handshakeTimeoutMs: intOption(
-        'handshakeTimeoutMs',
-        options.handshakeTimeoutMs,
-        D.DEFAULT_HANDSHAKE_TIMEOUT_MS,
-        {
-          min: 1,
-        },
-      ),
-      maxFrameBytes: intOption('maxFrameBytes', options.maxFrameBytes, D.DEFAULT_MAX_FRAME_BYTES, {
-        min: 1024,
-      }),
-      queueConcurrency: intOption('queueConcurrency', options.queueConcurrency, D.DEFAULT_QUEUE_CONCURRENCY, {
-        min: 1,
-      }),
-      queueCapacity: intOption('queueCapacity', options.queueCapacity, D.DEFAULT_QUEUE_CAPACITY, { min: 1 }),
-      handlerTimeoutMs: intOption(
-        'handlerTimeoutMs',
-        options.handlerTimeoutMs,
-        D.DEFAULT_HANDLER_TIMEOUT_MS,
-        { min: 1 },
-      ),
-      outboxMaxMessages: intOption(
-        'outboxMaxMessages',
-        options.outboxMaxMessages,
-        D.DEFAULT_OUTBOX_MAX_MESSAGES,
-        {
-          min: 1,
-        },
-      ),
-      outboxMaxBytes: intOption('outboxMaxBytes', options.outboxMaxBytes, D.DEFAULT_OUTBOX_MAX_BYTES, {
-        min: 1024,
-      }),
-      overflow: oneOf('overflow', options.overflow, OVERFLOW_POLICIES, 'block'),
-      ackDelayMs: intOption('ackDelayMs', options.ackDelayMs, D.DEFAULT_ACK_DELAY_MS),
-      ackBatch: intOption('ackBatch', options.ackBatch, D.DEFAULT_ACK_BATCH, { min: 1 }),
-      highWatermarkBytes: intOption(
-        'highWatermarkBytes',
-        options.highWatermarkBytes,
-        D.DEFAULT_HIGH_WATERMARK_BYTES,
-        {
-          min: 1,
-        },
-      ),
-      sendStallTimeoutMs: intOption(
-        'sendStallTimeoutMs',
-        options.sendStallTimeoutMs,
-        D.DEFAULT_SEND_STALL_TIMEOUT_MS,
-        {
-          min: 1,
-        },
-      ),
-      sessionTtlMs: intOption('sessionTtlMs', options.sessionTtlMs, D.DEFAULT_SESSION_TTL_MS, { min: 0 }),
-      checkpoint: options.checkpoint,
-      tls: options.tls,
-      routes: options.routes,
+      bindHost: this.#o.host,
+      routes: this.#o.routes,
+      ready: () => this.#listening && !this.#closing,
+      links: () => this.links(),
     };
-    const onRequest = (req: IncomingMessage, res: ServerResponse) => this.#http(req, res);
-    this.#server = options.tls ? createHttpsServer(options.tls, onRequest) : createHttpServer(onRequest);
+    const onRequest = (req: IncomingMessage, res: Parameters<typeof serveHttp>[2]) =>
+      serveHttp(this.#httpHost, req, res);
+    // The request head must arrive within the handshake timeout; Node checks it every second here.
+    const serverOptions = {
+      headersTimeout: this.#o.handshakeTimeoutMs,
+      requestTimeout: Math.max(this.#o.handshakeTimeoutMs, 10_000),
+      connectionsCheckingInterval: Math.min(1000, this.#o.handshakeTimeoutMs),
+    };
+    this.#server = this.#o.tls
+      ? createHttpsServer({ ...this.#o.tls, ...serverOptions }, onRequest)
+      : createHttpServer(serverOptions, onRequest);
     this.#wss = new WebSocketServer({
       noServer: true,
       // The codec enforces maxFrameBytes with a close reason; ws stops anything past twice that unread.
@@ -235,7 +129,17 @@ export class Hub {
     this.#server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
       this.#upgrade(req, socket, head),
     );
-    this.#server.on('connection', (socket: Socket) => socket.setNoDelay(true));
+    this.#server.on('connection', (socket: Socket) => this.#admission.accepted(socket));
+    // Node's own request-head deadline (headersTimeout) and parse errors: count, answer, close.
+    this.#server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+      const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      if (timedOut) this.#refused('LW_ERR_REQUEST_TIMEOUT', socket);
+      if (socket.writable)
+        socket.end(
+          `HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\n\r\n`,
+        );
+      socket.destroy();
+    });
   }
 
   /** Starts listening; resolves with the bound port. */
@@ -265,7 +169,7 @@ export class Hub {
   get server(): Server {
     return this.#server;
   }
-  get settings(): Readonly<Parsed> {
+  get settings(): Readonly<ParsedHubOptions> {
     return this.#o;
   }
 
@@ -277,26 +181,27 @@ export class Hub {
     return this.#events.subscribe(listener, scope);
   }
 
-  /** Sessions by worker id, connected or within their TTL. */
+  /** Sessions by worker id, connected or within their TTL. A live view: do not hold it across awaits. */
   sessions(): ReadonlyMap<string, Session> {
-    return this.#sessions;
+    return this.#registry.sessions;
   }
 
   /** The live link of a worker, if connected. */
   linkOf(workerId: string): Link | undefined {
-    return this.#peers.get(workerId)?.link;
+    return this.#registry.get(workerId)?.link;
   }
 
   /** One entry per known worker, as served on GET /links. */
   links(): LinkInfo[] {
-    return [...this.#peers.entries()].map(([workerId, p]) =>
-      linkInfo(workerId, p, this.hooks.stateOf?.(workerId), this.hooks.alertsOf?.(workerId)),
-    );
+    const out: LinkInfo[] = [];
+    for (const [workerId, p] of this.#registry.entries())
+      out.push(linkInfo(workerId, p, this.hooks.stateOf?.(workerId), this.hooks.alertsOf?.(workerId)));
+    return out;
   }
 
   /** Sends a command to one worker; waits for room under the `block` policy. */
   send(workerId: string, payload: JsonValue, traceparent?: string): Promise<SendReceipt> {
-    const peer = this.#peers.get(workerId);
+    const peer = this.#registry.get(workerId);
     if (!peer)
       return Promise.reject(new ConnectionError('LW_ERR_CONNECT', `no session for worker ${workerId}`));
     return peer.session.send(payload, traceparent);
@@ -304,7 +209,7 @@ export class Hub {
 
   /** Drops a worker's live link (the watchdog's self-heal on the hub side). */
   evict(workerId: string, reason: string): boolean {
-    const peer = this.#peers.get(workerId);
+    const peer = this.#registry.get(workerId);
     if (!peer?.link) return false;
     if (this.#events.active) this.#events.emit({ ...peer.session.eventBase(), type: 'evicted', reason });
     peer.link.teardown(new ConnectionError('LW_ERR_EVICTED', `evicted: ${reason}`), {
@@ -313,39 +218,33 @@ export class Hub {
     return true;
   }
 
-  #http(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0];
-    const json = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(`${JSON.stringify(body)}\n`);
-    };
-    const route = this.#o.routes?.[`${req.method} ${path}`];
-    if (route) {
-      route(req, res);
-      return;
-    }
-    if (req.method !== 'GET') {
-      json(405, { error: 'method not allowed' });
-      return;
-    }
-    if (path === '/healthz') {
-      json(200, { status: 'ok', hubId: this.hubId });
-      return;
-    }
-    if (path === '/readyz') {
-      const ready = this.#listening && !this.#closing;
-      json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', hubId: this.hubId });
-      return;
-    }
-    if (path === '/links') {
-      json(200, { hubId: this.hubId, links: this.links() });
-      return;
-    }
-    json(404, { error: 'not found', routes: ['/healthz', '/readyz', '/links'] });
+  /** Sockets open now: all of them, those not upgraded yet, and handshakes waiting for hello. */
+  connectionStats(): { open: number; preAuth: number; handshakes: number } {
+    const a = this.#admission;
+    return { open: a.connections, preAuth: a.preAuth, handshakes: a.handshakes };
+  }
+
+  /** Counters summed over every session this hub has had, forgotten ones included. */
+  totals(): SessionCounters {
+    return this.#registry.totals();
+  }
+
+  /** An event for something that has no authenticated worker: hub-wide, never a caller's id. */
+  #hubEvent(): { side: 'hub'; workerId: string; hubId: string; at: number } {
+    return { side: 'hub', workerId: '', hubId: this.hubId, at: performance.now() };
+  }
+
+  #refused(code: RefusalCode, _socket: Socket): void {
+    if (code === 'LW_ERR_BUSY') this.stats.handshakesRefused++;
+    else if (code === 'LW_ERR_CONNECTION_LIMIT') this.stats.connectionsRefused++;
+    else this.stats.requestTimeouts++;
+    if (this.#events.active)
+      this.#events.emit({ ...this.#hubEvent(), type: 'connection-refused', errorType: code });
   }
 
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy());
+    this.#admission.upgraded(socket);
     if (this.#closing) {
       rejectUpgrade(socket, 503, 'shutting down');
       return;
@@ -353,12 +252,10 @@ export class Hub {
     const auth = this.#auth.authenticate(req);
     if (!auth.ok) {
       this.stats.authFailures++;
+      // Nothing the caller sent (its claimed worker id included) becomes a label or a key.
       if (this.#events.active) {
         this.#events.emit({
-          side: 'hub',
-          workerId: safeId(req.headers['x-linkwatch-worker-id']),
-          hubId: this.hubId,
-          at: performance.now(),
+          ...this.#hubEvent(),
           type: 'auth-failed',
           errorType: auth.errorType,
           remoteAddress: socket.remoteAddress,
@@ -367,118 +264,62 @@ export class Hub {
       rejectUpgrade(socket, auth.status, auth.reason);
       return;
     }
-    this.#pending.add(socket);
+    if (!this.#admission.tryBeginHandshake()) {
+      this.#refused('LW_ERR_BUSY', socket);
+      rejectUpgrade(socket, 503, 'busy, retry later', this.#o.busyRetryAfterSeconds);
+      return;
+    }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      this.#pending.delete(socket);
-      this.#handshake(ws, auth.workerId);
+      if (this.#closing) {
+        this.#admission.endHandshake();
+        ws.terminate();
+        return;
+      }
+      this.#awaitingHello.add(ws);
+      awaitHello(ws, auth.workerId, this.#handshakeHost);
     });
   }
 
-  #handshake(ws: WebSocket, workerId: string): void {
-    this.#pending.add(ws);
-    const done = () => {
-      clearTimeout(timer);
-      this.#pending.delete(ws);
-    };
-    const timer = setTimeout(() => {
-      done();
-      this.stats.handshakeTimeouts++;
-      ws.removeAllListeners('message');
-      ws.close(CloseCode.handshakeTimeout, 'no hello in time');
-      ws.once('close', () => ws.removeAllListeners());
-      setTimeout(() => ws.terminate(), 1000).unref();
-    }, this.#o.handshakeTimeoutMs);
-    ws.on('error', () => {});
-    ws.once('close', done);
-    ws.once('message', (raw: Buffer, isBinary: boolean) => {
-      done();
-      let hello: HelloFrame;
-      try {
-        const frame = decodeFrame(raw, isBinary, this.#o.maxFrameBytes);
-        if (frame.t !== 'hello') {
-          throw new ProtocolError(
-            'LW_ERR_OUT_OF_ORDER',
-            CloseCode.protocolError,
-            `expected hello, got ${frame.t}`,
-          );
+  #createHandshakeHost(): HandshakeHost {
+    return {
+      maxFrameBytes: this.#o.maxFrameBytes,
+      handshakeTimeoutMs: this.#o.handshakeTimeoutMs,
+      settled: (ws) => {
+        this.#awaitingHello.delete(ws);
+        this.#admission.endHandshake();
+      },
+      timedOut: (workerId) => {
+        this.stats.handshakeTimeouts++;
+        if (this.#events.active) {
+          this.#events.emit({
+            ...this.#hubEvent(),
+            workerId,
+            type: 'handshake-failed',
+            url: '',
+            errorType: 'LW_ERR_HANDSHAKE_TIMEOUT',
+            handshakeMs: this.#o.handshakeTimeoutMs,
+          });
         }
-        if (frame.workerId !== workerId) {
-          throw new ProtocolError(
-            'LW_ERR_WORKER_ID_MISMATCH',
-            CloseCode.policyViolation,
-            'hello.workerId differs from the authenticated worker id',
-          );
-        }
-        hello = frame;
-      } catch (err) {
-        const e =
-          err instanceof ProtocolError
-            ? err
-            : new ProtocolError('LW_ERR_PROTOCOL', CloseCode.protocolError, String(err));
+      },
+      rejected: (workerId, e) => {
         this.stats.framesRejected++;
         if (this.#events.active) {
           this.#events.emit({
-            side: 'hub',
+            ...this.#hubEvent(),
             workerId,
-            hubId: this.hubId,
-            at: performance.now(),
             type: 'frame-rejected',
             errorType: e.code,
             closeCode: e.closeCode,
             reason: e.message,
           });
         }
-        ws.close(e.closeCode, clampReason(e.message));
-        ws.once('close', () => ws.removeAllListeners());
-        return;
-      }
-      this.#attach(ws, hello);
-    });
-  }
-
-  #peer(workerId: string): Peer {
-    let peer = this.#peers.get(workerId);
-    if (!peer) {
-      const checkpoint = this.#o.checkpoint;
-      peer = {
-        session: new Session({
-          side: 'hub',
-          workerId,
-          events: this.#events,
-          handler: this.#o.handler,
-          hooks: this.hooks,
-          outbox: {
-            maxMessages: this.#o.outboxMaxMessages,
-            maxBytes: this.#o.outboxMaxBytes,
-            policy: this.#o.overflow ?? 'block',
-          },
-          queue: {
-            concurrency: this.#o.queueConcurrency,
-            capacity: this.#o.queueCapacity,
-            timeoutMs: this.#o.handlerTimeoutMs,
-          },
-          maxFrameBytes: this.#o.maxFrameBytes,
-          onProcessed: checkpoint
-            ? (stream, processed) => checkpoint.commit(workerId, stream, processed)
-            : undefined,
-        }),
-        ws: undefined,
-        link: undefined,
-        epoch: 0,
-        connectedAt: undefined,
-        disconnectedAt: undefined,
-        ttlTimer: undefined,
-        lastError: undefined,
-      };
-      peer.session.hubId = this.hubId;
-      this.#peers.set(workerId, peer);
-      this.#sessions.set(workerId, peer.session);
-    }
-    return peer;
+      },
+      hello: (ws, hello) => this.#attach(ws, hello),
+    };
   }
 
   #attach(ws: WebSocket, hello: HelloFrame): void {
-    const peer = this.#peer(hello.workerId);
+    const peer = this.#registry.peer(hello.workerId);
     const s = peer.session;
     if (peer.link) {
       // Newest wins: fence the older link with a higher epoch and close it.
@@ -494,6 +335,7 @@ export class Hub {
       s.bindPeerStream(hello.stream, this.#o.checkpoint?.load(hello.workerId, hello.stream));
     else if (peer.connectedAt !== undefined || peer.disconnectedAt !== undefined) s.counters.reconnects++;
     const peerProcessed = hello.peerStream === s.stream ? hello.processed : 0;
+    const o = this.#o;
     ws.send(
       encodeFrame({
         v: 1,
@@ -502,62 +344,35 @@ export class Hub {
         stream: s.stream,
         epoch,
         processed: s.inbox.processed,
-        heartbeatIntervalMs: this.#o.heartbeatIntervalMs,
-        heartbeatMisses: this.#o.heartbeatMisses,
-        window: this.#o.queueCapacity,
-        maxFrameBytes: this.#o.maxFrameBytes,
+        heartbeatIntervalMs: o.heartbeatIntervalMs,
+        heartbeatMisses: o.heartbeatMisses,
+        window: o.queueCapacity,
+        maxFrameBytes: o.maxFrameBytes,
       }),
     );
-    const link = new Link(
+    const link: Link = new Link(
       ws,
       s,
       {
-        heartbeatIntervalMs: this.#o.heartbeatIntervalMs,
-        heartbeatMisses: this.#o.heartbeatMisses,
+        heartbeatIntervalMs: o.heartbeatIntervalMs,
+        heartbeatMisses: o.heartbeatMisses,
         sendWindow: hello.window,
-        receiveWindow: this.#o.queueCapacity,
-        maxFrameBytes: this.#o.maxFrameBytes,
-        ackDelayMs: this.#o.ackDelayMs,
-        ackBatch: this.#o.ackBatch,
-        highWatermarkBytes: this.#o.highWatermarkBytes,
-        sendStallTimeoutMs: this.#o.sendStallTimeoutMs,
+        receiveWindow: o.queueCapacity,
+        maxFrameBytes: o.maxFrameBytes,
+        ackDelayMs: o.ackDelayMs,
+        ackBatch: o.ackBatch,
+        highWatermarkBytes: o.highWatermarkBytes,
+        sendStallTimeoutMs: o.sendStallTimeoutMs,
       },
-      (down) => this.#onLinkDown(peer, link, ws, down),
+      (down) => this.#onLinkDown(peer, link, down),
     );
     peer.ws = ws;
     peer.link = link;
     peer.connectedAt = performance.now();
     peer.disconnectedAt = undefined;
-    ws.on('message', (raw: Buffer, isBinary: boolean) => link.receive(raw, isBinary));
-    ws.on('error', (err: Error & { code?: string }) => {
-      // ws already closes with 1009/1007/1002 on payload errors; count them as rejected frames.
-      if (err.code?.startsWith('WS_ERR_')) {
-        const closeCode =
-          err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
-            ? CloseCode.messageTooBig
-            : CloseCode.protocolError;
-        link.reject(
-          new ProtocolError(
-            closeCode === CloseCode.messageTooBig ? 'LW_ERR_FRAME_TOO_LARGE' : 'LW_ERR_PROTOCOL',
-            closeCode,
-            err.message,
-          ),
-        );
-      }
-    });
-    ws.on('close', (code: number, reason: Buffer) => {
-      link.transportClosed();
-      ws.removeAllListeners();
-      link.teardown(
-        new ConnectionError(
-          'LW_ERR_CONNECTION_LOST',
-          `worker closed the link: ${code} ${reason.toString().slice(0, 120)}`,
-        ),
-        { closeCode: undefined, peerCode: code },
-      );
-    });
+    bindEndpoint(ws, link);
     const replayed = link.start(peerProcessed);
-    if (this.#events.active) {
+    if (this.#events.active && peer.link === link) {
       this.#events.emit({
         ...s.eventBase(),
         type: 'connected',
@@ -570,9 +385,8 @@ export class Hub {
     }
   }
 
-  #onLinkDown(peer: Peer, link: Link, ws: WebSocket, down: LinkDown): void {
-    if (down.error.code === 'LW_ERR_PROTOCOL' || down.error instanceof ProtocolError)
-      this.stats.framesRejected++;
+  #onLinkDown(peer: Peer, link: Link, down: LinkDown): void {
+    if (down.error instanceof ProtocolError) this.stats.framesRejected++;
     peer.lastError = down.error.code;
     if (peer.link !== link) return;
     peer.link = undefined;
@@ -588,37 +402,14 @@ export class Hub {
         uptimeMs,
       });
     }
-    if (!this.#closing) {
-      peer.ttlTimer = setTimeout(() => this.#forget(peer), this.#o.sessionTtlMs);
-    }
-    void ws;
-  }
-
-  /** Counters summed over every session this hub has had, forgotten ones included. */
-  totals(): SessionCounters {
-    const sum = { ...this.#forgotten };
-    for (const p of this.#peers.values()) {
-      for (const k of Object.keys(sum) as (keyof SessionCounters)[]) sum[k] += p.session.counters[k];
-    }
-    return sum;
-  }
-
-  #forget(peer: Peer): void {
-    const id = peer.session.workerId;
-    if (this.#peers.get(id) !== peer || peer.link) return;
-    for (const k of Object.keys(this.#forgotten) as (keyof SessionCounters)[]) {
-      this.#forgotten[k] += peer.session.counters[k];
-    }
-    peer.session.closeQueue('session-expired');
-    peer.session.outbox.close(new ClosedError('session expired'));
-    this.#peers.delete(id);
-    this.#sessions.delete(id);
+    if (!this.#closing) this.#registry.expireLater(peer);
   }
 
   /**
    * Graceful shutdown with a deadline: stop accepting, let queued work
-   * finish and acks go out, close every link with 1001, terminate whatever
-   * has not closed when time is up, and report what was left behind.
+   * finish and acks go out, close every link with 1001, and at the deadline
+   * destroy every socket the hub ever accepted that is still open, refused
+   * and half-upgraded ones included. The report says what was cut.
    */
   close({ timeoutMs = D.DEFAULT_SHUTDOWN_TIMEOUT_MS }: { timeoutMs?: number } = {}): Promise<ShutdownReport> {
     this.#closing ??= this.#close(timeoutMs);
@@ -628,18 +419,14 @@ export class Hub {
   async #close(timeoutMs: number): Promise<ShutdownReport> {
     const deadline = performance.now() + timeoutMs;
     const serverClosed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const p of this.#pending) {
-      if ('terminate' in p) p.terminate();
-      else p.destroy();
-    }
-    this.#pending.clear();
-    const peers = [...this.#peers.values()];
+    for (const ws of this.#awaitingHello) ws.terminate();
+    this.#awaitingHello.clear();
+    const peers = [...this.#registry.values()];
     const idle = await Promise.all(
       peers.map((p) => p.session.queue.idle(Math.max(1, deadline - performance.now()))),
     );
     let abandoned = 0;
     let unacked = 0;
-    const closes: Promise<void>[] = [];
     for (const p of peers) {
       clearTimeout(p.ttlTimer);
       p.link?.flushAck();
@@ -647,53 +434,31 @@ export class Hub {
       p.session.closeQueue('shutdown');
       unacked += p.session.outbox.size;
       p.session.outbox.close(new ClosedError('hub shutting down'));
-      const ws = p.ws;
-      if (p.link && ws) {
-        closes.push(new Promise((resolve) => ws.once('close', () => resolve())));
-        p.link.teardown(new ClosedError('hub shutting down'), { closeCode: CloseCode.goingAway });
-      }
+      p.link?.teardown(new ClosedError('hub shutting down'), { closeCode: CloseCode.goingAway });
     }
-    const remaining = Math.max(1, deadline - performance.now());
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const allClosed = Promise.all(closes).then(() => true);
-    const finished = await Promise.race([
-      allClosed,
-      new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), remaining);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (!finished) for (const ws of this.#wss.clients) ws.terminate();
-    await allClosed;
-    this.#server.closeAllConnections?.();
+    // Idle keep-alive HTTP sockets have nothing to finish.
+    this.#server.closeIdleConnections?.();
+    const drained = await this.#admission.drained(deadline);
+    if (!drained) {
+      for (const ws of this.#wss.clients) ws.terminate();
+      this.#admission.destroyAll();
+      this.#server.closeAllConnections?.();
+    }
     await serverClosed;
     this.#wss.close();
-    return { abandoned, unacked, timedOut: !finished || idle.includes(false), workers: peers.length };
+    return { abandoned, unacked, timedOut: !drained || idle.includes(false), workers: peers.length };
   }
 }
 
-/**
- * `host:port` when the port is fixed, so a restarted hub keeps its id (and its
- * series, alerts and silences); a random id when the OS picks the port.
- */
-function defaultHubId(port: unknown): string {
-  const host =
-    hostname()
-      .replace(/[^A-Za-z0-9._-]/g, '-')
-      .slice(0, 100) || 'hub';
-  return typeof port === 'number' && port > 0 ? `${host}:${port}` : `hub-${randomUUID().slice(0, 8)}`;
-}
-
-function rejectUpgrade(socket: Socket, status: number, reason: string): void {
+function rejectUpgrade(socket: Socket, status: number, reason: string, retryAfterSeconds?: number): void {
   const text = status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Service Unavailable';
   const body = `${reason}\n`;
+  const retry = retryAfterSeconds === undefined ? '' : `Retry-After: ${retryAfterSeconds}\r\n`;
+  // Destroyed once written: a client that keeps its side open must not hold the socket (or close()).
+  socket.once('finish', () => socket.destroy());
   socket.end(
-    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${retry}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
-}
-
-function safeId(v: unknown): string {
-  return typeof v === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(v) ? v : 'unknown';
 }
 
 /** Reads PEM files for `tls`; the error names the file. */

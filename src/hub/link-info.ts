@@ -48,7 +48,18 @@ export function linkInfo(
     counters: { ...s.counters },
     peerProgress: s.peerProgress ?? null,
     lastError: p.lastError ?? null,
-    state: state ?? (p.link ? 'healthy' : 'down'),
+    state: agreeingState(p.link !== undefined, state),
     alerts,
   };
+}
+
+/**
+ * The watchdog's state, made to agree with `connected`: the watchdog samples
+ * on a timer, so right after a disconnect it may still say healthy, and right
+ * after a connect it may still say down.
+ */
+function agreeingState(connected: boolean, state: string | undefined): string {
+  if (state === undefined) return connected ? 'healthy' : 'down';
+  if (!connected) return state === 'connecting' ? state : 'down';
+  return state === 'down' ? 'connecting' : state;
 }

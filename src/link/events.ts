@@ -54,10 +54,21 @@ export type LinkEvent = Base &
     | { type: 'queue-failed'; seq: number; durationMs: number; errorType: string }
     | { type: 'queue-dropped'; count: number; reason: 'shutdown' | 'session-expired' }
     | { type: 'frame-rejected'; errorType: string; closeCode: number; reason: string }
-    | { type: 'auth-failed'; errorType: string; remoteAddress: string | undefined }
+    | {
+        type: 'auth-failed';
+        errorType: string;
+        remoteAddress: string | undefined;
+        /** Which token entry refused what, for the hub's own log only: never a label, never sent. */
+        detail?: string;
+      }
+    | {
+        type: 'connection-refused';
+        errorType: 'LW_ERR_BUSY' | 'LW_ERR_CONNECTION_LIMIT' | 'LW_ERR_REQUEST_TIMEOUT';
+      }
     | { type: 'transport-stalled'; bufferedBytes: number; stalledMs: number }
     | { type: 'superseded'; epoch: number }
     | { type: 'evicted'; reason: string }
+    | { type: 'gave-up'; errorType: string; reason: string }
   );
 
 export type LinkEventType = LinkEvent['type'];

@@ -1,7 +1,8 @@
-import { ConnectionError, DeadlineError, type LinkwatchError, ProtocolError } from '../errors.js';
+import { DeadlineError, type LinkwatchError, ProtocolError } from '../errors.js';
 import { CloseCode, clampReason } from '../protocol/close-codes.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
 import type { Frame } from '../protocol/frames.js';
+import { peerCloseError } from './endpoint.js';
 import { Heartbeat, type HeartbeatHost } from './heartbeat.js';
 import type { Session, SessionLink } from './session.js';
 import type { Transport } from './transport.js';
@@ -194,10 +195,10 @@ export class Link implements SessionLink {
         return;
       case 'close':
         // The peer is about to close; its reason arrives here even if the close frame does not.
-        this.teardown(
-          new ConnectionError('LW_ERR_CONNECTION_LOST', `peer closing: ${frame.code} ${frame.reason}`),
-          { closeCode: undefined, peerCode: frame.code },
-        );
+        this.teardown(peerCloseError(frame.code, frame.reason), {
+          closeCode: undefined,
+          peerCode: frame.code,
+        });
         return;
       case 'hello':
       case 'welcome':

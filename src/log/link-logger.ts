@@ -1,13 +1,31 @@
 import type { LinkEvent, LinkEventListener } from '../link/events.js';
 import type { Logger } from './logger.js';
+import { SampledLog, type SampledLogOptions } from './sampled-log.js';
+
+export interface LinkLoggerOptions {
+  /** Rejections (failed logins, rejected frames) reach the log at most once per this. @default 10000 */
+  sampleIntervalMs?: number;
+}
+
+/** A link-event listener whose `close()` writes the sampled lines still pending. */
+export type LinkLogger = LinkEventListener & { close(): void };
 
 /**
- * Turns link events into log lines: one per state change, fault and
- * rejected frame; nothing per message. Subscribe it with `hub.on()` or
- * `worker.on()`.
+ * Turns link events into log lines: one per state change and fault; nothing
+ * per message. What a peer can repeat at will, before or after logging in
+ * (a failed login, a refused connection, a hub-side handshake failure, a
+ * rejected frame), is sampled: at most one line per
+ * interval per kind, with a count by `error.type` (see SampledLog).
+ * Subscribe it with `hub.on()` or `worker.on()`; `close()` it at shutdown.
  */
-export function linkLogger(logger: Logger): LinkEventListener {
-  return (e: LinkEvent) => {
+export function linkLogger(logger: Logger, options: LinkLoggerOptions = {}): LinkLogger {
+  const sampling: SampledLogOptions =
+    options.sampleIntervalMs === undefined ? {} : { intervalMs: options.sampleIntervalMs };
+  const authFailures = new SampledLog(logger, 'warn', 'authentication failed', sampling);
+  const rejectedFrames = new SampledLog(logger, 'warn', 'frame rejected: closing link', sampling);
+  const hubHandshakes = new SampledLog(logger, 'warn', 'handshake failed', sampling);
+  const refusedConnections = new SampledLog(logger, 'warn', 'connection refused', sampling);
+  const listener = (e: LinkEvent) => {
     const ids = { side: e.side, worker_id: e.workerId, hub_id: e.hubId };
     switch (e.type) {
       case 'connected':
@@ -29,7 +47,16 @@ export function linkLogger(logger: Logger): LinkEventListener {
         });
         return;
       case 'handshake-failed':
-        logger.warn('handshake failed', { ...ids, url: e.url, 'error.type': e.errorType });
+        // On the hub a peer can fail handshakes at will (4003: never says hello); a worker's own
+        // dials are paced by its backoff.
+        if (e.side === 'hub') hubHandshakes.record(e.errorType, { ...ids, 'error.type': e.errorType });
+        else logger.warn('handshake failed', { ...ids, url: e.url, 'error.type': e.errorType });
+        return;
+      case 'connection-refused':
+        refusedConnections.record(e.errorType, { ...ids, 'error.type': e.errorType });
+        return;
+      case 'gave-up':
+        logger.error('worker gave up', { ...ids, 'error.type': e.errorType, reason: e.reason });
         return;
       case 'reconnect-scheduled':
         logger.info('reconnect scheduled', {
@@ -57,7 +84,7 @@ export function linkLogger(logger: Logger): LinkEventListener {
         });
         return;
       case 'frame-rejected':
-        logger.warn('frame rejected: closing link', {
+        rejectedFrames.record(e.errorType, {
           ...ids,
           'error.type': e.errorType,
           close_code: e.closeCode,
@@ -65,10 +92,11 @@ export function linkLogger(logger: Logger): LinkEventListener {
         });
         return;
       case 'auth-failed':
-        logger.warn('authentication failed', {
+        authFailures.record(e.errorType, {
           ...ids,
           'error.type': e.errorType,
           remote_address: e.remoteAddress,
+          detail: e.detail,
         });
         return;
       case 'superseded':
@@ -92,4 +120,10 @@ export function linkLogger(logger: Logger): LinkEventListener {
         return;
     }
   };
+  return Object.assign(listener, {
+    close() {
+      for (const sampled of [authFailures, rejectedFrames, hubHandshakes, refusedConnections])
+        sampled.close();
+    },
+  });
 }

@@ -73,6 +73,16 @@ export function seriesPerLabelSet(spec: MetricSpec): number {
 
 /** No linkwatch metric may overflow the SDK's cardinality limit below this many workers. */
 export const MAX_WORKERS = 20_000;
+/**
+ * The SDK cardinality limit for every linkwatch instrument (a view on
+ * `linkwatch.*` with `aggregationCardinalityLimit`; the CLI sets it). The
+ * SDK's default of 2,000 attribute sets made every per-worker metric
+ * overflow past 2,000 workers. The most one linkwatch metric can hold is one
+ * set per link state per worker (the SDK keeps every set an observable
+ * instrument reported), so MAX_WORKERS × 5 states, doubled for workers
+ * replaced within a session TTL.
+ */
+export const CARDINALITY_LIMIT = 2 * MAX_WORKERS * 5;
 /** Distinct values one label may take per metric; later ones fold into `other`. */
 export const MAX_LABEL_VALUES = 32;
 /**

@@ -13,6 +13,7 @@ import {
 import { type Emit, LinkMetrics, type MetricsSource } from './link-metrics.js';
 import { DEFAULT_SLOW_HEARTBEAT_MS, DEFAULT_TRACE_SAMPLE_RATIO, LinkSpans } from './link-spans.js';
 
+export type { Emit };
 export {
   DEFAULT_SLOW_HEARTBEAT_MS,
   DEFAULT_TRACE_SAMPLE_RATIO,

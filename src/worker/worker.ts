@@ -1,68 +1,21 @@
 import { WebSocket } from 'ws';
 import * as D from '../defaults.js';
-import {
-  AuthError,
-  ClosedError,
-  ConnectionError,
-  DeadlineError,
-  errorCode,
-  type LinkwatchError,
-  ProtocolError,
-} from '../errors.js';
-import { Backoff, type BackoffOptions } from '../link/backoff.js';
-import { type EventScope, type LinkEventListener, LinkEvents, type Side } from '../link/events.js';
+import { ClosedError, ConnectionError, DeadlineError, errorCode, type LinkwatchError } from '../errors.js';
+import { Backoff } from '../link/backoff.js';
+import { bindEndpoint } from '../link/endpoint.js';
+import { type EventScope, type LinkEventListener, LinkEvents } from '../link/events.js';
 import type { LinkHooks } from '../link/hooks.js';
 import { Link, type LinkDown } from '../link/link.js';
-import { OVERFLOW_POLICIES, type OverflowPolicy, type SendReceipt } from '../link/outbox.js';
+import type { SendReceipt } from '../link/outbox.js';
 import { Session, type SessionCounters } from '../link/session.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { decodeFrame, encodeFrame, WORKER_ID_PATTERN } from '../protocol/codec.js';
 import type { JsonValue, WelcomeFrame } from '../protocol/frames.js';
-import type { Handler } from '../queue/work-queue.js';
-import { functionOption, intOption, oneOf, safeUrl, stringOption, urlOption } from '../validate.js';
+import { safeUrl } from '../validate.js';
+import { type DialResult, dial } from './dialer.js';
+import { Failover, type FailoverDecision } from './failover.js';
+import { type ParsedWorkerOptions, parseWorkerOptions, type WorkerOptions } from './options.js';
 
-export interface WorkerOptions {
-  /** Hub URLs (`ws://` or `wss://`), tried in order; failover rotates through them. */
-  hubs: string[];
-  /** This worker's id: `[A-Za-z0-9._:-]`, up to 128 chars. It is a metric label, so keep it stable. */
-  workerId: string;
-  /** Bearer token. Never logged, never in telemetry. */
-  token: string;
-  /** Handles hub→worker commands. @default ignores them */
-  handler?: Handler;
-  /** Dial plus upgrade plus welcome must finish within this, ms. @default 5000 */
-  handshakeTimeoutMs?: number;
-  backoff?: BackoffOptions;
-  /** @default 10000 */
-  outboxMaxMessages?: number;
-  /** @default 64 MiB */
-  outboxMaxBytes?: number;
-  /** What `send()` does when the outbox is full. @default 'block' */
-  overflow?: OverflowPolicy;
-  /** Command handlers running at once. @default 1 */
-  queueConcurrency?: number;
-  /** Commands waiting plus running; also the window the hub may fill. @default 1000 */
-  queueCapacity?: number;
-  /** Per-command handler deadline, ms. @default 30000 */
-  handlerTimeoutMs?: number;
-  /** @default 20 */
-  ackDelayMs?: number;
-  /** @default 64 */
-  ackBatch?: number;
-  /** Stop writing while the socket buffers more than this, bytes. @default 1 MiB */
-  highWatermarkBytes?: number;
-  /**
-   * Once the socket buffer passes the watermark, it must drain to half of it
-   * within this, or it is a transport stall: tear down and reconnect, ms. The
-   * slowest link accepted is `highWatermarkBytes / 2` per this time (about
-   * 52 KB/s by default); lower the watermark for slower links. @default 10000
-   */
-  sendStallTimeoutMs?: number;
-  /** @default 1 MiB */
-  maxFrameBytes?: number;
-  /** Extra TLS options for `wss://` (a private CA, say). */
-  tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
-}
+export type { WorkerOptions } from './options.js';
 
 export type WorkerState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'stopping' | 'stopped';
 
@@ -85,137 +38,57 @@ export interface StopReport {
   timedOut: boolean;
 }
 
-interface Parsed {
-  hubs: string[];
-  workerId: string;
-  token: string;
-  handshakeTimeoutMs: number;
-  queueCapacity: number;
-  ackDelayMs: number;
-  ackBatch: number;
-  highWatermarkBytes: number;
-  sendStallTimeoutMs: number;
-  maxFrameBytes: number;
-  tls: WorkerOptions['tls'];
-}
-
 /**
- * The worker end of a link: dials a hub with backoff and failover, keeps an
- * outbox that survives reconnects, and replays what the hub has not processed.
+ * The worker end of a link: dials a hub (dialer.ts) with backoff and failover
+ * (failover.ts), keeps an outbox that survives reconnects, and replays what
+ * the hub has not processed.
  */
 export class Worker {
-  readonly #o: Parsed;
+  readonly #o: ParsedWorkerOptions;
   readonly #events = new LinkEvents();
   /** Telemetry installs its producer/consumer span hooks here. */
   readonly hooks: LinkHooks = {};
   readonly #session: Session;
+  readonly #sessions: ReadonlyMap<string, Session>;
   readonly #backoff: Backoff;
+  readonly #failover: Failover;
   #state: WorkerState = 'idle';
-  #urlIndex = 0;
   #ws: WebSocket | undefined;
+  #dialing: { abort(): void } | undefined;
   #link: Link | undefined;
   #epoch: number | undefined;
-  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   // Start of the current outage (first failure since the last connection), if any.
   #outageStart: number | undefined;
   #outageAttempts = 0;
   #everConnected = false;
-  // Links in a row at the current URL that died before minUptimeMs; the second one moves on.
-  #unstableLinks = 0;
   // Resolvers waiting for the next 'connected'.
   #connectWaiters = new Set<() => void>();
   #stopped: Promise<StopReport> | undefined;
   #dialStartedAt = 0;
+  /** Why the worker stopped by itself (it gave up), if it did. */
+  #gaveUp: LinkwatchError | undefined;
 
   constructor(options: WorkerOptions) {
-    if (typeof options !== 'object' || options === null)
-      throw new TypeError('Expected `options` to be an object');
-    if (!Array.isArray(options.hubs) || options.hubs.length === 0) {
-      throw new TypeError(
-        `Expected \`hubs\` to be a non-empty array of ws:// or wss:// URLs, got ${typeof options.hubs}`,
-      );
-    }
-    const hubs = options.hubs.map((u, i) => urlOption(`hubs[${i}]`, u));
-    const workerId = stringOption(
-      'workerId',
-      options.workerId,
-      WORKER_ID_PATTERN,
-      'an id of [A-Za-z0-9._:-], 1-128 chars',
-    );
-    if (typeof options.token !== 'string' || options.token.length === 0) {
-      throw new TypeError('Expected `token` to be a non-empty string');
-    }
-    const maxFrameBytes = intOption('maxFrameBytes', options.maxFrameBytes, D.DEFAULT_MAX_FRAME_BYTES, {
-      min: 1024,
+    const o = parseWorkerOptions(options);
+    this.#o = o;
+    this.#backoff = new Backoff(o.backoff);
+    this.#failover = new Failover({
+      urls: o.hubs,
+      minUptimeMs: this.#backoff.minUptimeMs,
+      maxSupersedes: o.maxSupersedes,
     });
-    const queueCapacity = intOption('queueCapacity', options.queueCapacity, D.DEFAULT_QUEUE_CAPACITY, {
-      min: 1,
-    });
-    this.#o = {
-      hubs,
-      workerId,
-      token: options.token,
-      handshakeTimeoutMs: intOption(
-        'handshakeTimeoutMs',
-        options.handshakeTimeoutMs,
-        D.DEFAULT_HANDSHAKE_TIMEOUT_MS,
-        {
-          min: 1,
-        },
-      ),
-      queueCapacity,
-      ackDelayMs: intOption('ackDelayMs', options.ackDelayMs, D.DEFAULT_ACK_DELAY_MS, { min: 0 }),
-      ackBatch: intOption('ackBatch', options.ackBatch, D.DEFAULT_ACK_BATCH, { min: 1 }),
-      highWatermarkBytes: intOption(
-        'highWatermarkBytes',
-        options.highWatermarkBytes,
-        D.DEFAULT_HIGH_WATERMARK_BYTES,
-        {
-          min: 1,
-        },
-      ),
-      sendStallTimeoutMs: intOption(
-        'sendStallTimeoutMs',
-        options.sendStallTimeoutMs,
-        D.DEFAULT_SEND_STALL_TIMEOUT_MS,
-        {
-          min: 1,
-        },
-      ),
-      maxFrameBytes,
-      tls: options.tls,
-    };
-    this.#backoff = new Backoff(validateBackoff(options.backoff));
     this.#session = new Session({
-      side: 'worker' satisfies Side,
-      workerId,
+      side: 'worker',
+      workerId: o.workerId,
       events: this.#events,
-      handler: functionOption<Handler>('handler', options.handler, () => {}),
+      handler: o.handler,
       hooks: this.hooks,
-      outbox: {
-        maxMessages: intOption(
-          'outboxMaxMessages',
-          options.outboxMaxMessages,
-          D.DEFAULT_OUTBOX_MAX_MESSAGES,
-          { min: 1 },
-        ),
-        maxBytes: intOption('outboxMaxBytes', options.outboxMaxBytes, D.DEFAULT_OUTBOX_MAX_BYTES, {
-          min: 1024,
-        }),
-        policy: oneOf('overflow', options.overflow, OVERFLOW_POLICIES, 'block'),
-      },
-      queue: {
-        concurrency: intOption('queueConcurrency', options.queueConcurrency, D.DEFAULT_QUEUE_CONCURRENCY, {
-          min: 1,
-        }),
-        capacity: queueCapacity,
-        timeoutMs: intOption('handlerTimeoutMs', options.handlerTimeoutMs, D.DEFAULT_HANDLER_TIMEOUT_MS, {
-          min: 1,
-        }),
-      },
-      maxFrameBytes,
+      outbox: { maxMessages: o.outboxMaxMessages, maxBytes: o.outboxMaxBytes, policy: o.overflow },
+      queue: { concurrency: o.queueConcurrency, capacity: o.queueCapacity, timeoutMs: o.handlerTimeoutMs },
+      maxFrameBytes: o.maxFrameBytes,
     });
+    this.#sessions = new Map([[o.workerId, this.#session]]);
   }
 
   get workerId(): string {
@@ -227,9 +100,13 @@ export class Worker {
   get session(): Session {
     return this.#session;
   }
+  /** Set when the worker stopped by itself (for example after repeated supersedes). */
+  get gaveUp(): LinkwatchError | undefined {
+    return this.#gaveUp;
+  }
   /** This worker's one session, for code that handles hubs and workers alike. */
   sessions(): ReadonlyMap<string, Session> {
-    return new Map([[this.#o.workerId, this.#session]]);
+    return this.#sessions;
   }
 
   linkOf(workerId: string): Link | undefined {
@@ -241,7 +118,6 @@ export class Worker {
     return this.#link;
   }
 
-  /** Subscribes to every link event; returns the unsubscribe function. */
   /**
    * Subscribes to link events; returns the unsubscribe function. `scope`
    * 'lifecycle' skips the per-message events (cheaper: they are then not built).
@@ -261,7 +137,7 @@ export class Worker {
    * when acked); under the `block` policy it waits for room.
    */
   send(payload: JsonValue, traceparent?: string): Promise<SendReceipt> {
-    if (this.#stopped) return Promise.reject(new ClosedError('worker is stopping'));
+    if (this.#stopped) return Promise.reject(this.#gaveUp ?? new ClosedError('worker is stopping'));
     return this.#session.send(payload, traceparent);
   }
 
@@ -289,7 +165,7 @@ export class Worker {
     return {
       workerId: this.#o.workerId,
       state: this.#state,
-      url: this.#ws ? safeUrl(this.#o.hubs[this.#urlIndex]!) : undefined,
+      url: this.#ws ? safeUrl(this.#failover.url) : undefined,
       hubId: this.#session.hubId,
       epoch: this.#epoch,
       lastRttMs: this.#session.lastRttMs,
@@ -314,7 +190,7 @@ export class Worker {
 
   async #stop(timeoutMs: number): Promise<StopReport> {
     const deadline = performance.now() + timeoutMs;
-    this.#session.outbox.close(new ClosedError('worker stopped'));
+    this.#session.outbox.close(this.#gaveUp ?? new ClosedError('worker stopped'));
     const outbox = this.#session.outbox;
     // Only worth waiting for acks while a link could deliver them.
     while (outbox.size > 0 && this.#state === 'connected' && performance.now() < deadline) {
@@ -334,11 +210,10 @@ export class Worker {
     this.#link?.flushAck();
     this.#state = 'stopping';
     clearTimeout(this.#retryTimer);
-    clearTimeout(this.#handshakeTimer);
     const abandoned = this.#session.closeQueue('shutdown');
     const ws = this.#ws;
+    this.#dialing?.abort();
     this.#link?.teardown(new ClosedError('worker stopped'), { closeCode: CloseCode.normal });
-    if (ws && !this.#link) ws.terminate();
     if (ws && ws.readyState !== WebSocket.CLOSED) {
       await new Promise<void>((resolve) => ws.once('close', () => resolve()));
     }
@@ -350,40 +225,28 @@ export class Worker {
     };
   }
 
-  #emit = (type: 'dialing', url: string, attempt: number) => {
-    if (this.#events.active)
-      this.#events.emit({ ...this.#session.eventBase(), type, url: safeUrl(url), attempt });
-  };
-
   #dial(): void {
     this.#state = 'connecting';
-    const url = this.#o.hubs[this.#urlIndex]!;
-    this.#emit('dialing', url, this.#outageAttempts + 1);
+    const url = this.#failover.url;
+    if (this.#events.active) {
+      this.#events.emit({
+        ...this.#session.eventBase(),
+        type: 'dialing',
+        url: safeUrl(url),
+        attempt: this.#outageAttempts + 1,
+      });
+    }
     this.#dialStartedAt = performance.now();
-    const ws = new WebSocket(url, {
-      headers: { authorization: `Bearer ${this.#o.token}`, 'x-linkwatch-worker-id': this.#o.workerId },
-      handshakeTimeout: this.#o.handshakeTimeoutMs,
-      // The codec enforces maxFrameBytes with a close reason; ws stops anything past twice that unread.
-      maxPayload: this.#o.maxFrameBytes * 2,
-      perMessageDeflate: false,
-      ...(this.#o.tls ?? {}),
-    });
-    this.#ws = ws;
-    let failure: LinkwatchError | undefined;
-    // This socket's link; this.#link may already belong to a newer socket.
-    let link: Link | undefined;
-    this.#handshakeTimer = setTimeout(() => {
-      failure = new DeadlineError(
-        'LW_ERR_HANDSHAKE_TIMEOUT',
-        this.#o.handshakeTimeoutMs,
-        `no welcome within ${this.#o.handshakeTimeoutMs} ms`,
-      );
-      ws.terminate();
-    }, this.#o.handshakeTimeoutMs);
-    ws.on('open', () => {
-      const s = this.#session;
-      ws.send(
-        encodeFrame({
+    const s = this.#session;
+    this.#dialing = dial(
+      {
+        url,
+        token: this.#o.token,
+        workerId: this.#o.workerId,
+        handshakeTimeoutMs: this.#o.handshakeTimeoutMs,
+        maxFrameBytes: this.#o.maxFrameBytes,
+        tls: this.#o.tls,
+        hello: () => ({
           v: 1,
           t: 'hello',
           workerId: this.#o.workerId,
@@ -392,95 +255,65 @@ export class Worker {
           processed: s.inbox.processed,
           window: this.#o.queueCapacity,
         }),
-      );
-    });
-    ws.on('message', (raw: Buffer, isBinary: boolean) => {
-      if (link) {
-        link.receive(raw, isBinary);
-        return;
-      }
-      try {
-        const frame = decodeFrame(raw, isBinary, this.#o.maxFrameBytes);
-        if (frame.t !== 'welcome') {
-          throw new ProtocolError(
-            'LW_ERR_OUT_OF_ORDER',
-            CloseCode.protocolError,
-            `expected welcome, got ${frame.t}`,
-          );
-        }
-        link = this.#welcomed(ws, url, frame);
-      } catch (err) {
-        failure = err instanceof ProtocolError ? err : new ConnectionError('LW_ERR_PROTOCOL', String(err));
-        const code = err instanceof ProtocolError ? err.closeCode : CloseCode.protocolError;
-        ws.close(code, failure.message.slice(0, 120));
-      }
-    });
-    ws.on('error', (err: Error) => {
-      failure ??= classifyDialError(err);
-    });
-    ws.on('close', (code: number, reason: Buffer) => {
-      clearTimeout(this.#handshakeTimer);
-      if (link) {
-        link.transportClosed();
-        if (!link.isDown) {
-          link.teardown(
-            new ConnectionError(
-              code === CloseCode.superseded ? 'LW_ERR_SUPERSEDED' : 'LW_ERR_CONNECTION_LOST',
-              `hub closed the link: ${code} ${reason.toString().slice(0, 120)}`,
-            ),
-            { closeCode: undefined, peerCode: code },
-          );
-        }
-        return; // onLinkDown handles the rest
-      }
-      ws.removeAllListeners();
-      this.#ws = undefined;
-      const err =
-        failure ??
-        new ConnectionError(
-          'LW_ERR_CONNECT',
-          `closed during handshake: ${code} ${reason.toString().slice(0, 120)}`,
-        );
-      if (this.#events.active) {
-        this.#events.emit({
-          ...this.#session.eventBase(),
-          type: 'handshake-failed',
-          url: safeUrl(url),
-          errorType: err.code,
-          handshakeMs: performance.now() - this.#dialStartedAt,
-        });
-        if (err instanceof AuthError) {
-          this.#events.emit({
-            ...this.#session.eventBase(),
-            type: 'auth-failed',
-            errorType: err.code,
-            remoteAddress: undefined,
-          });
-        }
-      }
-      this.#scheduleRetry(err, false);
-    });
+      },
+      (result) => this.#dialed(url, result),
+    );
   }
 
-  #welcomed(ws: WebSocket, url: string, welcome: WelcomeFrame): Link {
-    clearTimeout(this.#handshakeTimer);
+  #dialed(url: string, result: DialResult): void {
+    this.#dialing = undefined;
+    if (result.ok) {
+      if (this.#state === 'stopping' || this.#state === 'stopped') {
+        result.ws.terminate();
+        return;
+      }
+      this.#welcomed(result.ws, url, result.welcome);
+      return;
+    }
+    const err = result.error;
+    if (this.#events.active) {
+      this.#events.emit({
+        ...this.#session.eventBase(),
+        type: 'handshake-failed',
+        url: safeUrl(url),
+        errorType: err.code,
+        handshakeMs: performance.now() - this.#dialStartedAt,
+      });
+      if (err.code === 'LW_ERR_AUTH' || err.code === 'LW_ERR_WORKER_ID_MISMATCH') {
+        this.#events.emit({
+          ...this.#session.eventBase(),
+          type: 'auth-failed',
+          errorType: err.code,
+          remoteAddress: undefined,
+        });
+      }
+    }
+    // A busy hub said when to come back: honour it with jitter (1x to 2x), without growing the backoff.
+    const delayMs =
+      result.retryAfterMs === undefined ? undefined : Math.round(result.retryAfterMs * (1 + Math.random()));
+    this.#scheduleRetry(err, this.#failover.dialFailed(), delayMs);
+  }
+
+  #welcomed(ws: WebSocket, url: string, welcome: WelcomeFrame): void {
     const s = this.#session;
     s.hubId = welcome.hubId;
     s.bindPeerStream(welcome.stream);
     this.#epoch = welcome.epoch;
-    const link = new Link(
+    this.#ws = ws;
+    const o = this.#o;
+    const link: Link = new Link(
       ws,
       s,
       {
         heartbeatIntervalMs: welcome.heartbeatIntervalMs,
         heartbeatMisses: welcome.heartbeatMisses,
         sendWindow: welcome.window,
-        receiveWindow: this.#o.queueCapacity,
-        maxFrameBytes: Math.min(this.#o.maxFrameBytes, welcome.maxFrameBytes),
-        ackDelayMs: this.#o.ackDelayMs,
-        ackBatch: this.#o.ackBatch,
-        highWatermarkBytes: this.#o.highWatermarkBytes,
-        sendStallTimeoutMs: this.#o.sendStallTimeoutMs,
+        receiveWindow: o.queueCapacity,
+        maxFrameBytes: Math.min(o.maxFrameBytes, welcome.maxFrameBytes),
+        ackDelayMs: o.ackDelayMs,
+        ackBatch: o.ackBatch,
+        highWatermarkBytes: o.highWatermarkBytes,
+        sendStallTimeoutMs: o.sendStallTimeoutMs,
       },
       (down) => this.#onLinkDown(ws, link, down),
     );
@@ -489,7 +322,10 @@ export class Worker {
     this.#backoff.connected(performance.now());
     if (this.#everConnected) s.counters.reconnects++;
     this.#everConnected = true;
+    bindEndpoint(ws, link);
     const replayed = link.start(welcome.processed);
+    // start() may have found the welcome itself broken (an ack beyond what was sent) and torn down.
+    if (this.#link !== link) return;
     if (this.#events.active) {
       const base = s.eventBase();
       this.#events.emit({
@@ -513,12 +349,12 @@ export class Worker {
     this.#outageStart = undefined;
     this.#outageAttempts = 0;
     for (const resolve of [...this.#connectWaiters]) resolve();
-    return link;
   }
 
   #onLinkDown(ws: WebSocket, link: Link, down: LinkDown): void {
     if (this.#link !== link) return;
     this.#link = undefined;
+    if (this.#ws === ws) this.#ws = undefined;
     const uptimeMs = this.#backoff.disconnected(performance.now());
     if (this.#events.active) {
       this.#events.emit({
@@ -529,87 +365,65 @@ export class Worker {
         uptimeMs,
       });
     }
-    if (this.#state === 'stopping') {
-      ws.once('close', () => ws.removeAllListeners());
-      return;
-    }
-    // Listeners stay until the socket's 'close' so late errors are swallowed, then go.
-    ws.once('close', () => ws.removeAllListeners());
-    this.#ws = undefined;
-    this.#unstableLinks = uptimeMs >= this.#backoff.minUptimeMs ? 0 : this.#unstableLinks + 1;
-    this.#scheduleRetry(down.error, this.#unstableLinks <= 1);
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    const decision = this.#failover.linkDown(uptimeMs, down.error.code === 'LW_ERR_SUPERSEDED');
+    this.#scheduleRetry(down.error, decision);
   }
 
-  /**
-   * A link that was up gets one retry at the same hub (`stay`); a failed dial
-   * moves on, and so does a second link in a row that died before
-   * minUptimeMs, or a hub that accepts and drops us would hold us forever.
-   */
-  #scheduleRetry(error: LinkwatchError, stay: boolean): void {
+  #scheduleRetry(error: LinkwatchError, decision: FailoverDecision, delayOverrideMs?: number): void {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    if (decision.type === 'give-up') {
+      this.#giveUp(decision.supersedes);
+      return;
+    }
     this.#state = 'backoff';
     this.#outageStart ??= performance.now();
     this.#outageAttempts++;
-    const from = this.#o.hubs[this.#urlIndex]!;
-    if (!stay && this.#o.hubs.length > 1) {
-      this.#urlIndex = (this.#urlIndex + 1) % this.#o.hubs.length;
-      this.#unstableLinks = 0;
-      if (this.#events.active) {
-        this.#events.emit({
-          ...this.#session.eventBase(),
-          type: 'failover',
-          fromUrl: safeUrl(from),
-          toUrl: safeUrl(this.#o.hubs[this.#urlIndex]!),
-        });
-      }
+    if (decision.failedOver && this.#events.active) {
+      this.#events.emit({
+        ...this.#session.eventBase(),
+        type: 'failover',
+        fromUrl: safeUrl(decision.failedOver.from),
+        toUrl: safeUrl(decision.failedOver.to),
+      });
     }
-    const { attempt, delayMs } = this.#backoff.next();
+    const next =
+      delayOverrideMs === undefined
+        ? this.#backoff.next()
+        : { attempt: this.#backoff.attempt + 1, delayMs: delayOverrideMs };
     if (this.#events.active) {
       this.#events.emit({
         ...this.#session.eventBase(),
         type: 'reconnect-scheduled',
-        attempt,
-        delayMs,
-        url: safeUrl(this.#o.hubs[this.#urlIndex]!),
+        attempt: next.attempt,
+        delayMs: next.delayMs,
+        url: safeUrl(decision.url),
         errorType: errorCode(error),
       });
     }
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       this.#dial();
-    }, delayMs);
+    }, next.delayMs);
   }
-}
 
-function classifyDialError(err: Error): LinkwatchError {
-  const m = /Unexpected server response: (\d+)/.exec(err.message);
-  if (m) {
-    const status = Number(m[1]);
-    if (status === 401) return new AuthError('LW_ERR_AUTH', 'hub rejected the token (HTTP 401)');
-    if (status === 403)
-      return new AuthError(
-        'LW_ERR_WORKER_ID_MISMATCH',
-        'hub refused this worker id for the token (HTTP 403)',
-      );
-    return new ConnectionError('LW_ERR_CONNECT', `hub answered HTTP ${status}`);
+  /**
+   * Another process holds this worker id: retrying would flap both forever.
+   * Stop, say so once with the id, and let the owner of this process decide.
+   */
+  #giveUp(supersedes: number): void {
+    this.#gaveUp = new ConnectionError(
+      'LW_ERR_SUPERSEDED',
+      `worker id ${this.#o.workerId} was superseded ${supersedes} times in a row: another process uses the same id; stopping`,
+    );
+    if (this.#events.active) {
+      this.#events.emit({
+        ...this.#session.eventBase(),
+        type: 'gave-up',
+        errorType: 'LW_ERR_SUPERSEDED',
+        reason: this.#gaveUp.message,
+      });
+    }
+    void this.stop({ timeoutMs: 0 });
   }
-  // Connection errors: keep the errno code only, never the message (it may carry the URL).
-  const code = (err as NodeJS.ErrnoException).code;
-  return new ConnectionError('LW_ERR_CONNECT', `dial failed: ${code ?? err.name}`, { cause: err });
-}
-
-function validateBackoff(b: BackoffOptions | undefined): BackoffOptions {
-  if (b === undefined) return {};
-  if (typeof b !== 'object' || b === null) throw new TypeError('Expected `backoff` to be an object');
-  const out: BackoffOptions = {
-    initialDelayMs: intOption('backoff.initialDelayMs', b.initialDelayMs, 250, { min: 1 }),
-    maxDelayMs: intOption('backoff.maxDelayMs', b.maxDelayMs, 30_000, { min: 1 }),
-    multiplier: b.multiplier === undefined ? 2 : b.multiplier,
-    minUptimeMs: intOption('backoff.minUptimeMs', b.minUptimeMs, 10_000, { min: 0 }),
-  };
-  if (typeof out.multiplier !== 'number' || !(out.multiplier >= 1)) {
-    throw new TypeError(`Expected \`backoff.multiplier\` to be a number ≥ 1, got ${String(b.multiplier)}`);
-  }
-  if (b.random) out.random = b.random;
-  return out;
 }

@@ -283,6 +283,7 @@ scrape_configs:
       inject: async () => {
         const res = await fetch(`http://127.0.0.1:${hubPort}/drills/hang?worker=w3&duration=8s`, {
           method: 'POST',
+          headers: { 'x-linkwatch-drill': '1' },
         });
         expect(res.status).toBe(200);
       },
@@ -324,6 +325,7 @@ scrape_configs:
     const drill = async (duration: string) => {
       const res = await fetch(`http://127.0.0.1:${hubPort}/drills/fail?worker=w3&duration=${duration}`, {
         method: 'POST',
+        headers: { 'x-linkwatch-drill': '1' },
       });
       expect(res.status).toBe(200);
     };

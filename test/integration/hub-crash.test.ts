@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { decodeRecord, type JournalRecord } from '../../src/cli/journal.js';
 import { freePort, type Proc, runCli, summary, tempDir, writeFile } from '../helpers/cli.js';
 import { waitFor } from '../helpers/fleet.js';
 
@@ -17,7 +18,9 @@ function journalSeqs(file: string): number[] {
   return text
     .split('\n')
     .filter(Boolean)
-    .map((line) => Number(line.split(' ')[2]));
+    .map((line) => decodeRecord(line))
+    .filter((r) => typeof r !== 'string' && r.kind === 'effect')
+    .map((r) => (r as JournalRecord).seq);
 }
 
 describe('a hub killed with SIGKILL mid-stream', () => {

@@ -19,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startFaultProxy } from '../../dist/chaos/fault-proxy.js';
+import { decodeRecord } from '../../dist/cli/journal.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../..');
@@ -266,11 +267,11 @@ for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGTERM');
 // Exactly once, per worker stream: seqs 1..n, no gap, no repeat.
 const streams = new Map();
 for (const line of readFileSync(journal, 'utf8').split('\n')) {
-  const [id, stream, seq] = line.split(' ');
-  if (!seq) continue;
-  const key = `${id} ${stream}`;
+  const record = line ? decodeRecord(line) : undefined;
+  if (typeof record !== 'object' || record.kind !== 'effect') continue;
+  const key = JSON.stringify([record.workerId, record.stream]);
   if (!streams.has(key)) streams.set(key, []);
-  streams.get(key).push(Number(seq));
+  streams.get(key).push(record.seq);
 }
 let duplicates = 0;
 let gaps = 0;

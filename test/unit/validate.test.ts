@@ -8,6 +8,9 @@ import {
   oneOf,
   safeUrl,
   stringOption,
+  stripComment,
+  tokenOption,
+  tokenProblem,
   urlOption,
 } from '../../src/validate.js';
 
@@ -259,5 +262,49 @@ suite('httpEndpointOption', () => {
     for (const url of ['ftp://alice:s3cret@h/', 'http://alice:s3cret@h/?q', 'http://alice:s3cret@[bad']) {
       expect(typeError(() => httpEndpointOption('am', url)).message).not.toContain('s3cret');
     }
+  });
+});
+
+suite('tokenOption: a token that can be sent in an HTTP header', () => {
+  it('accepts visible ASCII, a # included', () => {
+    expect(tokenOption('token', 'abc#def-123_~+/=!')).toBe('abc#def-123_~+/=!');
+  });
+
+  // Regression (issue 7, item 5): such a token made every dial throw ERR_INVALID_CHAR.
+  it.each([
+    ['secret\u0000nul', 'contains a control character'],
+    ['secret\u007fdel', 'contains a control character'],
+    ['secret\nline', 'contains whitespace'],
+    ['secret two', 'contains whitespace'],
+    ['secret\u2603snow', 'contains a character outside visible ASCII'],
+    ['secret\u00e9latin1', 'contains a character outside visible ASCII'],
+    ['secret\u{1f600}', 'contains a character outside visible ASCII'],
+    ['', 'is empty'],
+  ])('refuses %j with a TypeError naming `token` and the problem, never the value', (value, problem) => {
+    const err = typeError(() => tokenOption('token', value));
+    expect(err.message).toBe(
+      `Expected \`token\` to be a non-empty string of visible ASCII characters (it is sent in an HTTP header), got a string that ${problem}`,
+    );
+    expect(err.message).not.toContain('secret');
+    expect(tokenProblem(value)).toBe(problem);
+  });
+
+  it('refuses a non-string, describing only its type', () => {
+    expect(typeError(() => tokenOption('token', 42)).message).toBe(
+      'Expected `token` to be a non-empty string, got number 42',
+    );
+  });
+});
+
+suite('stripComment', () => {
+  it.each([
+    ['# whole line', ''],
+    ['  # indented', '  '],
+    ['tok#en', 'tok#en'],
+    ['tok#en # note', 'tok#en '],
+    ['tok\t#note', 'tok\t'],
+    ['tok # note\r', 'tok '],
+  ])('%j -> %j', (line, expected) => {
+    expect(stripComment(line)).toBe(expected);
   });
 });

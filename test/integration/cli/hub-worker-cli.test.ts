@@ -373,7 +373,8 @@ describe('a hub and a worker as users run them', () => {
       ((await getJson(`${http}/links`)).body.links as LinkInfo[])[0]?.counters ?? { processed: 0, failed: 0 };
     await eventually(async () => (await counters()).processed >= 20, 10_000, 'messages processed');
 
-    const post = (query: string) => fetch(`${http}/drills/fail?${query}`, { method: 'POST' });
+    const post = (query: string) =>
+      fetch(`${http}/drills/fail?${query}`, { method: 'POST', headers: { 'x-linkwatch-drill': '1' } });
     expect((await post('duration=10s')).status).toBe(400); // no worker=ID
     expect((await post('worker=w-cli&duration=soon')).status).toBe(400);
     const started = await post('worker=w-cli&duration=60s');
@@ -433,6 +434,7 @@ describe('a hub and a worker as users run them', () => {
       await worker.waitFor('link connected');
       const drill = await fetch(`http://127.0.0.1:${port}/drills/hang?worker=w-cli&duration=3s`, {
         method: 'POST',
+        headers: { 'x-linkwatch-drill': '1' },
       });
       expect(drill.status).toBe(200);
       await eventually(

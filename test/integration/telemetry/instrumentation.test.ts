@@ -111,9 +111,7 @@ describe('telemetry from a real hub and worker', () => {
     expect(await otel.total(METRICS.heartbeatsReceived.name, hubWide)).toBeGreaterThan(0);
     expect(await otel.total(METRICS.heartbeatRtt.name, w)).toBeGreaterThan(0);
     expect(await otel.total(METRICS.connects.name, w)).toBe(2);
-    expect(
-      await otel.total(METRICS.reconnects.name, { ...w, [ATTR.errorType]: 'LW_ERR_CONNECTION_LOST' }),
-    ).toBe(1);
+    expect(await otel.total(METRICS.reconnects.name, { ...w, [ATTR.errorType]: 'LW_ERR_EVICTED' })).toBe(1);
     expect(
       await otel.total(METRICS.disconnects.name, { ...hubWide, [ATTR.errorType]: 'LW_ERR_EVICTED' }),
     ).toBe(1);
@@ -151,7 +149,7 @@ describe('telemetry from a real hub and worker', () => {
     const attempt = outages[0]!.events.find((e) => e.name === 'linkwatch.reconnect.attempt');
     expect(attempt?.attributes).toMatchObject({
       'linkwatch.attempt': 1,
-      'error.type': 'LW_ERR_CONNECTION_LOST',
+      'error.type': 'LW_ERR_EVICTED',
     });
     expect(String(attempt?.attributes?.['url.full'])).toBe(`${hub.url}/`);
 

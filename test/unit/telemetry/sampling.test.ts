@@ -7,6 +7,7 @@ import {
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tracingFromEnv } from '../../../src/cli/telemetry-sdk.js';
 import type { Session } from '../../../src/link/session.js';
 import { ATTR } from '../../../src/telemetry/catalog.js';
 import {
@@ -15,7 +16,6 @@ import {
   type TelemetryOptions,
 } from '../../../src/telemetry/instrumentation.js';
 import { HEARTBEAT_OUTCOME } from '../../../src/telemetry/link-spans.js';
-import { tracingFromEnv } from '../../../src/telemetry/sdk.js';
 import { type FakeTarget, fakeTarget } from './fake-target.js';
 
 let spans: InMemorySpanExporter;

@@ -1,0 +1,110 @@
+import * as D from '../defaults.js';
+import type { BackoffOptions } from '../link/backoff.js';
+import { type LinkOptions, type ParsedLinkOptions, parseLinkOptions } from '../link/options.js';
+import { WORKER_ID_PATTERN } from '../protocol/codec.js';
+import type { Handler } from '../queue/work-queue.js';
+import { functionOption, intOption, stringOption, urlOption } from '../validate.js';
+
+export interface WorkerOptions extends LinkOptions {
+  /** Hub URLs (`ws://` or `wss://`), tried in order; failover rotates through them. */
+  hubs: string[];
+  /** This worker's id: `[A-Za-z0-9._:-]`, up to 128 chars. It is a metric label, so keep it stable. */
+  workerId: string;
+  /** Bearer token: visible ASCII only (it travels in an HTTP header). Never logged, never in telemetry. */
+  token: string;
+  /** Handles hub→worker commands. @default ignores them */
+  handler?: Handler;
+  /** Dial plus upgrade plus welcome must finish within this, ms. @default 5000 */
+  handshakeTimeoutMs?: number;
+  /** Reconnect delays: exponential with full jitter, reset after a stable link. @default see Backoff */
+  backoff?: BackoffOptions;
+  /**
+   * Supersedes in a row (another process took this worker id) before the
+   * worker stops with LW_ERR_SUPERSEDED instead of flapping. A link that
+   * stayed up `backoff.minUptimeMs` resets the count. @default 3
+   */
+  maxSupersedes?: number;
+  /** Extra TLS options for `wss://` (a private CA, say). @default none */
+  tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
+}
+
+export interface ParsedWorkerOptions extends ParsedLinkOptions {
+  hubs: string[];
+  workerId: string;
+  token: string;
+  handler: Handler;
+  handshakeTimeoutMs: number;
+  backoff: BackoffOptions;
+  maxSupersedes: number;
+  tls: WorkerOptions['tls'];
+}
+
+export const DEFAULT_MAX_SUPERSEDES = 3;
+
+/** Checks every worker option; each failure is a TypeError naming the option (never echoing the token). */
+export function parseWorkerOptions(options: WorkerOptions): ParsedWorkerOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('Expected `options` to be an object');
+  if (!Array.isArray(options.hubs) || options.hubs.length === 0) {
+    throw new TypeError(
+      `Expected \`hubs\` to be a non-empty array of ws:// or wss:// URLs, got ${typeof options.hubs}`,
+    );
+  }
+  return {
+    ...parseLinkOptions(options),
+    hubs: options.hubs.map((u, i) => urlOption(`hubs[${i}]`, u)),
+    workerId: stringOption(
+      'workerId',
+      options.workerId,
+      WORKER_ID_PATTERN,
+      'an id of [A-Za-z0-9._:-], 1-128 chars',
+    ),
+    token: tokenOption(options.token),
+    handler: functionOption<Handler>('handler', options.handler, () => {}),
+    handshakeTimeoutMs: intOption(
+      'handshakeTimeoutMs',
+      options.handshakeTimeoutMs,
+      D.DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      {
+        min: 1,
+      },
+    ),
+    backoff: validateBackoff(options.backoff),
+    maxSupersedes: intOption('maxSupersedes', options.maxSupersedes, DEFAULT_MAX_SUPERSEDES, { min: 1 }),
+    tls: options.tls,
+  };
+}
+
+/**
+ * A token travels in the Authorization header, so only visible ASCII may be
+ * in it; anything else would fail every dial with ERR_INVALID_CHAR. The error
+ * says where the bad character is, never what the token is.
+ */
+function tokenOption(token: unknown): string {
+  if (typeof token !== 'string' || token.length === 0) {
+    throw new TypeError(`Expected \`token\` to be a non-empty string, got ${typeof token}`);
+  }
+  const bad = /[^\x21-\x7e]/.exec(token);
+  if (bad) {
+    throw new TypeError(
+      `Expected \`token\` to hold visible ASCII characters only (it is sent in an HTTP header), got a character outside that at position ${bad.index + 1}`,
+    );
+  }
+  return token;
+}
+
+function validateBackoff(b: BackoffOptions | undefined): BackoffOptions {
+  if (b === undefined) return {};
+  if (typeof b !== 'object' || b === null) throw new TypeError('Expected `backoff` to be an object');
+  const out: BackoffOptions = {
+    initialDelayMs: intOption('backoff.initialDelayMs', b.initialDelayMs, 250, { min: 1 }),
+    maxDelayMs: intOption('backoff.maxDelayMs', b.maxDelayMs, 30_000, { min: 1 }),
+    multiplier: b.multiplier === undefined ? 2 : b.multiplier,
+    minUptimeMs: intOption('backoff.minUptimeMs', b.minUptimeMs, 10_000, { min: 0 }),
+  };
+  if (typeof out.multiplier !== 'number' || !(out.multiplier >= 1)) {
+    throw new TypeError(`Expected \`backoff.multiplier\` to be a number ≥ 1, got ${String(b.multiplier)}`);
+  }
+  if (b.random) out.random = b.random;
+  return out;
+}

@@ -1,0 +1,141 @@
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { decodeRecord, encodeRecord, Journal } from '../../../src/cli/journal.js';
+import { tempDir } from '../../helpers/cli.js';
+
+function journalFile(): string {
+  return join(tempDir(), 'journal');
+}
+
+function reopen(file: string): Journal {
+  const j = new Journal(file);
+  j.close();
+  return j;
+}
+
+describe('the --journal file', () => {
+  // Regression (issue 7, item 10): the stream id reached the journal raw, so a peer holding only
+  // worker A's token wrote the line "B sB 999999" and the hub then dropped all of B's messages.
+  it("a stream id with a newline cannot write a record for another worker's state", () => {
+    const file = journalFile();
+    const j = new Journal(file);
+    const forged = 'sA\nB sB 999999\n{"w":"B","s":"sB","q":999999}';
+    j.append('A', forged, 1);
+    j.close();
+    expect(readFileSync(file, 'utf8').split('\n')).toHaveLength(2); // one record, one final newline
+    const again = reopen(file);
+    expect(again.load('B', 'sB')).toBeUndefined();
+    expect(again.load('A', forged)).toBe(1);
+  });
+
+  it('no worker id and stream pair can collide with another', () => {
+    const file = journalFile();
+    const j = new Journal(file);
+    j.append('A', 's x', 5);
+    j.close();
+    const again = reopen(file);
+    expect(again.load('A s', 'x')).toBeUndefined();
+    expect(again.load('A', 's x')).toBe(5);
+  });
+
+  it('resumes at the highest seq per worker and stream', () => {
+    const file = journalFile();
+    const j = new Journal(file);
+    for (const [w, s, q] of [
+      ['w1', 's1', 1],
+      ['w1', 's1', 2],
+      ['w2', 's1', 7],
+      ['w1', 's2', 3],
+    ] as const)
+      j.append(w, s, q);
+    expect(j.load('w1', 's1')).toBe(2);
+    j.close();
+    const again = reopen(file);
+    expect([again.load('w1', 's1'), again.load('w2', 's1'), again.load('w1', 's2')]).toEqual([2, 7, 3]);
+  });
+
+  it('a bad line stops the load naming the file and line, never quoting it', () => {
+    const file = journalFile();
+    writeFileSync(file, `${encodeRecord('w1', 's1', 1)}\nsecret-ish garbage {\n`);
+    expect(() => new Journal(file)).toThrow(
+      new Error(`${file}:2: not a journal record (expected one JSON object per line)`),
+    );
+    writeFileSync(file, `${encodeRecord('w1', 's1', 1)}\n{"w":"w1","s":"s1","q":0,"c":"00000000"}\n`);
+    expect(() => new Journal(file)).toThrow(`${file}:2: not a journal record (expected {"w"`);
+  });
+
+  it('an altered record fails its checksum', () => {
+    const file = journalFile();
+    writeFileSync(file, `${encodeRecord('w1', 's1', 1).replace('"q":1', '"q":999999')}\n`);
+    expect(() => new Journal(file)).toThrow(`${file}:1: checksum mismatch (the line was altered)`);
+  });
+
+  it('a torn last line (a crash mid-write) is dropped and cut, so the next record starts clean', () => {
+    const file = journalFile();
+    writeFileSync(file, `${encodeRecord('w1', 's1', 1)}\n${encodeRecord('w1', 's1', 2).slice(0, 20)}`);
+    const j = new Journal(file);
+    expect(j.load('w1', 's1')).toBe(1);
+    j.append('w1', 's1', 2);
+    j.close();
+    expect(reopen(file).load('w1', 's1')).toBe(2);
+  });
+
+  it('reads journals written in the old "workerId stream seq" text', () => {
+    const file = journalFile();
+    writeFileSync(file, 'w1 3f2c-stream 41\nw1 3f2c-stream 42\n');
+    appendFileSync(file, `${encodeRecord('w1', '3f2c-stream', 43)}\n`);
+    expect(reopen(file).load('w1', '3f2c-stream')).toBe(43);
+  });
+
+  it('decodeRecord round-trips any strings', () => {
+    for (const [w, s] of [
+      ['w', ''],
+      ['w"q', 's\\n\u2028\u0000'],
+      ['ü', '{"w":"x"}'],
+    ])
+      expect(decodeRecord(encodeRecord(w!, s!, 9))).toEqual({
+        kind: 'effect',
+        workerId: w,
+        stream: s,
+        seq: 9,
+      });
+  });
+
+  // With overlapping handler calls seq 3 can be recorded while 2 still runs; resuming after the
+  // highest record would then never deliver 2 again.
+  it('with overlapping calls it resumes from the last commit and skips what was recorded above it', () => {
+    const file = journalFile();
+    const j = new Journal(file, { commitEveryAdvance: true });
+    j.append('w1', 's1', 1);
+    j.commit('w1', 's1', 1);
+    j.append('w1', 's1', 3); // 2 still running when the hub dies
+    j.close();
+    const again = new Journal(file, { commitEveryAdvance: true });
+    expect(again.load('w1', 's1')).toBe(1);
+    expect(again.alreadyProcessed('w1', 's1', 2)).toBe(false);
+    expect(again.alreadyProcessed('w1', 's1', 3)).toBe(true);
+    expect(again.alreadyProcessed('w1', 's1', 3)).toBe(false); // once
+    again.append('w1', 's1', 2);
+    again.commit('w1', 's1', 3);
+    again.close();
+    expect(reopen(file).load('w1', 's1')).toBe(3);
+  });
+
+  it('a stream with commit records keeps getting them after a restart with calls in order', () => {
+    const file = journalFile();
+    const j = new Journal(file, { commitEveryAdvance: true });
+    j.append('w1', 's1', 1);
+    j.commit('w1', 's1', 1);
+    j.close();
+    const inOrder = new Journal(file);
+    inOrder.append('w1', 's1', 2);
+    inOrder.commit('w1', 's1', 2);
+    inOrder.append('w2', 's2', 1);
+    inOrder.commit('w2', 's2', 1); // a stream without commits: the effect record is the checkpoint
+    inOrder.close();
+    const again = reopen(file);
+    expect([again.load('w1', 's1'), again.load('w2', 's2')]).toEqual([2, 1]);
+    expect(readFileSync(file, 'utf8').match(/"p":/g)).toHaveLength(2);
+  });
+});
