@@ -39,6 +39,10 @@ export const ERROR_CODES = {
     'The hub held `maxPreAuthConnections` connections that had not upgraded yet and closed a new one at once.',
   LW_ERR_REQUEST_TIMEOUT:
     'A connection sent no complete request head (or upgrade) within `handshakeTimeoutMs`; the hub closed it.',
+  LW_ERR_TOO_MANY_HEARTBEATS:
+    'The peer sent heartbeats faster than the agreed interval: more than 10 above the one per interval due since its link began. Close 4004.',
+  LW_ERR_CHECKPOINT_FAILED:
+    'The CheckpointStore threw or rejected on commit: the messages it covers are not acked as processed, and the link is closed with 4005 so the worker replays them.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -19,7 +19,7 @@ import type { SendReceipt } from '../link/outbox.js';
 import type { Session, SessionCounters } from '../link/session.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { encodeFrame } from '../protocol/codec.js';
-import type { HelloFrame, JsonValue } from '../protocol/frames.js';
+import { BATCH_REVISION, type HelloFrame, type JsonValue, PROTOCOL_REVISION } from '../protocol/frames.js';
 import { Admission, type RefusalCode } from './admission.js';
 import { TokenAuthenticator } from './auth.js';
 import { awaitHello, type HandshakeHost } from './handshake.js';
@@ -259,6 +259,7 @@ export class Hub {
           type: 'auth-failed',
           errorType: auth.errorType,
           remoteAddress: socket.remoteAddress,
+          detail: auth.detail,
         });
       }
       rejectUpgrade(socket, auth.status, auth.reason);
@@ -348,6 +349,7 @@ export class Hub {
         heartbeatMisses: o.heartbeatMisses,
         window: o.queueCapacity,
         maxFrameBytes: o.maxFrameBytes,
+        rev: PROTOCOL_REVISION,
       }),
     );
     const link: Link = new Link(
@@ -363,6 +365,7 @@ export class Hub {
         ackBatch: o.ackBatch,
         highWatermarkBytes: o.highWatermarkBytes,
         sendStallTimeoutMs: o.sendStallTimeoutMs,
+        batch: (hello.rev ?? 1) >= BATCH_REVISION,
       },
       (down) => this.#onLinkDown(peer, link, down),
     );

@@ -10,7 +10,13 @@ import type { TokenEntry } from './auth.js';
 /** Durable "processed up to" per worker stream, so dedupe survives a hub restart. */
 export interface CheckpointStore {
   load(workerId: string, stream: string): number | undefined;
-  commit(workerId: string, stream: string, processed: number): void;
+  /**
+   * Records that every seq ≤ `processed` of this stream was processed. The hub
+   * acks only what this recorded (returned, or its promise resolved). A throw
+   * or rejection is a `checkpoint-failed` event and closes the link with 4005,
+   * so the worker replays what was not recorded.
+   */
+  commit(workerId: string, stream: string, processed: number): void | Promise<void>;
 }
 
 /** An extra HTTP route on the hub's port. */

@@ -53,6 +53,12 @@ export type LinkEvent = Base &
     | { type: 'queue-completed'; seq: number; durationMs: number }
     | { type: 'queue-failed'; seq: number; durationMs: number; errorType: string }
     | { type: 'queue-dropped'; count: number; reason: 'shutdown' | 'session-expired' }
+    /**
+     * The CheckpointStore threw or rejected recording `processed` for the
+     * peer's `stream`. Nothing past what it last recorded is acked; the link
+     * closes with 4005 and the peer replays the rest.
+     */
+    | { type: 'checkpoint-failed'; stream: string; processed: number; errorType: string }
     | { type: 'frame-rejected'; errorType: string; closeCode: number; reason: string }
     | {
         type: 'auth-failed';

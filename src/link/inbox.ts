@@ -11,9 +11,11 @@ export class Inbox {
   #lastAccepted: number;
   // Highest seq such that it and every accepted seq before it completed.
   #processed: number;
-  // Accepted seqs not yet contiguous-complete, in seq order; `done` flips on completion.
-  #pending: { seq: number; done: boolean }[] = [];
+  // Accepted seqs not yet contiguous-complete, in seq order (plain numbers: no object per message).
+  #pending: number[] = [];
   #pendingHead = 0;
+  // Completed seqs behind a pending one (concurrency > 1 finishes out of order); usually empty.
+  readonly #doneEarly = new Set<number>();
   #gaps = 0;
 
   constructor(processed = 0) {
@@ -39,29 +41,31 @@ export class Inbox {
     if (seq <= this.#lastAccepted) return 'duplicate';
     if (seq !== this.#lastAccepted + 1) this.#gaps += seq - this.#lastAccepted - 1;
     this.#lastAccepted = seq;
-    this.#pending.push({ seq, done: false });
+    this.#pending.push(seq);
     return 'accepted';
   }
 
   /** Marks `seq` done (success or recorded failure). Returns true when `processed` advanced. */
   complete(seq: number): boolean {
-    for (let i = this.#pendingHead; i < this.#pending.length; i++) {
-      const item = this.#pending[i]!;
-      if (item.seq === seq) {
-        item.done = true;
-        break;
-      }
+    const pending = this.#pending;
+    if (this.#pendingHead >= pending.length || pending[this.#pendingHead] !== seq) {
+      // Out of order: remembered until everything before it is done. Unknown seqs are ignored.
+      if (seq > this.#processed && seq <= this.#lastAccepted) this.#doneEarly.add(seq);
+      return false;
     }
-    let advanced = false;
-    while (this.#pendingHead < this.#pending.length && this.#pending[this.#pendingHead]!.done) {
-      this.#processed = this.#pending[this.#pendingHead]!.seq;
+    this.#processed = seq;
+    this.#pendingHead++;
+    while (this.#pendingHead < pending.length && this.#doneEarly.delete(pending[this.#pendingHead]!)) {
+      this.#processed = pending[this.#pendingHead]!;
       this.#pendingHead++;
-      advanced = true;
     }
-    if (this.#pendingHead > 1024 && this.#pendingHead * 2 > this.#pending.length) {
-      this.#pending = this.#pending.slice(this.#pendingHead);
+    if (this.#pendingHead === pending.length) {
+      this.#pending = [];
+      this.#pendingHead = 0;
+    } else if (this.#pendingHead > 1024 && this.#pendingHead * 2 > pending.length) {
+      this.#pending = pending.slice(this.#pendingHead);
       this.#pendingHead = 0;
     }
-    return advanced;
+    return true;
   }
 }

@@ -1,7 +1,7 @@
 import { DeadlineError, type LinkwatchError, ProtocolError } from '../errors.js';
 import { CloseCode, clampReason } from '../protocol/close-codes.js';
-import { decodeFrame, encodeFrame } from '../protocol/codec.js';
-import type { Frame } from '../protocol/frames.js';
+import { dataFrameOf, decodeFrame, encodeBatch, encodeFrame } from '../protocol/codec.js';
+import type { BatchItem, Frame } from '../protocol/frames.js';
 import { peerCloseError } from './endpoint.js';
 import { Heartbeat, type HeartbeatHost } from './heartbeat.js';
 import type { Session, SessionLink } from './session.js';
@@ -9,6 +9,22 @@ import type { Transport } from './transport.js';
 
 /** A polite close that takes longer than this is cut with terminate(), ms. */
 export const CLOSE_TIMEOUT_MS = 1000;
+/**
+ * A peer sends one heartbeat per agreed interval from the start of its link,
+ * so after t ms it can have sent at most t / interval + 1 of them; delays
+ * only bunch them up, they never add any. More than this many above that
+ * count is a flood: each costs us an hb-ack write.
+ */
+export const HEARTBEAT_FLOOD_LIMIT = 10;
+/**
+ * Largest batch frame, bytes (a single message may still be up to
+ * maxFrameBytes). A frame is delivered only once whole, and our acks and
+ * heartbeats wait behind it. On a link slower than its traffic, 64 KiB frames
+ * at 512 KB/s (125 ms each) made heartbeats at a 100 ms interval count as
+ * missed; 16 KiB (31 ms there) is what a stream of 16 KiB messages always did.
+ * It still carries over 200 small messages per frame.
+ */
+export const MAX_BATCH_BYTES = 16 * 1024;
 
 /** Settings of one live link, agreed in the handshake. */
 export interface LinkSettings {
@@ -27,6 +43,12 @@ export interface LinkSettings {
   highWatermarkBytes: number;
   /** Buffered bytes above the watermark for this long is a transport stall, ms. */
   sendStallTimeoutMs: number;
+  /**
+   * The peer speaks protocol revision 2 or later: waiting messages go out as
+   * one batch frame. Off, every message is its own data frame (revision 1).
+   * @default false
+   */
+  batch?: boolean;
 }
 
 export interface LinkDown {
@@ -62,6 +84,13 @@ export class Link implements SessionLink {
   #stalledSince = 0;
   // Terminates a polite close the peer never finishes; cleared by transportClosed().
   #closeFallback: ReturnType<typeof setTimeout> | undefined;
+  // A pump is queued on process.nextTick: sends of the current tick join one frame.
+  #pumpQueued = false;
+  // Data-carrying frames (data or batch) written and read on this link.
+  #dataFramesSent = 0;
+  #dataFramesReceived = 0;
+  // Heartbeats heard on this link (see HEARTBEAT_FLOOD_LIMIT).
+  #heartbeatsReceived = 0;
 
   constructor(
     transport: Transport,
@@ -91,6 +120,10 @@ export class Link implements SessionLink {
   get bufferedAmount(): number {
     return this.#transport.bufferedAmount;
   }
+  /** Data-carrying frames (data or batch) written and read on this link; messages ÷ frames is the batching. */
+  get dataFrames(): { sent: number; received: number } {
+    return { sent: this.#dataFramesSent, received: this.#dataFramesReceived };
+  }
   /** Ms since the last proven heartbeat round trip. */
   silentMs(): number {
     return this.#heartbeat.silentMs();
@@ -99,6 +132,17 @@ export class Link implements SessionLink {
   /** Attaches to the session, replays what the peer has not processed, and starts heartbeats. */
   start(peerProcessed: number): number {
     const s = this.#session;
+    // A peer that claims more than we ever sent would make us release unsent messages as delivered.
+    if (peerProcessed > s.outbox.maxSent) {
+      this.reject(
+        new ProtocolError(
+          'LW_ERR_PROTOCOL',
+          CloseCode.protocolError,
+          `peer claims seq ${peerProcessed} processed, but only ${s.outbox.maxSent} was ever sent`,
+        ),
+      );
+      return 0;
+    }
     // What the peer processed but whose acks died with the last link counts as acked now.
     const released = s.outbox.ack(peerProcessed);
     if (released > 0) {
@@ -110,7 +154,7 @@ export class Link implements SessionLink {
     this.#session.attach(this);
     this.#heartbeat.start();
     // Tell the peer where we are at once, in case acks were lost with the last link.
-    if (this.#session.inbox.processed > 0) this.#sendAck();
+    if (this.#session.ackable > 0) this.#sendAck();
     this.pump();
     return replay;
   }
@@ -126,6 +170,11 @@ export class Link implements SessionLink {
       return;
     }
     this.#dispatch(frame, rawLength(raw));
+  }
+
+  /** The session found a fault (a failed checkpoint): close this link with `closeCode`. */
+  fail(error: LinkwatchError, closeCode: number): void {
+    this.teardown(error, { closeCode });
   }
 
   /** A frame broke the protocol: count it, say why, close this link only. */
@@ -151,18 +200,17 @@ export class Link implements SessionLink {
         s.counters.bytesReceived += bytes;
         // Flow-controlled by our acks, so the peer's data proves a round trip (see Heartbeat).
         this.#heartbeat.progress();
-        if (!s.receive(frame, bytes, this.#settings.receiveWindow)) {
-          this.reject(
-            new ProtocolError(
-              'LW_ERR_WINDOW_EXCEEDED',
-              CloseCode.policyViolation,
-              `peer exceeded the flow-control window of ${this.#settings.receiveWindow}`,
-            ),
-          );
-        }
+        this.#dataFramesReceived++;
+        if (!s.receive(frame, bytes, this.#settings.receiveWindow)) this.#windowExceeded();
+        return;
+      case 'batch':
+        s.counters.bytesReceived += bytes;
+        this.#heartbeat.progress();
+        this.#dataFramesReceived++;
+        this.#receiveBatch(frame.m, bytes);
         return;
       case 'ack': {
-        if (frame.seq > s.outbox.lastSeq) {
+        if (frame.seq > s.outbox.maxSent) {
           this.reject(
             new ProtocolError(
               'LW_ERR_PROTOCOL',
@@ -183,6 +231,7 @@ export class Link implements SessionLink {
         return;
       }
       case 'hb':
+        if (this.#heartbeatFlood()) return;
         s.counters.heartbeatsReceived++;
         this.#write({ v: 1, t: 'hb-ack', id: frame.id, ts: frame.ts });
         s.lastHeartbeatAt = performance.now();
@@ -213,25 +262,118 @@ export class Link implements SessionLink {
     }
   }
 
-  /** Writes data frames while the window and the socket buffer allow. */
+  /** Each item of a batch is a data frame of its own to the session: dedupe, window and queue. */
+  #receiveBatch(items: readonly BatchItem[], bytes: number): void {
+    const s = this.#session;
+    const window = this.#settings.receiveWindow;
+    // The frame's bytes shared out, for the per-message data-received event.
+    const share = Math.round(bytes / items.length);
+    for (const item of items) {
+      if (!s.receive(item, share, window)) {
+        this.#windowExceeded();
+        return;
+      }
+    }
+  }
+
+  #windowExceeded(): void {
+    this.reject(
+      new ProtocolError(
+        'LW_ERR_WINDOW_EXCEEDED',
+        CloseCode.policyViolation,
+        `peer exceeded the flow-control window of ${this.#settings.receiveWindow}`,
+      ),
+    );
+  }
+
+  /**
+   * True when the peer sent more heartbeats than the agreed interval allows
+   * since this link began (plus HEARTBEAT_FLOOD_LIMIT); the link is closed
+   * with 4004. Heartbeats that queued behind data and arrive together are
+   * never more than were due, so a slow link is not mistaken for a flood.
+   */
+  #heartbeatFlood(): boolean {
+    const interval = this.#settings.heartbeatIntervalMs;
+    const due = (performance.now() - this.connectedAt) / interval + 1;
+    if (++this.#heartbeatsReceived <= due + HEARTBEAT_FLOOD_LIMIT) return false;
+    this.reject(
+      new ProtocolError(
+        'LW_ERR_TOO_MANY_HEARTBEATS',
+        CloseCode.tooManyHeartbeats,
+        `${this.#heartbeatsReceived} heartbeats in ${Math.round(performance.now() - this.connectedAt)} ms at an agreed interval of ${interval} ms`,
+      ),
+    );
+    return true;
+  }
+
+  /**
+   * Pumps once the current tick's synchronous work and promise callbacks are
+   * done, so messages sent together leave in one frame. Not a timer: a lone
+   * message still goes out before any I/O is polled. A full frame's worth
+   * waiting is written at once, so a producer that never yields still
+   * streams (and a revision-1 peer, one frame per message, gets each now).
+   */
+  requestPump(): void {
+    if (this.#down) return;
+    if (this.#session.outbox.unsentBytes >= this.#frameLimit()) {
+      this.pump();
+      return;
+    }
+    if (this.#pumpQueued) return;
+    this.#pumpQueued = true;
+    process.nextTick(queuedPump, this);
+  }
+
+  /** Largest frame the pump builds from several messages; 0 without batching. */
+  #frameLimit(): number {
+    const { batch, maxFrameBytes, highWatermarkBytes } = this.#settings;
+    return batch ? Math.min(maxFrameBytes, highWatermarkBytes, MAX_BATCH_BYTES) : 0;
+  }
+
+  /** For queuedPump only. */
+  runQueuedPump(): void {
+    this.#pumpQueued = false;
+    this.pump();
+  }
+
+  /**
+   * Writes what is waiting while the window and the socket buffer allow:
+   * with `batch`, one frame per turn of the loop holding every message that
+   * fits the window and `maxFrameBytes`; without, one data frame each.
+   */
   pump(): void {
     if (this.#down || this.#drainTimer) return;
     const s = this.#session;
-    const { sendWindow, highWatermarkBytes } = this.#settings;
+    const { sendWindow, highWatermarkBytes, maxFrameBytes } = this.#settings;
+    // Without batching, a "batch" may only ever hold one message. Never above the watermark either.
+    const frameLimit = this.#settings.batch
+      ? Math.min(maxFrameBytes, highWatermarkBytes, MAX_BATCH_BYTES)
+      : 0;
     for (;;) {
       if (this.#transport.bufferedAmount >= highWatermarkBytes) {
         this.#watchDrain();
         return;
       }
-      const entry = s.outbox.takeNext(sendWindow);
-      if (!entry) return;
-      this.#transport.send(entry.frame, this.#written);
-      const replay = entry.sends > 1;
-      s.counters.bytesSent += entry.bytes;
-      if (replay) s.counters.replayed++;
-      else s.counters.sent++;
-      if (s.events.perMessage) {
-        s.events.emit({ ...s.eventBase(), type: 'data-sent', seq: entry.seq, bytes: entry.bytes, replay });
+      const batch = s.outbox.takeBatch(sendWindow, frameLimit);
+      if (batch.length === 0) return;
+      let frame: string;
+      if (batch.length === 1) frame = dataFrameOf(batch[0]!.item);
+      else {
+        const items: string[] = new Array(batch.length);
+        for (let i = 0; i < batch.length; i++) items[i] = batch[i]!.item;
+        frame = encodeBatch(items);
+      }
+      this.#transport.send(frame, this.#written);
+      this.#dataFramesSent++;
+      s.counters.bytesSent += Buffer.byteLength(frame);
+      const perMessage = s.events.perMessage;
+      for (const entry of batch) {
+        const replay = entry.sends > 1;
+        if (replay) s.counters.replayed++;
+        else s.counters.sent++;
+        if (perMessage) {
+          s.events.emit({ ...s.eventBase(), type: 'data-sent', seq: entry.seq, bytes: entry.bytes, replay });
+        }
       }
     }
   }
@@ -253,21 +395,37 @@ export class Link implements SessionLink {
 
   /** Sends any pending ack now (used before a graceful close). */
   flushAck(): void {
-    if (this.#session.inbox.processed > this.#lastAckSent) this.#sendAck();
+    if (this.#session.ackable > this.#lastAckSent) this.#sendAck();
   }
 
   #sendAck(): void {
     if (this.#ackTimer) clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
     this.#unacked = 0;
-    const seq = this.#session.inbox.processed;
+    const seq = this.#session.ackable;
     this.#lastAckSent = seq;
     this.#write({ v: 1, t: 'ack', seq });
   }
 
+  /**
+   * Writes a control frame (hb, hb-ack, ack). It counts toward the same
+   * buffered-bytes bound and drain deadline as data: past the watermark the
+   * deadline is armed here too, and past the hard bound the link goes at once,
+   * so a peer that never reads cannot make us buffer without limit.
+   */
   #write(frame: Frame): void {
     if (this.#down) return;
-    this.#transport.send(encodeFrame(frame));
+    const t = this.#transport;
+    t.send(encodeFrame(frame));
+    const { highWatermarkBytes, maxFrameBytes } = this.#settings;
+    const buffered = t.bufferedAmount;
+    if (buffered < highWatermarkBytes) return;
+    // Data stops at the watermark, so only a batch (≤ maxFrameBytes) and control frames pass it.
+    if (buffered > 2 * highWatermarkBytes + maxFrameBytes) {
+      this.#stalled(buffered, 0, 'over the buffered-bytes bound');
+      return;
+    }
+    if (!this.#drainTimer) this.#watchDrain();
   }
 
   sendHeartbeat(id: number, ts: number): void {
@@ -303,21 +461,23 @@ export class Link implements SessionLink {
         return;
       }
       const stalledMs = performance.now() - this.#stalledSince;
-      if (stalledMs >= sendStallTimeoutMs) {
-        const s = this.#session;
-        if (s.events.active) {
-          s.events.emit({ ...s.eventBase(), type: 'transport-stalled', bufferedBytes: buffered, stalledMs });
-        }
-        this.teardown(
-          new DeadlineError(
-            'LW_ERR_TRANSPORT_STALLED',
-            sendStallTimeoutMs,
-            `socket kept ${buffered} bytes buffered for ${Math.round(stalledMs)} ms`,
-          ),
-          { closeCode: undefined },
-        );
-      }
+      if (stalledMs >= sendStallTimeoutMs) this.#stalled(buffered, stalledMs, 'buffered');
     }, every);
+  }
+
+  #stalled(buffered: number, stalledMs: number, what: string): void {
+    const s = this.#session;
+    if (s.events.active) {
+      s.events.emit({ ...s.eventBase(), type: 'transport-stalled', bufferedBytes: buffered, stalledMs });
+    }
+    this.teardown(
+      new DeadlineError(
+        'LW_ERR_TRANSPORT_STALLED',
+        this.#settings.sendStallTimeoutMs,
+        `socket kept ${buffered} bytes ${what} for ${Math.round(stalledMs)} ms`,
+      ),
+      { closeCode: undefined },
+    );
   }
 
   /** The socket is gone (its 'close' event fired): release the close fallback. */
@@ -355,6 +515,10 @@ export class Link implements SessionLink {
     }
     this.#onDown(this.#down);
   }
+}
+
+function queuedPump(link: Link): void {
+  link.runQueuedPump();
 }
 
 function rawLength(raw: Buffer | ArrayBuffer | Buffer[]): number {

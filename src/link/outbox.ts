@@ -1,4 +1,5 @@
 import { ClosedError, OutboxFullError } from '../errors.js';
+import { BATCH_ENVELOPE_BYTES, BATCH_SEPARATOR_BYTES } from '../protocol/codec.js';
 
 /**
  * What `send()` does when the outbox is full.
@@ -21,8 +22,8 @@ export interface OutboxOptions {
 
 export interface OutboxEntry {
   readonly seq: number;
-  /** The encoded data frame, ready to write; replays resend the same bytes. */
-  readonly frame: string;
+  /** The encoded message as batch item fields (see `encodeBatchItem`); replays resend the same bytes. */
+  readonly item: string;
   readonly bytes: number;
   readonly enqueuedAt: number;
   /** How many times it went on the wire; > 1 means replayed. */
@@ -37,6 +38,7 @@ export interface SendReceipt {
 type Encode = (seq: number) => string;
 interface Waiter {
   encode: Encode;
+  extraBytes: number | undefined;
   resolve: (receipt: SendReceipt) => void;
   reject: (err: Error) => void;
 }
@@ -59,7 +61,11 @@ export class Outbox {
   // Index of the next entry to put on the wire; head ≤ next ≤ entries.length.
   #next = 0;
   #bytes = 0;
+  // Bytes of entries[next..]: held but not yet written on this connection.
+  #unsentBytes = 0;
   #lastSeq = 0;
+  // Highest seq ever put on the wire, on any connection: no honest ack goes past it.
+  #maxSent = 0;
   #acked = 0;
   // Producers waiting for room under the `block` policy, FIFO.
   #waiters: Waiter[] = [];
@@ -80,9 +86,17 @@ export class Outbox {
   get bytes(): number {
     return this.#bytes;
   }
+  /** Bytes of the messages not yet written on the current connection. */
+  get unsentBytes(): number {
+    return this.#unsentBytes;
+  }
   /** Highest seq assigned. */
   get lastSeq(): number {
     return this.#lastSeq;
+  }
+  /** Highest seq ever written, on any connection. An ack above it is a protocol error. */
+  get maxSent(): number {
+    return this.#maxSent;
   }
   /** Highest seq the peer acked. */
   get acked(): number {
@@ -105,13 +119,17 @@ export class Outbox {
     return first ? now - first.enqueuedAt : 0;
   }
 
-  /** Queues one message. See OverflowPolicy for what happens when full. */
-  enqueue(encode: Encode): Promise<SendReceipt> {
+  /**
+   * Queues one message. See OverflowPolicy for what happens when full.
+   * `extraBytes`, when the caller knows it, is UTF-8 bytes minus UTF-16 units
+   * of the encoded message, so a large payload is not scanned again for its size.
+   */
+  enqueue(encode: Encode, extraBytes?: number): Promise<SendReceipt> {
     if (this.#closed) return Promise.reject(this.#closed);
-    if (this.#waiters.length === 0 && this.#hasRoom()) return Promise.resolve(this.#push(encode));
+    if (this.#waiters.length === 0 && this.#hasRoom()) return Promise.resolve(this.#push(encode, extraBytes));
     switch (this.#policy) {
       case 'block':
-        return new Promise((resolve, reject) => this.#waiters.push({ encode, resolve, reject }));
+        return new Promise((resolve, reject) => this.#waiters.push({ encode, extraBytes, resolve, reject }));
       case 'reject':
         return Promise.reject(
           new OutboxFullError(
@@ -125,7 +143,7 @@ export class Outbox {
       }
       case 'drop-oldest': {
         while (this.size > 0 && !this.#hasRoom()) this.#dropOldest();
-        return Promise.resolve(this.#push(encode));
+        return Promise.resolve(this.#push(encode, extraBytes));
       }
     }
   }
@@ -134,8 +152,36 @@ export class Outbox {
   takeNext(window: number): OutboxEntry | undefined {
     if (this.#next >= this.#entries.length || this.#next - this.#head >= window) return undefined;
     const entry = this.#entries[this.#next++]!;
+    this.#unsentBytes -= entry.bytes;
     entry.sends++;
+    if (entry.seq > this.#maxSent) this.#maxSent = entry.seq;
     return entry;
+  }
+
+  /**
+   * The entries to write next as one frame: what is waiting, up to the
+   * flow-control window, while their batch frame stays within
+   * `maxFrameBytes`. The first always goes (alone it fits, or send() would
+   * have refused it). Empty when nothing may be written.
+   */
+  takeBatch(window: number, maxFrameBytes: number): OutboxEntry[] {
+    const batch: OutboxEntry[] = [];
+    let bytes = BATCH_ENVELOPE_BYTES - BATCH_SEPARATOR_BYTES;
+    for (;;) {
+      if (this.#next >= this.#entries.length || this.#next - this.#head >= window) break;
+      const entry = this.#entries[this.#next]!;
+      bytes += entry.bytes + BATCH_SEPARATOR_BYTES;
+      if (batch.length > 0 && bytes > maxFrameBytes) break;
+      this.#next++;
+      this.#unsentBytes -= entry.bytes;
+      entry.sends++;
+      batch.push(entry);
+    }
+    if (batch.length > 0) {
+      const last = batch[batch.length - 1]!.seq;
+      if (last > this.#maxSent) this.#maxSent = last;
+    }
+    return batch;
   }
 
   /** Cumulative ack: releases every entry with seq ≤ `seq`. Returns how many were released. */
@@ -144,7 +190,9 @@ export class Outbox {
     this.#acked = Math.min(seq, this.#lastSeq);
     let released = 0;
     while (this.#head < this.#entries.length && this.#entries[this.#head]!.seq <= seq) {
-      this.#bytes -= this.#entries[this.#head]!.bytes;
+      const entry = this.#entries[this.#head]!;
+      this.#bytes -= entry.bytes;
+      if (this.#head >= this.#next) this.#unsentBytes -= entry.bytes;
       this.#head++;
       released++;
     }
@@ -163,6 +211,7 @@ export class Outbox {
     let replays = 0;
     for (let i = this.#head; i < this.#next; i++) replays++;
     this.#next = this.#head;
+    this.#unsentBytes = this.#bytes;
     return replays;
   }
 
@@ -176,18 +225,20 @@ export class Outbox {
     return this.size < this.#max && this.#bytes < this.#maxBytes;
   }
 
-  #push(encode: Encode): SendReceipt {
+  #push(encode: Encode, extraBytes: number | undefined): SendReceipt {
     const seq = ++this.#lastSeq;
-    const frame = encode(seq);
-    const bytes = Buffer.byteLength(frame, 'utf8');
-    this.#entries.push({ seq, frame, bytes, enqueuedAt: this.#now(), sends: 0 });
+    const item = encode(seq);
+    const bytes = extraBytes === undefined ? Buffer.byteLength(item, 'utf8') : item.length + extraBytes;
+    this.#entries.push({ seq, item, bytes, enqueuedAt: this.#now(), sends: 0 });
     this.#bytes += bytes;
+    this.#unsentBytes += bytes;
     return { seq, status: 'queued' };
   }
 
   #dropOldest(): void {
     const entry = this.#entries[this.#head]!;
     this.#bytes -= entry.bytes;
+    if (this.#head >= this.#next) this.#unsentBytes -= entry.bytes;
     this.#head++;
     if (this.#next < this.#head) this.#next = this.#head;
     this.#onDrop?.(entry.seq, 'drop-oldest');
@@ -196,7 +247,7 @@ export class Outbox {
   #admitWaiters(): void {
     while (this.#waiters.length > 0 && this.#hasRoom()) {
       const w = this.#waiters.shift()!;
-      w.resolve(this.#push(w.encode));
+      w.resolve(this.#push(w.encode, w.extraBytes));
     }
   }
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { LinkwatchError } from '../errors.js';
-import { encodeDataFrame, MAX_PAYLOAD_DEPTH, payloadProblem } from '../protocol/codec.js';
-import type { DataFrame, JsonValue, Progress } from '../protocol/frames.js';
+import { errorCode, LinkwatchError } from '../errors.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { encodeBatchItem, MAX_PAYLOAD_DEPTH, payloadProblem } from '../protocol/codec.js';
+import type { BatchItem, JsonValue, Progress } from '../protocol/frames.js';
 import { type Handler, type Message, WorkQueue } from '../queue/work-queue.js';
 import type { LinkEvents, Side } from './events.js';
 import type { LinkHooks } from './hooks.js';
@@ -14,13 +15,20 @@ export interface SessionCounters {
   acked: number;
   replayed: number;
   dropped: number;
+  /** Peer messages accepted into the work queue (duplicates and window breakers are not). */
   received: number;
   processed: number;
   duplicates: number;
   failed: number;
+  /**
+   * Received but dropped unprocessed when the queue closed (shutdown, session
+   * expiry); the peer still holds them unacked. With `processed`, `failed`
+   * and the queue depth, accounts for every received message.
+   */
+  rejected: number;
   timedOut: number;
   reconnects: number;
-  /** Data frame bytes written (replays included) and received (duplicates included). Telemetry reads these. */
+  /** Bytes of data and batch frames written (replays included) and received (duplicates included). Telemetry reads these. */
   bytesSent: number;
   bytesReceived: number;
   heartbeatsSent: number;
@@ -40,6 +48,7 @@ export function newSessionCounters(): SessionCounters {
     processed: 0,
     duplicates: 0,
     failed: 0,
+    rejected: 0,
     timedOut: 0,
     reconnects: 0,
     bytesSent: 0,
@@ -60,13 +69,21 @@ export interface SessionOptions {
   outbox: { maxMessages: number; maxBytes: number; policy: OverflowPolicy };
   queue: { concurrency: number; capacity: number; timeoutMs: number };
   maxFrameBytes: number;
-  /** Called when `processed` advances, so durable checkpoints can follow. */
-  onProcessed?: ((stream: string, processed: number) => void) | undefined;
+  /**
+   * Called when `processed` advances, so durable checkpoints can follow. With
+   * it, only what it recorded is acked: a seq counts as processed once this
+   * returned (or its promise resolved). A throw or a rejection is a
+   * 'checkpoint-failed' event and closes the link with 4005.
+   */
+  onProcessed?: ((stream: string, processed: number) => void | Promise<void>) | undefined;
 }
 
 /** The part of a live link the session drives. */
 export interface SessionLink {
-  pump(): void;
+  /** Close the link with this code (the session found a fault the peer must recover from). */
+  fail(error: LinkwatchError, closeCode: number): void;
+  /** Write what is waiting once this tick's sends are in, as one frame. */
+  requestPump(): void;
   scheduleAck(): void;
 }
 
@@ -89,8 +106,10 @@ export class Session {
   // The peer's stream this inbox belongs to; a different one means the peer restarted.
   #peerStream: string | undefined;
   #inbox = new Inbox();
-  // Which inbox accepted each queued message; weak so settled messages are collectable.
-  readonly #inboxOf = new WeakMap<Message, Inbox>();
+  // Highest seq of this inbox the checkpoint store recorded; what may be acked when there is a store.
+  #committed = 0;
+  /** Commits the checkpoint store failed (threw or rejected). */
+  checkpointFailures = 0;
   #link: SessionLink | undefined;
   readonly #maxFrameBytes: number;
   readonly #onProcessed: SessionOptions['onProcessed'];
@@ -129,7 +148,7 @@ export class Session {
       onStarted: (seq, waitMs) => {
         if (this.events.perMessage) this.events.emit({ ...this.#base(), type: 'queue-started', seq, waitMs });
       },
-      onSettled: (message, durationMs, error) => this.#settled(message, durationMs, error),
+      onSettled: (message, durationMs, error, inbox) => this.#settled(message, durationMs, error, inbox),
     });
   }
 
@@ -141,6 +160,11 @@ export class Session {
   }
   get link(): SessionLink | undefined {
     return this.#link;
+  }
+
+  /** Highest seq of the peer's that may be acked: processed, and recorded when there is a checkpoint store. */
+  get ackable(): number {
+    return this.#onProcessed ? this.#committed : this.#inbox.processed;
   }
 
   attach(link: SessionLink | undefined): void {
@@ -155,6 +179,7 @@ export class Session {
     if (this.#peerStream === stream) return;
     this.#peerStream = stream;
     this.#inbox = new Inbox(checkpoint);
+    this.#committed = checkpoint;
   }
 
   progress(): Progress {
@@ -201,8 +226,9 @@ export class Session {
     }
     if (probe === undefined)
       return Promise.reject(new TypeError('payload must be JSON-serializable, got undefined'));
+    const payloadBytes = Buffer.byteLength(probe, 'utf8');
     // 64 bytes covers the frame envelope around the payload.
-    const size = Buffer.byteLength(probe, 'utf8') + 64 + (traceparent ? 64 : 0);
+    const size = payloadBytes + 64 + (traceparent ? 64 : 0);
     if (size > this.#maxFrameBytes) {
       return Promise.reject(
         new RangeError(
@@ -210,14 +236,19 @@ export class Session {
         ),
       );
     }
-    const pending = this.outbox.enqueue((seq) => encodeDataFrame(seq, probe, traceparent));
-    if (this.outbox.waiting > 0 && this.events.perMessage) {
-      this.events.emit({ ...this.#base(), type: 'outbox-blocked', waiting: this.outbox.waiting });
+    // The envelope and traceparent are ASCII: only the payload has bytes beyond its UTF-16 length.
+    const pending = this.outbox.enqueue(
+      (seq) => encodeBatchItem(seq, probe, traceparent),
+      payloadBytes - probe.length,
+    );
+    if (this.outbox.waiting > 0) {
+      if (this.events.perMessage)
+        this.events.emit({ ...this.#base(), type: 'outbox-blocked', waiting: this.outbox.waiting });
+    } else {
+      // Queued now (a producer admitted later is written by the ack that made room).
+      this.#link?.requestPump();
     }
-    return pending.then((receipt) => {
-      if (receipt.status === 'queued') this.#link?.pump();
-      return receipt;
-    });
+    return pending;
   }
 
   /**
@@ -227,39 +258,48 @@ export class Session {
    */
   closeQueue(reason: 'shutdown' | 'session-expired'): number {
     const dropped = this.queue.close();
+    this.counters.rejected += dropped;
     if (dropped > 0 && this.events.active) {
       this.events.emit({ ...this.#base(), type: 'queue-dropped', count: dropped, reason });
     }
     return dropped;
   }
 
-  /** A data frame arrived. Returns false when it broke the flow-control window. */
-  receive(frame: DataFrame, bytes: number, window: number): boolean {
-    if (this.#inbox.accept(frame.seq) === 'duplicate') {
+  /**
+   * A data message arrived (a data frame or one item of a batch). Returns
+   * false when it broke the flow-control window; such a message is neither
+   * accepted nor counted as received, so the peer replays it and
+   * received = processed + failed + rejected + queued holds.
+   */
+  receive(frame: BatchItem, bytes: number, window: number): boolean {
+    const inbox = this.#inbox;
+    if (frame.seq <= inbox.lastAccepted) {
       this.counters.duplicates++;
       if (this.events.active)
         this.events.emit({ ...this.#base(), type: 'duplicate-dropped', seq: frame.seq });
       return true;
     }
+    if (inbox.inFlight >= window || this.queue.full) return false;
+    inbox.accept(frame.seq);
     this.counters.received++;
     if (this.events.perMessage)
       this.events.emit({ ...this.#base(), type: 'data-received', seq: frame.seq, bytes });
-    if (this.#inbox.inFlight > window) return false;
     const message: Message = {
       workerId: this.workerId,
       stream: this.#peerStream ?? '',
       seq: frame.seq,
       payload: frame.p,
     };
-    this.#inboxOf.set(message, this.#inbox);
-    return this.queue.add(message, frame.tp);
+    // Tagged with its inbox: the peer may restart (a new inbox) before it settles.
+    return this.queue.add(message, frame.tp, inbox);
   }
 
-  #settled(message: Message, durationMs: number, error: LinkwatchError | undefined): void {
+  #settled(message: Message, durationMs: number, error: LinkwatchError | undefined, tag: unknown): void {
     const seq = message.seq;
     // Cut short by shutdown: not processed, so neither acked nor checkpointed; the peer replays it.
     // A drop, not a handler failure.
     if (error?.code === 'LW_ERR_CLOSED') {
+      this.counters.rejected++;
       if (this.events.active)
         this.events.emit({ ...this.#base(), type: 'queue-dropped', count: 1, reason: 'shutdown' });
       return;
@@ -276,12 +316,61 @@ export class Session {
         this.events.emit({ ...this.#base(), type: 'queue-completed', seq, durationMs });
     }
     // The inbox the message was accepted into; the peer may have restarted since.
-    const inbox = this.#inboxOf.get(message);
+    const inbox = tag as Inbox;
     if (inbox !== this.#inbox) return;
     if (inbox.complete(seq)) {
-      if (this.#peerStream) this.#onProcessed?.(this.#peerStream, inbox.processed);
-      this.#link?.scheduleAck();
+      if (this.#onProcessed && this.#peerStream) this.#commit(inbox, this.#peerStream, inbox.processed);
+      else this.#link?.scheduleAck();
     }
+  }
+
+  /** Records `processed` in the checkpoint store; acks follow only what it recorded. */
+  #commit(inbox: Inbox, stream: string, processed: number): void {
+    let result: unknown;
+    try {
+      result = this.#onProcessed!(stream, processed);
+    } catch (err) {
+      this.#checkpointFailed(inbox, stream, processed, err);
+      return;
+    }
+    if (result && typeof (result as Promise<void>).then === 'function') {
+      (result as Promise<void>).then(
+        () => this.#recorded(inbox, processed),
+        (err: unknown) => this.#checkpointFailed(inbox, stream, processed, err),
+      );
+    } else {
+      this.#recorded(inbox, processed);
+    }
+  }
+
+  #recorded(inbox: Inbox, processed: number): void {
+    if (inbox !== this.#inbox) return;
+    if (processed > this.#committed) this.#committed = processed;
+    this.#link?.scheduleAck();
+  }
+
+  /**
+   * The store did not record `processed`, so what it covers is not processed
+   * as far as anyone outside this process can tell: rewind the inbox to what
+   * the store holds, and close the link so the peer replays the rest
+   * (at-least-once: the handler may see those messages again).
+   */
+  #checkpointFailed(inbox: Inbox, stream: string, processed: number, err: unknown): void {
+    if (inbox !== this.#inbox) return;
+    this.checkpointFailures++;
+    const errorType = errorCode(err);
+    if (this.events.active) {
+      this.events.emit({ ...this.#base(), type: 'checkpoint-failed', stream, processed, errorType });
+    }
+    this.#inbox = new Inbox(this.#committed);
+    this.#link?.fail(
+      new LinkwatchError(
+        'LW_ERR_CHECKPOINT_FAILED',
+        `checkpoint store failed to record seq ${processed}: ${errorType}`,
+        { cause: err },
+      ),
+      CloseCode.checkpointFailed,
+    );
   }
 
   #base() {

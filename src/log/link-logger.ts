@@ -113,6 +113,14 @@ export function linkLogger(logger: Logger, options: LinkLoggerOptions = {}): Lin
           duration_ms: Math.round(e.durationMs),
         });
         return;
+      case 'checkpoint-failed':
+        logger.error('checkpoint store failed; link closed so the worker replays', {
+          ...ids,
+          stream: e.stream,
+          processed: e.processed,
+          'error.type': e.errorType,
+        });
+        return;
       case 'outbox-dropped':
         logger.debug('message dropped', { ...ids, seq: e.seq, reason: e.reason });
         return;

@@ -23,6 +23,10 @@ export const CloseCode = {
   evicted: 4002,
   /** The handshake did not complete in time. */
   handshakeTimeout: 4003,
+  /** The peer sent heartbeats far faster than the agreed interval (gRPC's too_many_pings). */
+  tooManyHeartbeats: 4004,
+  /** The hub's CheckpointStore failed; what it did not record is replayed on the next link. */
+  checkpointFailed: 4005,
 } as const;
 
 export type CloseCodeName = keyof typeof CloseCode;
@@ -41,6 +45,10 @@ export const CLOSE_CODE_MEANINGS: Record<CloseCodeName, string> = {
     'A newer connection with the same worker id replaced this one (epoch fence). Do not retry both.',
   evicted: "The hub's watchdog evicted this stalled link; the worker reconnects and replays.",
   handshakeTimeout: 'No hello within `handshakeTimeoutMs` after the upgrade.',
+  tooManyHeartbeats:
+    'The peer sent heartbeats faster than the agreed `heartbeatIntervalMs`: more than 10 above those due since its link began (like gRPC `too_many_pings`). Fix the peer; it may reconnect.',
+  checkpointFailed:
+    "The hub's `CheckpointStore` threw or rejected. Messages it did not record were not acked; the worker reconnects and replays them.",
 };
 export type CloseCodeValue = (typeof CloseCode)[CloseCodeName];
 

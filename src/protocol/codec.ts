@@ -1,12 +1,18 @@
 import { isUtf8 } from 'node:buffer';
 import { ProtocolError } from '../errors.js';
 import { CloseCode } from './close-codes.js';
-import { type Frame, type JsonValue, PROTOCOL_VERSION, type Progress } from './frames.js';
+import { type BatchItem, type Frame, type JsonValue, PROTOCOL_VERSION, type Progress } from './frames.js';
 
 /** Default maximum size of one encoded frame, in bytes. */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 /** Worker ids are labels in metrics: short and printable. */
 export const WORKER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+/**
+ * Stream ids are random UUIDs today. They reach checkpoint stores and the
+ * `--journal` file, so nothing but a short run of [A-Za-z0-9_-] gets in (no
+ * newlines, no separators a line format could be tricked with).
+ */
+export const STREAM_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_REASON = 123;
 /** Deepest nesting of arrays and objects accepted in a data payload. */
 export const MAX_PAYLOAD_DEPTH = 64;
@@ -21,8 +27,37 @@ export function encodeFrame(frame: Frame): string {
  * message. Byte for byte what `encodeFrame` writes for the same frame.
  */
 export function encodeDataFrame(seq: number, payloadJson: string, traceparent?: string): string {
+  return dataFrameOf(encodeBatchItem(seq, payloadJson, traceparent));
+}
+
+/**
+ * One message as the fields of a batch item, `"seq":N,"p":…,"tp":…` (no
+ * braces). The outbox keeps this form: alone it becomes a data frame
+ * (`dataFrameOf`), with others a batch (`encodeBatch`), by concatenation only,
+ * so a large payload is neither re-encoded nor copied before the write.
+ */
+export function encodeBatchItem(seq: number, payloadJson: string, traceparent?: string): string {
   const tp = traceparent ? `,"tp":${JSON.stringify(traceparent)}` : '';
-  return `{"v":1,"t":"data","seq":${seq},"p":${payloadJson}${tp}}`;
+  return `"seq":${seq},"p":${payloadJson}${tp}`;
+}
+
+const DATA_HEAD = '{"v":1,"t":"data",';
+const BATCH_HEAD = '{"v":1,"t":"batch","m":[{';
+const BATCH_SEPARATOR = '},{';
+const BATCH_TAIL = '}]}';
+/** Bytes a batch frame adds around one item. */
+export const BATCH_ENVELOPE_BYTES = BATCH_HEAD.length + BATCH_TAIL.length;
+/** Bytes each further item adds besides its own. */
+export const BATCH_SEPARATOR_BYTES = BATCH_SEPARATOR.length;
+
+/** The data frame of one batch item. */
+export function dataFrameOf(item: string): string {
+  return `${DATA_HEAD}${item}}`;
+}
+
+/** A batch frame of items from `encodeBatchItem`, in seq order. */
+export function encodeBatch(items: readonly string[]): string {
+  return BATCH_HEAD + items.join(BATCH_SEPARATOR) + BATCH_TAIL;
 }
 
 /**
@@ -100,6 +135,48 @@ function stringField(o: Record<string, unknown>, key: string, type: string, max:
   return v;
 }
 
+function streamField(o: Record<string, unknown>, key: string, type: string, allowEmpty = false): string {
+  const v = o[key];
+  if (typeof v !== 'string' || !(STREAM_PATTERN.test(v) || (allowEmpty && v === '')))
+    throw invalid(`${type}.${key} must be 1-64 chars of [A-Za-z0-9_-]${allowEmpty ? ' or empty' : ''}`);
+  return v;
+}
+
+/** Optional protocol revision: absent means 1. */
+function revField(o: Record<string, unknown>, type: string): { rev?: number } {
+  return o.rev === undefined ? {} : { rev: positiveInt(o, 'rev', type) };
+}
+
+function dataItem(o: Record<string, unknown>, type: string): BatchItem {
+  const seq = positiveInt(o, 'seq', type);
+  if (!('p' in o)) throw invalid(`${type}.p is missing`);
+  const problem = payloadProblem(o.p);
+  if (problem) throw invalid(`${type}.p ${problem}`);
+  const item: BatchItem = { seq, p: o.p as JsonValue };
+  if (o.tp !== undefined) {
+    if (typeof o.tp !== 'string' || !TRACEPARENT.test(o.tp))
+      throw invalid(`${type}.tp must be a W3C traceparent`);
+    item.tp = o.tp;
+  }
+  return item;
+}
+
+function batchItems(value: Record<string, unknown>): BatchItem[] {
+  const m = value.m;
+  if (!Array.isArray(m) || m.length === 0) throw invalid('batch.m must be a non-empty array');
+  const items: BatchItem[] = new Array(m.length);
+  let last = 0;
+  for (let i = 0; i < m.length; i++) {
+    const o = m[i];
+    if (!isObject(o)) throw invalid('batch.m items must be objects');
+    const item = dataItem(o, 'batch.m[]');
+    if (item.seq <= last) throw invalid('batch.m seqs must strictly increase');
+    last = item.seq;
+    items[i] = item;
+  }
+  return items;
+}
+
 function progressField(o: Record<string, unknown>): Progress {
   const p = o.progress;
   if (!isObject(p)) throw invalid('hb.progress must be an object');
@@ -125,19 +202,34 @@ function show(v: unknown): string {
  * A payload must survive a re-encode unchanged: bounded nesting (JSON.stringify
  * of a deeper value overflows the stack) and finite numbers (JSON.parse turns
  * 1e999 into Infinity, which re-encodes as null). Walks containers only, so
- * strings cost nothing.
+ * strings cost nothing; it runs per message on both sides, so it allocates
+ * nothing (recursion is bounded by MAX_PAYLOAD_DEPTH).
  */
 export function payloadProblem(root: unknown): string | undefined {
-  const stack: [unknown, number][] = [[root, 0]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v)) return 'holds a number that is not finite';
-    } else if (typeof v === 'object' && v !== null) {
-      if (depth >= MAX_PAYLOAD_DEPTH) return `nests deeper than ${MAX_PAYLOAD_DEPTH} levels`;
-      const children = Array.isArray(v) ? v : Object.values(v);
-      for (const c of children)
-        if (typeof c === 'object' || typeof c === 'number') stack.push([c, depth + 1]);
+  return problemAt(root, 0);
+}
+
+function problemAt(v: unknown, depth: number): string | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : 'holds a number that is not finite';
+  if (typeof v !== 'object' || v === null) return undefined;
+  if (depth >= MAX_PAYLOAD_DEPTH) return `nests deeper than ${MAX_PAYLOAD_DEPTH} levels`;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const c: unknown = v[i];
+      if (typeof c === 'object' || typeof c === 'number') {
+        const p = problemAt(c, depth + 1);
+        if (p) return p;
+      }
+    }
+    return undefined;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k in o) {
+    if (!Object.hasOwn(o, k)) continue;
+    const c = o[k];
+    if (typeof c === 'object' || typeof c === 'number') {
+      const p = problemAt(c, depth + 1);
+      if (p) return p;
     }
   }
   return undefined;
@@ -167,10 +259,11 @@ export function validateFrame(value: unknown): Frame {
         v: 1,
         t,
         workerId,
-        stream: stringField(value, 'stream', 'hello', 64),
-        peerStream: stringField(value, 'peerStream', 'hello', 64),
+        stream: streamField(value, 'stream', 'hello'),
+        peerStream: streamField(value, 'peerStream', 'hello', true),
         processed: seqField(value, 'processed', 'hello'),
         window: positiveInt(value, 'window', 'hello'),
+        ...revField(value, 'hello'),
       };
     }
     case 'welcome':
@@ -178,27 +271,19 @@ export function validateFrame(value: unknown): Frame {
         v: 1,
         t,
         hubId: stringField(value, 'hubId', 'welcome', 128),
-        stream: stringField(value, 'stream', 'welcome', 64),
+        stream: streamField(value, 'stream', 'welcome'),
         epoch: seqField(value, 'epoch', 'welcome'),
         processed: seqField(value, 'processed', 'welcome'),
         heartbeatIntervalMs: positiveInt(value, 'heartbeatIntervalMs', 'welcome'),
         heartbeatMisses: positiveInt(value, 'heartbeatMisses', 'welcome'),
         window: positiveInt(value, 'window', 'welcome'),
         maxFrameBytes: positiveInt(value, 'maxFrameBytes', 'welcome'),
+        ...revField(value, 'welcome'),
       };
-    case 'data': {
-      const seq = positiveInt(value, 'seq', 'data');
-      if (!('p' in value)) throw invalid('data.p is missing');
-      const problem = payloadProblem(value.p);
-      if (problem) throw invalid(`data.p ${problem}`);
-      const frame: Frame = { v: 1, t, seq, p: value.p as JsonValue };
-      if (value.tp !== undefined) {
-        if (typeof value.tp !== 'string' || !TRACEPARENT.test(value.tp))
-          throw invalid('data.tp must be a W3C traceparent');
-        frame.tp = value.tp;
-      }
-      return frame;
-    }
+    case 'data':
+      return { v: 1, t, ...dataItem(value, 'data') };
+    case 'batch':
+      return { v: 1, t, m: batchItems(value) };
     case 'ack':
       return { v: 1, t, seq: seqField(value, 'seq', 'ack') };
     case 'hb':

@@ -1,10 +1,20 @@
 /**
  * Wire frames, protocol version 1. Frames are JSON text messages: every frame
  * is readable in a packet capture, validation is a few typeof checks, and app
- * payloads are JSON already. See README "Protocol" for the reasoning and the
- * measured cost against raw `ws`.
+ * payloads are JSON already. See docs/protocol.md for every frame type and
+ * README "Protocol" for the measured cost against raw `ws`.
+ *
+ * `v` is the envelope version: a change an older peer cannot parse bumps it.
+ * `rev` (in hello and welcome) is the protocol revision within that envelope:
+ * additions an older peer never sees unless it announced them. Revision 2 adds
+ * the batch frame. A side sends batches only to a peer that announced rev ≥ 2,
+ * so a revision-1 peer is served as before.
  */
 export const PROTOCOL_VERSION = 1;
+/** The highest protocol revision this side speaks (2: batch frames). A missing `rev` means 1. */
+export const PROTOCOL_REVISION = 2;
+/** The first revision with the batch frame. */
+export const BATCH_REVISION = 2;
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -33,6 +43,8 @@ export interface HelloFrame {
   processed: number;
   /** Max unacked hub→worker data frames the worker accepts in flight. */
   window: number;
+  /** Highest protocol revision the worker speaks; absent (revision 1) from older workers. */
+  rev?: number;
 }
 
 /** Hub → worker, reply to hello. */
@@ -51,6 +63,8 @@ export interface WelcomeFrame {
   /** Max unacked data frames the worker may have in flight (flow-control window). */
   window: number;
   maxFrameBytes: number;
+  /** Highest protocol revision the hub speaks; absent (revision 1) from older hubs. */
+  rev?: number;
 }
 
 export interface DataFrame {
@@ -60,6 +74,25 @@ export interface DataFrame {
   /** W3C traceparent of the producer span, when tracing is on. */
   tp?: string;
   p: JsonValue;
+}
+
+/** One message inside a batch frame: a data frame without its envelope. */
+export interface BatchItem {
+  seq: number;
+  /** W3C traceparent of this message's producer span, when tracing is on. */
+  tp?: string;
+  p: JsonValue;
+}
+
+/**
+ * Revision 2: the data messages that were waiting, in one frame and one
+ * write. Each keeps its own seq and traceparent; seqs strictly increase
+ * (gaps are messages the sender dropped under a drop policy).
+ */
+export interface BatchFrame {
+  v: 1;
+  t: 'batch';
+  m: BatchItem[];
 }
 
 /** Cumulative: every seq ≤ `seq` has been processed by the receiver. */
@@ -98,6 +131,7 @@ export type Frame =
   | HelloFrame
   | WelcomeFrame
   | DataFrame
+  | BatchFrame
   | AckFrame
   | HeartbeatFrame
   | HeartbeatAckFrame
@@ -105,4 +139,13 @@ export type Frame =
 
 export type FrameType = Frame['t'];
 
-export const FRAME_TYPES: readonly FrameType[] = ['hello', 'welcome', 'data', 'ack', 'hb', 'hb-ack', 'close'];
+export const FRAME_TYPES: readonly FrameType[] = [
+  'hello',
+  'welcome',
+  'data',
+  'batch',
+  'ack',
+  'hb',
+  'hb-ack',
+  'close',
+];

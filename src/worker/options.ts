@@ -3,7 +3,7 @@ import type { BackoffOptions } from '../link/backoff.js';
 import { type LinkOptions, type ParsedLinkOptions, parseLinkOptions } from '../link/options.js';
 import { WORKER_ID_PATTERN } from '../protocol/codec.js';
 import type { Handler } from '../queue/work-queue.js';
-import { functionOption, intOption, stringOption, urlOption } from '../validate.js';
+import { functionOption, intOption, stringOption, tokenOption, urlOption } from '../validate.js';
 
 export interface WorkerOptions extends LinkOptions {
   /** Hub URLs (`ws://` or `wss://`), tried in order; failover rotates through them. */
@@ -59,7 +59,7 @@ export function parseWorkerOptions(options: WorkerOptions): ParsedWorkerOptions 
       WORKER_ID_PATTERN,
       'an id of [A-Za-z0-9._:-], 1-128 chars',
     ),
-    token: tokenOption(options.token),
+    token: tokenOption('token', options.token),
     handler: functionOption<Handler>('handler', options.handler, () => {}),
     handshakeTimeoutMs: intOption(
       'handshakeTimeoutMs',
@@ -73,24 +73,6 @@ export function parseWorkerOptions(options: WorkerOptions): ParsedWorkerOptions 
     maxSupersedes: intOption('maxSupersedes', options.maxSupersedes, DEFAULT_MAX_SUPERSEDES, { min: 1 }),
     tls: options.tls,
   };
-}
-
-/**
- * A token travels in the Authorization header, so only visible ASCII may be
- * in it; anything else would fail every dial with ERR_INVALID_CHAR. The error
- * says where the bad character is, never what the token is.
- */
-function tokenOption(token: unknown): string {
-  if (typeof token !== 'string' || token.length === 0) {
-    throw new TypeError(`Expected \`token\` to be a non-empty string, got ${typeof token}`);
-  }
-  const bad = /[^\x21-\x7e]/.exec(token);
-  if (bad) {
-    throw new TypeError(
-      `Expected \`token\` to hold visible ASCII characters only (it is sent in an HTTP header), got a character outside that at position ${bad.index + 1}`,
-    );
-  }
-  return token;
 }
 
 function validateBackoff(b: BackoffOptions | undefined): BackoffOptions {

@@ -30,7 +30,10 @@ export async function produceSynthetic(worker: Worker, o: SyntheticTrafficOption
     await new Promise((r) => (o.rate === 0 ? setImmediate(r) : setTimeout(r, 10)));
   }
   // With a count, wait for the hub to ack everything before reporting.
+  // A worker that stopped by itself (it gave up) will never get them: stop waiting and say why.
   while (o.count !== undefined && !o.signal.aborted && worker.session.outbox.size > 0) {
+    if (worker.gaveUp) throw worker.gaveUp;
+    if (worker.state === 'stopped') return;
     await new Promise((r) => setTimeout(r, 20));
   }
 }

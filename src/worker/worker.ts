@@ -9,7 +9,7 @@ import { Link, type LinkDown } from '../link/link.js';
 import type { SendReceipt } from '../link/outbox.js';
 import { Session, type SessionCounters } from '../link/session.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import type { JsonValue, WelcomeFrame } from '../protocol/frames.js';
+import { BATCH_REVISION, type JsonValue, PROTOCOL_REVISION, type WelcomeFrame } from '../protocol/frames.js';
 import { safeUrl } from '../validate.js';
 import { type DialResult, dial } from './dialer.js';
 import { Failover, type FailoverDecision } from './failover.js';
@@ -254,6 +254,7 @@ export class Worker {
           peerStream: s.peerStream ?? '',
           processed: s.inbox.processed,
           window: this.#o.queueCapacity,
+          rev: PROTOCOL_REVISION,
         }),
       },
       (result) => this.#dialed(url, result),
@@ -314,6 +315,7 @@ export class Worker {
         ackBatch: o.ackBatch,
         highWatermarkBytes: o.highWatermarkBytes,
         sendStallTimeoutMs: o.sendStallTimeoutMs,
+        batch: (welcome.rev ?? 1) >= BATCH_REVISION,
       },
       (down) => this.#onLinkDown(ws, link, down),
     );

@@ -56,7 +56,7 @@ describe('Outbox: sequence numbers and acks', () => {
     const box = outbox();
     await box.enqueue(() => '{"p":"é"}');
     const e = box.takeNext(10);
-    expect(e).toMatchObject({ seq: 1, frame: '{"p":"é"}', bytes: 10, sends: 1, enqueuedAt: 0 });
+    expect(e).toMatchObject({ seq: 1, item: '{"p":"é"}', bytes: 10, sends: 1, enqueuedAt: 0 });
     expect(box.takeNext(10)).toBeUndefined();
   });
 
@@ -140,7 +140,7 @@ describe('Outbox: flow-control window and replay', () => {
     expect(box.acked).toBe(2);
     expect(box.inFlight).toBe(0);
     const replayed = [box.takeNext(10)!, box.takeNext(10)!, box.takeNext(10)!];
-    expect(replayed.map((e) => [e.seq, e.sends, e.frame])).toEqual([
+    expect(replayed.map((e) => [e.seq, e.sends, e.item])).toEqual([
       [3, 2, small(3)],
       [4, 2, small(4)],
       [5, 2, small(5)],
@@ -185,11 +185,45 @@ describe('Outbox: flow-control window and replay', () => {
     expect(box.bytes).toBe(1400 * 10);
     expect(box.rewind(1700)).toBe(300);
     const next = box.takeNext(10_000)!;
-    expect([next.seq, next.sends, next.frame]).toEqual([1701, 2, small(1701)]);
+    expect([next.seq, next.sends, next.item]).toEqual([1701, 2, small(1701)]);
     expect(takeAll(box).at(-1)).toBe(3000);
     expect(box.ack(3000)).toBe(1300);
     expect(box.size).toBe(0);
     expect(box.bytes).toBe(0);
+  });
+});
+
+describe('Outbox: batches and unsent bytes', () => {
+  it('takeBatch takes what is waiting within the window and the frame limit; the first always goes', async () => {
+    const box = outbox();
+    await fill(box, 5, frameOf(100));
+    // Envelope 28 bytes, 3 per further item: 28 + 100 + 103 = 231 fits, a third does not.
+    expect(box.takeBatch(10, 240).map((e) => e.seq)).toEqual([1, 2]);
+    expect(box.takeBatch(1, 10_000).map((e) => e.seq)).toEqual([]);
+    expect(box.takeBatch(3, 10).map((e) => e.seq)).toEqual([3]);
+    expect(box.maxSent).toBe(3);
+    expect(box.inFlight).toBe(3);
+  });
+
+  it('keeps unsentBytes equal to the bytes not yet written, through takes, acks, rewinds and drops', async () => {
+    const box = outbox({ maxMessages: 4, policy: 'drop-oldest' });
+    const unsent = () => box.unsentBytes;
+    await fill(box, 3, frameOf(10));
+    expect(unsent()).toBe(30);
+    box.takeBatch(10, 25); // one item
+    expect(unsent()).toBe(20);
+    box.rewind(0); // the written one will be replayed: everything held is unsent again
+    expect(unsent()).toBe(30);
+    box.ack(1); // acks an entry that is unsent on this connection
+    expect(unsent()).toBe(20);
+    takeAll(box);
+    expect(unsent()).toBe(0);
+    await fill(box, 3, frameOf(10)); // 2 and 3 written; 6 drops 2: [3 | 4 5 6]
+    expect([box.size, unsent()]).toEqual([4, 30]);
+    await fill(box, 2, frameOf(10)); // 7 drops 3 (written), 8 drops 4 (unsent): [| 5 6 7 8]
+    expect([box.size, unsent()]).toEqual([4, 40]);
+    await fill(box, 1, frameOf(10)); // 9 drops 5 (unsent): [| 6 7 8 9]
+    expect([box.size, unsent()]).toEqual([4, 40]);
   });
 });
 

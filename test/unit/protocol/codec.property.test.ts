@@ -80,6 +80,7 @@ const shortString = fc.oneof(
   fc.constantFrom('\ud800', 'a\udfff', '"\\', '\u0000'),
 );
 const workerId = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/);
+const stream = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/);
 const traceparent = fc.stringMatching(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/);
 
 /** A JSON payload whose numbers stay small (see the note at the top). */
@@ -96,34 +97,77 @@ const smallPayload: fc.Arbitrary<JsonValue> = fc.letrec<{ value: JsonValue }>((t
   ),
 })).value;
 
+/** 1-20 batch items with strictly increasing seqs, some with a traceparent. */
+function batchItems(payload: fc.Arbitrary<JsonValue>) {
+  return fc
+    .array(
+      fc.record(
+        { gap: fc.integer({ min: 1, max: 3 }), tp: traceparent, p: payload },
+        { requiredKeys: ['gap', 'p'] },
+      ),
+      { minLength: 1, maxLength: 20 },
+    )
+    .chain((raw) =>
+      fc.integer({ min: 0, max: 1_000_000 }).map((start) => {
+        let seq = start;
+        return raw.map(({ gap, tp, p }) => {
+          seq += gap;
+          return tp === undefined ? { seq, p } : { seq, tp, p };
+        });
+      }),
+    );
+}
+
 function validFrames(payload: fc.Arbitrary<JsonValue>): fc.Arbitrary<Frame> {
   const v = fc.constant(1 as const);
   return fc.oneof(
-    fc.record({
-      v,
-      t: fc.constant('hello' as const),
-      workerId,
-      stream: shortString,
-      peerStream: shortString,
-      processed: nat,
-      window: positive,
-    }),
-    fc.record({
-      v,
-      t: fc.constant('welcome' as const),
-      hubId: shortString,
-      stream: shortString,
-      epoch: nat,
-      processed: nat,
-      heartbeatIntervalMs: positive,
-      heartbeatMisses: positive,
-      window: positive,
-      maxFrameBytes: positive,
-    }),
+    fc.record(
+      {
+        v,
+        t: fc.constant('hello' as const),
+        workerId,
+        stream,
+        peerStream: fc.oneof(stream, fc.constant('')),
+        processed: nat,
+        window: positive,
+        rev: positive,
+      },
+      { requiredKeys: ['v', 't', 'workerId', 'stream', 'peerStream', 'processed', 'window'] },
+    ),
+    fc.record(
+      {
+        v,
+        t: fc.constant('welcome' as const),
+        hubId: shortString,
+        stream,
+        epoch: nat,
+        processed: nat,
+        heartbeatIntervalMs: positive,
+        heartbeatMisses: positive,
+        window: positive,
+        maxFrameBytes: positive,
+        rev: positive,
+      },
+      {
+        requiredKeys: [
+          'v',
+          't',
+          'hubId',
+          'stream',
+          'epoch',
+          'processed',
+          'heartbeatIntervalMs',
+          'heartbeatMisses',
+          'window',
+          'maxFrameBytes',
+        ],
+      },
+    ),
     fc.record(
       { v, t: fc.constant('data' as const), seq: positive, tp: traceparent, p: payload },
       { requiredKeys: ['v', 't', 'seq', 'p'] },
     ),
+    fc.record({ v, t: fc.constant('batch' as const), m: batchItems(payload) }),
     fc.record({ v, t: fc.constant('ack' as const), seq: nat }),
     fc.record({
       v,
@@ -431,9 +475,10 @@ describe('decodeFrame contract (property-based)', () => {
           expect(jsonEqual(outcome.frame, frame)).toBe(true);
         } else if (m.kind === 'delete' && target) {
           const [top, inner] = target;
-          if (top === 'tp') {
+          if (top === 'tp' || top === 'rev') {
+            // Optional fields: a frame without them is still valid.
             if (!outcome.ok) throw outcome.error;
-            expect('tp' in outcome.frame).toBe(false);
+            expect(top in outcome.frame).toBe(false);
           } else if (top === 'p' && inner !== undefined) {
             expect(outcome.ok).toBe(true); // payload contents are the app's business
           } else {

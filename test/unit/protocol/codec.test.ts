@@ -2,8 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { LinkwatchError, ProtocolError } from '../../../src/errors.js';
 import { CloseCode, clampReason } from '../../../src/protocol/close-codes.js';
 import {
+  BATCH_ENVELOPE_BYTES,
+  BATCH_SEPARATOR_BYTES,
   DEFAULT_MAX_FRAME_BYTES,
+  dataFrameOf,
   decodeFrame,
+  encodeBatch,
+  encodeBatchItem,
   encodeDataFrame,
   encodeFrame,
   validateFrame,
@@ -103,6 +108,49 @@ describe('encodeDataFrame', () => {
         encodeFrame({ v: 1, t: 'data', seq: 7, p, tp: TRACEPARENT }),
       );
     }
+  });
+});
+
+describe('encodeBatch', () => {
+  it('writes byte for byte what encodeFrame writes for the same batch frame', () => {
+    const items = [
+      encodeBatchItem(3, '{"a":1}', TRACEPARENT),
+      encodeBatchItem(4, '"x"'),
+      encodeBatchItem(9, 'null'),
+    ];
+    const expected = encodeFrame({
+      v: 1,
+      t: 'batch',
+      m: [
+        { seq: 3, p: { a: 1 }, tp: TRACEPARENT },
+        { seq: 4, p: 'x' },
+        { seq: 9, p: null },
+      ],
+    });
+    expect(encodeBatch(items)).toBe(expected);
+    expect(Buffer.byteLength(expected)).toBe(
+      items.reduce((n, i) => n + Buffer.byteLength(i), 0) +
+        (items.length - 1) * BATCH_SEPARATOR_BYTES +
+        BATCH_ENVELOPE_BYTES,
+    );
+    expect(decodeFrame(expected, false, MAX)).toEqual({
+      v: 1,
+      t: 'batch',
+      m: [
+        { seq: 3, p: { a: 1 }, tp: TRACEPARENT },
+        { seq: 4, p: 'x' },
+        { seq: 9, p: null },
+      ],
+    });
+  });
+
+  it('turns one item into the data frame encodeDataFrame writes', () => {
+    expect(dataFrameOf(encodeBatchItem(5, '[1]', TRACEPARENT))).toBe(encodeDataFrame(5, '[1]', TRACEPARENT));
+  });
+
+  it('strips unknown fields inside batch items', () => {
+    const frame = decodeFrame('{"v":1,"t":"batch","m":[{"seq":1,"p":1,"x":2}]}', false, MAX);
+    expect(frame).toEqual({ v: 1, t: 'batch', m: [{ seq: 1, p: 1 }] });
   });
 });
 
@@ -260,9 +308,62 @@ describe('frame validation', () => {
       'hello.stream too long',
       'hello',
       { stream: 's'.repeat(65) },
-      'hello.stream must be a string of at most 64',
+      'hello.stream must be 1-64 chars of [A-Za-z0-9_-]',
     ],
-    ['hello.peerStream null', 'hello', { peerStream: null }, 'hello.peerStream must be a string'],
+    ['hello.peerStream null', 'hello', { peerStream: null }, 'hello.peerStream must be 1-64 chars'],
+    ['hello.stream empty', 'hello', { stream: '' }, 'hello.stream must be 1-64 chars of [A-Za-z0-9_-]'],
+    [
+      'hello.stream with a newline (journal injection)',
+      'hello',
+      { stream: 'a\nw2 s2 999' },
+      'hello.stream must be 1-64 chars of [A-Za-z0-9_-]',
+    ],
+    ['hello.stream with a space', 'hello', { stream: 'a b' }, 'hello.stream must be 1-64 chars'],
+    ['hello.peerStream with a newline', 'hello', { peerStream: 'x\ny' }, 'hello.peerStream must be 1-64'],
+    ['welcome.stream with a newline', 'welcome', { stream: 'x\r\n' }, 'welcome.stream must be 1-64'],
+    ['welcome.stream empty', 'welcome', { stream: '' }, 'welcome.stream must be 1-64'],
+    ['hello.rev zero', 'hello', { rev: 0 }, 'hello.rev must be positive'],
+    ['welcome.rev a string', 'welcome', { rev: '2' }, 'welcome.rev must be a non-negative safe integer'],
+    ['batch.m missing', 'batch', { m: undefined }, 'batch.m must be a non-empty array'],
+    ['batch.m empty', 'batch', { m: [] }, 'batch.m must be a non-empty array'],
+    ['batch.m an object', 'batch', { m: { seq: 1, p: 1 } }, 'batch.m must be a non-empty array'],
+    ['batch.m with a null item', 'batch', { m: [null] }, 'batch.m items must be objects'],
+    ['batch.m item seq 0', 'batch', { m: [{ seq: 0, p: 1 }] }, 'batch.m[].seq must be positive'],
+    ['batch.m item without p', 'batch', { m: [{ seq: 1 }] }, 'batch.m[].p is missing'],
+    [
+      'batch.m item with a bad traceparent',
+      'batch',
+      { m: [{ seq: 1, p: 1, tp: 'x' }] },
+      'batch.m[].tp must be a W3C traceparent',
+    ],
+    [
+      'batch.m seqs repeating',
+      'batch',
+      {
+        m: [
+          { seq: 2, p: 1 },
+          { seq: 2, p: 1 },
+        ],
+      },
+      'batch.m seqs must strictly increase',
+    ],
+    [
+      'batch.m seqs going down',
+      'batch',
+      {
+        m: [
+          { seq: 3, p: 1 },
+          { seq: 2, p: 1 },
+        ],
+      },
+      'batch.m seqs must strictly increase',
+    ],
+    [
+      'batch.m item payload too deep',
+      'batch',
+      { m: [{ seq: 1, p: JSON.parse(`${'['.repeat(70)}${']'.repeat(70)}`) }] },
+      'batch.m[].p nests deeper than 64',
+    ],
     [
       'hello.processed negative',
       'hello',

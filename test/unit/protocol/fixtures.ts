@@ -14,6 +14,7 @@ export const VALID_FRAMES: Record<FrameType, Frame> = {
     peerStream: '',
     processed: 0,
     window: 64,
+    rev: 2,
   },
   welcome: {
     v: 1,
@@ -26,8 +27,18 @@ export const VALID_FRAMES: Record<FrameType, Frame> = {
     heartbeatMisses: 3,
     window: 64,
     maxFrameBytes: 1024 * 1024,
+    rev: 2,
   },
   data: { v: 1, t: 'data', seq: 7, tp: TRACEPARENT, p: { a: [1, 'x', null, true, { b: 2.5 }] } },
+  batch: {
+    v: 1,
+    t: 'batch',
+    m: [
+      { seq: 8, tp: TRACEPARENT, p: { a: 1 } },
+      { seq: 9, p: 'x' },
+      { seq: 12, p: [null, true] },
+    ],
+  },
   ack: { v: 1, t: 'ack', seq: 0 },
   hb: {
     v: 1,
@@ -42,7 +53,7 @@ export const VALID_FRAMES: Record<FrameType, Frame> = {
 
 /** The fields validateFrame keeps, per type; anything else must be stripped. */
 export const KNOWN_FIELDS: Record<FrameType, readonly string[]> = {
-  hello: ['v', 't', 'workerId', 'stream', 'peerStream', 'processed', 'window'],
+  hello: ['v', 't', 'workerId', 'stream', 'peerStream', 'processed', 'window', 'rev'],
   welcome: [
     'v',
     't',
@@ -54,8 +65,10 @@ export const KNOWN_FIELDS: Record<FrameType, readonly string[]> = {
     'heartbeatMisses',
     'window',
     'maxFrameBytes',
+    'rev',
   ],
   data: ['v', 't', 'seq', 'tp', 'p'],
+  batch: ['v', 't', 'm'],
   ack: ['v', 't', 'seq'],
   hb: ['v', 't', 'id', 'ts', 'progress'],
   'hb-ack': ['v', 't', 'id', 'ts'],

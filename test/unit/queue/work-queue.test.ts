@@ -428,3 +428,69 @@ describe('WorkQueue: idle and close', () => {
     }
   });
 });
+
+describe('WorkQueue: cost per item', () => {
+  it('arms one deadline timer per concurrency slot, not one per item', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval'] });
+    try {
+      let handled = 0;
+      const { q } = setup({ handler: () => void handled++, concurrency: 2, capacity: 1000 });
+      for (let seq = 1; seq <= 1000; seq++) q.add(msg(seq), undefined);
+      await vi.waitFor(() => expect(handled).toBe(1000));
+      expect(vi.getTimerCount()).toBeLessThanOrEqual(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('re-arms a slot deadline for the running item, so a later item still gets its full deadline', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      const g = gated();
+      const { q, settled, settledOf } = setup({
+        handler: (m, ctx) => (m.seq === 1 ? undefined : g.handler(m, ctx)),
+        timeoutMs: 150,
+      });
+      q.add(msg(1), undefined); // arms the slot's timer for t = 150
+      await settledOf(1);
+      vi.advanceTimersByTime(100);
+      q.add(msg(2), undefined); // starts at t = 100: due at t = 250
+      await g.started(2);
+      vi.advanceTimersByTime(60); // the slot timer fires at t = 150 and re-arms
+      expect(settled.map((s) => s.seq)).toEqual([1]);
+      vi.advanceTimersByTime(100);
+      const s2 = await settledOf(2);
+      expect(s2.error?.code).toBe('LW_ERR_HANDLER_TIMEOUT');
+      expect(s2.durationMs).toBeGreaterThanOrEqual(149);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('starts nothing inside add(): a whole frame of items is queued before the first handler runs', async () => {
+    const order: string[] = [];
+    const { q, settledOf } = setup({ handler: (m) => void order.push(`run ${m.seq}`) });
+    for (let seq = 1; seq <= 3; seq++) {
+      q.add(msg(seq), undefined);
+      order.push(`added ${seq}`);
+    }
+    await settledOf(3);
+    expect(order).toEqual(['added 1', 'added 2', 'added 3', 'run 1', 'run 2', 'run 3']);
+  });
+
+  it('hands each item’s tag back to onSettled', async () => {
+    const tags: unknown[] = [];
+    const q = new WorkQueue({
+      handler: () => {},
+      concurrency: 1,
+      capacity: 10,
+      timeoutMs: 1000,
+      onSettled: (_m, _d, _e, tag) => tags.push(tag),
+    });
+    queues.push(q);
+    const a = { inbox: 'a' };
+    q.add(msg(1), undefined, a);
+    q.add(msg(2), undefined);
+    await vi.waitFor(() => expect(tags).toEqual([a, undefined]));
+  });
+});

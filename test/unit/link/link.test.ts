@@ -1,0 +1,352 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type LinkEvent, LinkEvents } from '../../../src/link/events.js';
+import { HEARTBEAT_FLOOD_LIMIT, Link, type LinkDown, type LinkSettings } from '../../../src/link/link.js';
+import { Session } from '../../../src/link/session.js';
+import type { Transport } from '../../../src/link/transport.js';
+import { CloseCode } from '../../../src/protocol/close-codes.js';
+import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, encodeFrame } from '../../../src/protocol/codec.js';
+import type { Frame } from '../../../src/protocol/frames.js';
+import type { Message } from '../../../src/queue/work-queue.js';
+
+/*
+ * The Link's send pump and receive path against a fake transport (no I/O):
+ * what it writes, frame by frame, and what it does with what it reads.
+ */
+
+const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
+/** Records every frame written; `buffered` is what the test says the socket holds. */
+class FakeTransport implements Transport {
+  frames: Frame[] = [];
+  sizes: number[] = [];
+  buffered = 0;
+  /** When set, every write adds its bytes to `buffered` (a peer that never reads). */
+  growOnSend = false;
+  closed: { code: number; reason: string } | undefined;
+  terminated = false;
+  get bufferedAmount(): number {
+    return this.buffered;
+  }
+  send(data: string, written?: (err?: Error) => void): void {
+    this.frames.push(decodeFrame(data, false, 64 * 1024 * 1024));
+    this.sizes.push(Buffer.byteLength(data));
+    if (this.growOnSend) this.buffered += Buffer.byteLength(data);
+    written?.();
+  }
+  close(code: number, reason: string): void {
+    this.closed = { code, reason };
+  }
+  terminate(): void {
+    this.terminated = true;
+  }
+  data(): Frame[] {
+    return this.frames.filter((f) => f.t === 'data' || f.t === 'batch');
+  }
+}
+
+const links: Link[] = [];
+afterEach(() => {
+  for (const l of links.splice(0)) l.teardown(new Error('test over') as never, { closeCode: undefined });
+  vi.useRealTimers();
+});
+
+function setup(settings: Partial<LinkSettings> = {}, handler: (m: Message) => void = () => {}) {
+  const events = new LinkEvents();
+  const seen: LinkEvent[] = [];
+  events.subscribe((e) => seen.push(e));
+  const session = new Session({
+    side: 'worker',
+    workerId: 'w1',
+    events,
+    handler,
+    hooks: {},
+    outbox: { maxMessages: 10_000, maxBytes: 64 * 1024 * 1024, policy: 'block' },
+    queue: { concurrency: 1, capacity: 100, timeoutMs: 10_000 },
+    maxFrameBytes: settings.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+  });
+  session.bindPeerStream('peer-stream');
+  const transport = new FakeTransport();
+  const downs: LinkDown[] = [];
+  const link = new Link(
+    transport,
+    session,
+    {
+      heartbeatIntervalMs: 1000,
+      heartbeatMisses: 3,
+      sendWindow: 1000,
+      receiveWindow: 100,
+      maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+      ackDelayMs: 20,
+      ackBatch: 64,
+      highWatermarkBytes: 1024 * 1024,
+      sendStallTimeoutMs: 10_000,
+      batch: true,
+      ...settings,
+    },
+    (d) => downs.push(d),
+  );
+  links.push(link);
+  return { session, transport, link, downs, seen };
+}
+
+/** Lets process.nextTick (the pump) and promise callbacks run. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('Link: batching on send', () => {
+  it('writes the messages sent in one tick as one batch frame, each with its own seq and traceparent', async () => {
+    const { session, transport, link } = setup();
+    link.start(0);
+    const sends = [session.send({ a: 1 }, TP), session.send('two'), session.send([3], TP)];
+    await Promise.all(sends);
+    await turn();
+    expect(transport.data()).toEqual([
+      {
+        v: 1,
+        t: 'batch',
+        m: [
+          { seq: 1, p: { a: 1 }, tp: TP },
+          { seq: 2, p: 'two' },
+          { seq: 3, p: [3], tp: TP },
+        ],
+      },
+    ]);
+    expect(session.counters.sent).toBe(3);
+  });
+
+  it('writes a lone message as a plain data frame in the same turn, without a timer', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval'] });
+    const { session, transport, link } = setup();
+    link.start(0);
+    await session.send({ only: true }, TP);
+    await turn();
+    expect(transport.data()).toEqual([{ v: 1, t: 'data', seq: 1, p: { only: true }, tp: TP }]);
+  });
+
+  it('never puts more than the send window in flight, batch or not', async () => {
+    const { session, transport, link } = setup({ sendWindow: 3 });
+    link.start(0);
+    await Promise.all(Array.from({ length: 8 }, (_, i) => session.send(i)));
+    await turn();
+    expect(transport.data().map(seqsOf)).toEqual([[1, 2, 3]]);
+    link.receive(Buffer.from(encodeFrame({ v: 1, t: 'ack', seq: 2 })), false);
+    expect(transport.data().map(seqsOf)).toEqual([
+      [1, 2, 3],
+      [4, 5],
+    ]);
+    link.receive(Buffer.from(encodeFrame({ v: 1, t: 'ack', seq: 5 })), false);
+    expect(transport.data().map(seqsOf)).toEqual([
+      [1, 2, 3],
+      [4, 5],
+      [6, 7, 8],
+    ]);
+    expect(session.outbox.inFlight).toBe(3);
+  });
+
+  it('keeps every batch frame within maxFrameBytes, and still sends a message that only fits alone', async () => {
+    const max = 4096;
+    const { session, transport, link } = setup({ maxFrameBytes: max });
+    link.start(0);
+    const sizes = [100, 900, 1500, 4000, 100, 2000, 2000, 2000, 50];
+    await Promise.all(sizes.map((n) => session.send('x'.repeat(n))));
+    await turn();
+    expect(transport.data().flatMap(seqsOf)).toEqual(sizes.map((_, i) => i + 1));
+    for (const size of transport.sizes) expect(size).toBeLessThanOrEqual(max);
+    // The 4,000-byte message filled a frame of its own.
+    expect(transport.data().map(seqsOf)).toContainEqual([4]);
+  });
+
+  it('writes one data frame per message to a revision-1 peer (batch off)', async () => {
+    const { session, transport, link } = setup({ batch: false });
+    link.start(0);
+    await Promise.all([session.send(1), session.send(2), session.send(3)]);
+    await turn();
+    expect(transport.data().map((f) => f.t)).toEqual(['data', 'data', 'data']);
+  });
+
+  it('emits one data-sent event per message of a batch', async () => {
+    const first = setup();
+    first.link.start(0);
+    await Promise.all([first.session.send(1), first.session.send(2)]);
+    await turn();
+    const sent = first.seen.filter((e) => e.type === 'data-sent');
+    expect(sent.map((e) => e.type === 'data-sent' && [e.seq, e.replay])).toEqual([
+      [1, false],
+      [2, false],
+    ]);
+  });
+});
+
+describe('Link: batching on receive', () => {
+  it('hands each item of a batch to the queue with its seq and traceparent, and emits per-message events', async () => {
+    const handled: number[] = [];
+    const { link, seen } = setup({}, (m) => void handled.push(m.seq));
+    link.start(0);
+    link.receive(
+      Buffer.from(
+        encodeFrame({
+          v: 1,
+          t: 'batch',
+          m: [
+            { seq: 1, p: 'a', tp: TP },
+            { seq: 2, p: 'b' },
+          ],
+        }),
+      ),
+      false,
+    );
+    await vi.waitFor(() => expect(handled).toEqual([1, 2]));
+    const enqueued = seen.filter((e) => e.type === 'queue-enqueued');
+    expect(enqueued.map((e) => e.type === 'queue-enqueued' && [e.seq, e.traceparent])).toEqual([
+      [1, TP],
+      [2, undefined],
+    ]);
+    expect(
+      seen.filter((e) => e.type === 'data-received').map((e) => e.type === 'data-received' && e.seq),
+    ).toEqual([1, 2]);
+  });
+
+  it('drops the duplicates of a replayed batch and accepts the rest', async () => {
+    const handled: number[] = [];
+    const { link, session } = setup({}, (m) => void handled.push(m.seq));
+    link.start(0);
+    const batch = (seqs: number[]) =>
+      Buffer.from(encodeFrame({ v: 1, t: 'batch', m: seqs.map((seq) => ({ seq, p: seq })) }));
+    link.receive(batch([1, 2, 3]), false);
+    link.receive(batch([2, 3, 4, 5]), false);
+    await vi.waitFor(() => expect(handled).toEqual([1, 2, 3, 4, 5]));
+    expect(session.counters.duplicates).toBe(2);
+    expect(session.counters.received).toBe(5);
+  });
+
+  it('a batch that breaks the receive window closes 1008, and the breaking message is not counted as received', () => {
+    const { link, session, transport, downs } = setup({ receiveWindow: 3 });
+    link.start(0);
+    link.receive(
+      Buffer.from(encodeFrame({ v: 1, t: 'batch', m: [1, 2, 3, 4].map((seq) => ({ seq, p: seq })) })),
+      false,
+    );
+    expect(downs[0]?.error.code).toBe('LW_ERR_WINDOW_EXCEEDED');
+    expect(transport.closed?.code).toBe(CloseCode.policyViolation);
+    expect(session.counters.received).toBe(3);
+    expect(session.inbox.lastAccepted).toBe(3);
+  });
+});
+
+describe('Link: acks beyond what was sent (issue 7 item 11)', () => {
+  it('start() with a peer processed above anything ever sent closes 1002 and releases nothing', async () => {
+    const { session, transport, link, downs } = setup();
+    await Promise.all([session.send(1), session.send(2), session.send(3)]);
+    expect(link.start(1104)).toBe(0);
+    expect(downs[0]?.error.code).toBe('LW_ERR_PROTOCOL');
+    expect(transport.closed?.code).toBe(CloseCode.protocolError);
+    expect(session.outbox.size).toBe(3);
+    expect(session.counters.acked).toBe(0);
+  });
+
+  it('an ack above the highest seq written (but below the highest queued) closes 1002 and releases nothing', async () => {
+    const { session, transport, link, downs } = setup({ sendWindow: 2 });
+    link.start(0);
+    await Promise.all([1, 2, 3, 4, 5].map((i) => session.send(i)));
+    await turn();
+    expect(session.outbox.maxSent).toBe(2);
+    link.receive(Buffer.from(encodeFrame({ v: 1, t: 'ack', seq: 4 })), false);
+    expect(downs[0]?.error.code).toBe('LW_ERR_PROTOCOL');
+    expect(transport.closed?.code).toBe(CloseCode.protocolError);
+    expect(session.outbox.size).toBe(5);
+    expect(session.counters.acked).toBe(0);
+  });
+});
+
+describe('Link: control frames (issue 7 item 7)', () => {
+  const hb = (id: number) =>
+    Buffer.from(
+      encodeFrame({
+        v: 1,
+        t: 'hb',
+        id,
+        ts: Date.now(),
+        progress: { sent: 0, acked: 0, processed: 0, depth: 0 },
+      }),
+    );
+
+  it('closes with 4004 when the peer sends more heartbeats than were due, plus the flood limit', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'performance'] });
+    const { link, transport, downs } = setup({ heartbeatIntervalMs: 1000 });
+    link.start(0);
+    for (let id = 1; id <= HEARTBEAT_FLOOD_LIMIT + 5; id++) link.receive(hb(id), false);
+    expect(downs[0]?.error.code).toBe('LW_ERR_TOO_MANY_HEARTBEATS');
+    expect(transport.closed?.code).toBe(CloseCode.tooManyHeartbeats);
+    // One was due at the start, then the limit: the rest got no answer.
+    expect(transport.frames.filter((f) => f.t === 'hb-ack')).toHaveLength(HEARTBEAT_FLOOD_LIMIT + 1);
+  });
+
+  it('heartbeats that queued behind data and arrive all at once are not a flood', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'performance'] });
+    const { link, downs } = setup({ heartbeatIntervalMs: 100, heartbeatMisses: 1000 });
+    link.start(0);
+    vi.advanceTimersByTime(100 * 40);
+    for (let id = 1; id <= 41; id++) link.receive(hb(id), false);
+    expect(downs).toEqual([]);
+  });
+
+  it('a peer heartbeating at twice the agreed rate is caught once its surplus passes the limit', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'performance'] });
+    const { link, downs } = setup({ heartbeatIntervalMs: 100, heartbeatMisses: 1000 });
+    link.start(0);
+    let id = 0;
+    for (let i = 0; i < 100 && downs.length === 0; i++) {
+      link.receive(hb(++id), false);
+      vi.advanceTimersByTime(50);
+    }
+    expect(downs[0]?.error.code).toBe('LW_ERR_TOO_MANY_HEARTBEATS');
+    expect(id).toBeGreaterThan(2 * HEARTBEAT_FLOOD_LIMIT - 2);
+    expect(id).toBeLessThan(2 * HEARTBEAT_FLOOD_LIMIT + 6);
+  });
+
+  it('answers heartbeats at the agreed pace for as long as they come', () => {
+    vi.useFakeTimers();
+    const { link, downs } = setup({ heartbeatIntervalMs: 100, heartbeatMisses: 1000 });
+    link.start(0);
+    for (let id = 1; id <= 50; id++) {
+      link.receive(hb(id), false);
+      vi.advanceTimersByTime(100);
+    }
+    expect(downs).toEqual([]);
+  });
+
+  it('hb-acks written to a socket that never drains arm the send deadline: the link goes after sendStallTimeoutMs', () => {
+    vi.useFakeTimers();
+    const { link, transport, downs } = setup({
+      heartbeatIntervalMs: 10,
+      heartbeatMisses: 1_000_000,
+      highWatermarkBytes: 200,
+      sendStallTimeoutMs: 500,
+    });
+    link.start(0);
+    transport.growOnSend = true;
+    let id = 0;
+    while (downs.length === 0 && id < 10_000) {
+      link.receive(hb(++id), false);
+      vi.advanceTimersByTime(10);
+    }
+    expect(downs[0]?.error.code).toBe('LW_ERR_TRANSPORT_STALLED');
+    expect(transport.terminated).toBe(true);
+    // Over the watermark after a few frames, then the 500 ms deadline: about 50 more intervals, not unbounded.
+    expect(id).toBeLessThan(80);
+  });
+
+  it('a control frame that takes the buffer past the hard bound ends the link at once', () => {
+    const { link, transport, downs } = setup({ highWatermarkBytes: 100, maxFrameBytes: 1024 });
+    link.start(0);
+    transport.buffered = 2 * 100 + 1024 + 1;
+    link.receive(hb(1), false);
+    expect(downs[0]?.error.code).toBe('LW_ERR_TRANSPORT_STALLED');
+    expect(transport.terminated).toBe(true);
+  });
+});
+
+function seqsOf(f: Frame): number[] {
+  if (f.t === 'batch') return f.m.map((i) => i.seq);
+  if (f.t === 'data') return [f.seq];
+  return [];
+}
