@@ -8,16 +8,8 @@ import { Hub, Worker } from '../dist/index.js';
 
 export const TOKEN = 'bench-token-0123456789';
 export const WORKER_ID = 'w1';
+export { payloadOf } from './payload.js';
 export { sleep };
-
-/**
- * A JSON payload whose encoded data frame (`{"v":1,"t":"data","seq":N,"p":…}`)
- * is close to `bytes`; the raw-ws baselines send the same object.
- */
-export function payloadOf(bytes) {
-  const envelope = 45;
-  return { pad: 'x'.repeat(Math.max(0, bytes - envelope)) };
-}
 
 export async function startHub(handler, options = {}) {
   const hub = new Hub({

@@ -1,42 +1,32 @@
 /**
- * Where the time goes on the throughput path: runs one throughput variant
- * under `--cpu-prof` and prints self time by function and by module.
+ * Where the time goes on the throughput path: runs the cross-process
+ * throughput measurement of one variant with the receiving (`--side=server`,
+ * our hub) or sending (`--side=client`, our worker) process under
+ * `--cpu-prof`, and prints self time by module and by function.
  *
- *   npm run build && node bench/profile.js [--bytes=64] [--messages=40000] [--variant=ours|raw|raw+acks]
+ *   npm run build && node bench/profile.js [--bytes=64] [--seconds=3] [--variant=ours] [--side=server|client]
  *
  * The profile file stays in the printed temp directory for Chrome DevTools.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { measurePair } from './pair.js';
+import { VARIANTS } from './variants.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 function options(argv) {
-  const o = { bytes: 64, messages: 40_000, variant: 'ours', child: false };
+  const o = { bytes: 64, seconds: 3, variant: 'ours', side: 'server' };
   for (const a of argv) {
     const [k, v] = a.replace(/^--/, '').split('=');
-    if (k === 'child') o.child = true;
-    else if (k === 'bytes' || k === 'messages') o[k] = Number(v);
-    else if (k === 'variant' && ['ours', 'raw', 'raw+acks'].includes(v)) o.variant = v;
+    if (k === 'bytes' || k === 'seconds') o[k] = Number(v);
+    else if (k === 'variant' && v in VARIANTS && !VARIANTS[v].broker) o.variant = v;
+    else if (k === 'side' && (v === 'server' || v === 'client')) o.side = v;
     else throw new Error(`unknown option ${a}`);
   }
   return o;
-}
-
-async function child(o) {
-  const { measureOurs, measureRaw } = await import('./throughput.js');
-  const measure = (messages) =>
-    o.variant === 'ours'
-      ? measureOurs({ bytes: o.bytes, messages })
-      : measureRaw({ bytes: o.bytes, messages, acks: o.variant === 'raw+acks' });
-  await measure(Math.round(o.messages / 4));
-  for (let i = 0; i < 3; i++) {
-    const m = await measure(o.messages);
-    console.log(`  ${Math.round(m.msgsPerSec)} msg/s, ${m.cpuUsPerMsg.toFixed(1)} µs CPU/msg`);
-  }
 }
 
 /** Self time per node id, from the sample stream. */
@@ -84,21 +74,19 @@ function analyse(file) {
 }
 
 const o = options(process.argv.slice(2));
-if (o.child) {
-  await child(o);
-} else {
-  const dir = mkdtempSync(join(tmpdir(), 'linkwatch-prof-'));
-  console.log(`profiling ${o.variant}, ${o.bytes} B × ${o.messages} (profile in ${dir})`);
-  const args = [
-    '--expose-gc',
-    '--cpu-prof',
-    `--cpu-prof-dir=${dir}`,
-    fileURLToPath(import.meta.url),
-    '--child',
-  ];
-  args.push(`--bytes=${o.bytes}`, `--messages=${o.messages}`, `--variant=${o.variant}`);
-  const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
-  if (r.status !== 0) process.exit(r.status ?? 1);
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-  analyse(join(dir, file));
-}
+const dir = mkdtempSync(join(tmpdir(), 'linkwatch-prof-'));
+console.log(`profiling the ${o.side} of ${o.variant}, ${o.bytes} B for ${o.seconds} s (profile in ${dir})`);
+const prof = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+const m = await measurePair(
+  { ...VARIANTS[o.variant], [o.side === 'server' ? 'serverExecArgv' : 'clientExecArgv']: prof },
+  {
+    warmup: { type: 'flood', bytes: o.bytes, durationMs: 300 },
+    run: { type: 'flood', bytes: o.bytes, durationMs: o.seconds * 1000 },
+  },
+);
+console.log(
+  `  ${Math.round(m.msgsPerSec)} msg/s; CPU µs/msg: sender ${m.clientCpuUsPerMsg.toFixed(1)}, receiver ${m.serverCpuUsPerMsg.toFixed(1)}`,
+);
+const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+if (!file) throw new Error(`no profile written in ${dir}`);
+analyse(join(dir, file));

@@ -1,7 +1,8 @@
 /**
- * The baselines: a plain `ws` server and client doing the least that still
- * compares with a linkwatch link. One JSON text frame per message, in the
- * same shape and size as our data frames, parsed by the server.
+ * The raw `ws` baselines, as a server half and a client half so each can run
+ * in its own process. One JSON text frame per message, in the same shape and
+ * size as our data frames (`{"v":1,"t":"data","seq":N,"p":…}`), parsed by the
+ * server.
  *
  * - `raw`: fire and forget; the client only respects the same 1 MiB socket
  *   high watermark our link uses, so nothing buffers without bound.
@@ -13,16 +14,14 @@
 import { WebSocket, WebSocketServer } from 'ws';
 
 const HIGH_WATERMARK_BYTES = 1024 * 1024;
+const ACK_DEFAULTS = { window: 1000, ackBatch: 64, ackDelayMs: 20 };
 
 /**
- * Starts a server and a connected client. `onMessage(frame)` runs for each
- * parsed frame on the server. Returns `{ send(payload), acked, sent, stop() }`;
- * `send` returns undefined or, when the client must wait, a promise.
+ * A server on 127.0.0.1, port 0. `onMessage(payload)` runs for each parsed
+ * frame. With `acks`, it acks cumulatively. Returns `{ url, stop() }`.
  */
-export async function startRawPair(
-  onMessage,
-  { acks = false, window = 1000, ackBatch = 64, ackDelayMs = 20 } = {},
-) {
+export async function startRawServer(onMessage, { acks = false, ...o } = {}) {
+  const { window, ackBatch, ackDelayMs } = { ...ACK_DEFAULTS, ...o };
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
   await new Promise((resolve, reject) => {
     wss.once('listening', resolve);
@@ -41,7 +40,7 @@ export async function startRawPair(
     };
     ws.on('message', (data) => {
       const frame = JSON.parse(data.toString());
-      onMessage(frame);
+      onMessage(frame.p);
       received = frame.seq;
       if (!acks) return;
       if (received - lastAck >= Math.min(ackBatch, window >> 1)) sendAck();
@@ -50,7 +49,23 @@ export async function startRawPair(
     ws.on('close', () => clearTimeout(timer));
   });
   const { port } = wss.address();
-  const ws = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    async stop() {
+      for (const c of wss.clients) c.terminate();
+      await new Promise((resolve) => wss.close(resolve));
+    },
+  };
+}
+
+/**
+ * A connected client. `send(payload)` returns undefined or, when the client
+ * must wait (socket watermark, or the ack window with `acks`), a promise.
+ * `drain()` resolves once every frame is written (and, with `acks`, acked).
+ */
+export async function connectRawClient(url, { acks = false, ...o } = {}) {
+  const { window } = { ...ACK_DEFAULTS, ...o };
+  const ws = new WebSocket(url, { perMessageDeflate: false });
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);
@@ -59,11 +74,11 @@ export async function startRawPair(
 
   let seq = 0;
   let acked = 0;
-  // Resolves the producer waiting for the window to open, if any.
+  // Resolves the producer waiting for the window to open (or the drain waiting for the last ack).
   let wake;
   ws.on('message', (data) => {
     acked = JSON.parse(data.toString()).seq;
-    if (wake && seq - acked < window) {
+    if (wake && (seq - acked < window || acked === seq)) {
       const w = wake;
       wake = undefined;
       w();
@@ -79,12 +94,6 @@ export async function startRawPair(
   };
 
   return {
-    get sent() {
-      return seq;
-    },
-    get acked() {
-      return acked;
-    },
     send(payload) {
       if (acks && seq - acked >= window) {
         return new Promise((resolve) => {
@@ -93,10 +102,16 @@ export async function startRawPair(
       }
       return write(JSON.stringify({ v: 1, t: 'data', seq: ++seq, p: payload }));
     },
+    async drain() {
+      while (ws.bufferedAmount > 0) await new Promise((r) => setTimeout(r, 1));
+      while (acks && acked < seq) {
+        await new Promise((resolve) => {
+          wake = resolve;
+        });
+      }
+    },
     async stop() {
       ws.terminate();
-      for (const c of wss.clients) c.terminate();
-      await new Promise((resolve) => wss.close(resolve));
     },
   };
 }

@@ -1,57 +1,100 @@
 /**
  * The benchmark runner behind `npm run bench` (which builds first).
  *
- *   node bench/run.js [--quick] [--rounds=N] [--only=throughput,latency,...]
+ *   node bench/run.js [--quick] [--rounds=N] [--only=throughput,latency,...] [--variants=ours,raw,...]
  *
- * Each benchmark runs in a child process of its own with --expose-gc. A full
- * run writes bench/results/latest.json, latest.md and a dated copy, and
- * refreshes the results block of bench/README.md; a quick or partial run
- * writes bench/results/partial.{json,md}.tmp instead, so it never replaces
- * the committed numbers.
+ * Each benchmark runs in a child process of its own with --expose-gc
+ * (bench/child.js). Throughput, latency and telemetry coordinate from there
+ * a sender and a receiver in two more processes (bench/pair.js); memory and
+ * reconnect run hub and worker inside that child. A full run writes
+ * bench/results/latest.json, latest.md and a dated copy, and refreshes the
+ * results block of bench/README.md; a quick or partial run writes
+ * bench/results/partial.{json,md}.tmp instead, so it never replaces the
+ * committed numbers.
+ *
+ * `--only=fleet` runs the fleet benchmark, bench/fleet.js (owned separately,
+ * a script that writes its own bench/results/fleet-latest.*), when that file
+ * exists: as `node bench/fleet.js ARGS` under `ulimit -n 20000`, where ARGS
+ * are whatever follows `--` (`node bench/run.js --only=fleet -- --sizes=1000`).
+ * It is not part of the default run.
  */
-import { execFileSync, fork } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { VARIANTS } from './variants.js';
 
 const BENCHMARKS = ['throughput', 'latency', 'telemetry', 'memory', 'reconnect'];
+/** Run only when named in --only. */
+const OPTIONAL = ['fleet'];
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const resultsDir = join(here, 'results');
 
 function parseArgs(argv) {
-  const args = { quick: false, rounds: undefined, only: BENCHMARKS };
+  const args = { quick: false, rounds: undefined, only: BENCHMARKS, fleetArgs: [] };
+  const dashes = argv.indexOf('--');
+  if (dashes >= 0) {
+    args.fleetArgs = argv.slice(dashes + 1);
+    argv = argv.slice(0, dashes);
+  }
   for (const a of argv) {
     if (a === '--quick') args.quick = true;
     else if (a.startsWith('--rounds=')) args.rounds = Number(a.slice('--rounds='.length));
     else if (a.startsWith('--only=')) args.only = a.slice('--only='.length).split(',');
+    else if (a.startsWith('--variants=')) args.variants = a.slice('--variants='.length).split(',');
     else if (a.startsWith('--memory-seconds='))
       args.memorySeconds = Number(a.slice('--memory-seconds='.length));
     else if (a === '--help' || a === '-h') {
       console.log(
-        `node bench/run.js [--quick] [--rounds=N] [--only=${BENCHMARKS.join(',')}] [--memory-seconds=S]`,
+        `node bench/run.js [--quick] [--rounds=N] [--only=${[...BENCHMARKS, ...OPTIONAL].join(',')}] ` +
+          `[--variants=${Object.keys(VARIANTS).join(',')}] [--memory-seconds=S]`,
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}; try --help`);
   }
   for (const name of args.only) {
-    if (!BENCHMARKS.includes(name))
-      throw new Error(`unknown benchmark ${name}; one of ${BENCHMARKS.join(', ')}`);
+    if (!BENCHMARKS.includes(name) && !OPTIONAL.includes(name))
+      throw new Error(`unknown benchmark ${name}; one of ${[...BENCHMARKS, ...OPTIONAL].join(', ')}`);
   }
+  for (const v of args.variants ?? []) {
+    if (!(v in VARIANTS)) throw new Error(`unknown variant ${v}; one of ${Object.keys(VARIANTS).join(', ')}`);
+  }
+  if (args.variants && !args.variants.includes('ours')) args.variants.unshift('ours');
   if (args.rounds !== undefined && !(Number.isInteger(args.rounds) && args.rounds >= 1)) {
     throw new Error(`--rounds must be a positive integer, got ${args.rounds}`);
   }
-  args.rounds ??= args.quick ? 3 : 5;
+  // Seven rounds by default: on a shared machine the median of five still moves with one bad round.
+  args.rounds ??= args.quick ? 3 : 7;
   return args;
+}
+
+/** The fleet benchmark, as its own script; it opens thousands of sockets, so the descriptor limit goes up first. */
+function runFleet(fleetArgs) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'sh',
+      [
+        '-c',
+        'ulimit -n 20000 2>/dev/null; exec "$0" "$@"',
+        process.execPath,
+        join(here, 'fleet.js'),
+        ...fleetArgs,
+      ],
+      { cwd: root, stdio: 'inherit' },
+    );
+    child.on('exit', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(`bench/fleet.js exited with ${signal ?? code}`));
+    });
+  });
 }
 
 function runChild(name, options) {
   return new Promise((resolve, reject) => {
-    const child = fork(join(here, 'child.js'), [name, JSON.stringify(options)], {
-      execArgv: ['--expose-gc'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    const childArgs = ['--expose-gc', join(here, 'child.js'), name, JSON.stringify(options)];
+    const child = spawn(process.execPath, childArgs, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let report;
     child.on('message', (m) => {
       report = m;
@@ -89,9 +132,18 @@ function environment() {
     totalMemMB: Math.round(os.totalmem() / 1024 / 1024),
     loadAvgAtStart: os.loadavg().map((v) => Math.round(v * 100) / 100),
     packages: Object.fromEntries(
-      ['ws', 'p-queue', '@opentelemetry/api', '@opentelemetry/sdk-trace', '@opentelemetry/sdk-metrics'].map(
-        (p) => [p, versionOf(p)],
-      ),
+      [
+        'ws',
+        'p-queue',
+        '@opentelemetry/api',
+        '@opentelemetry/sdk-node',
+        '@opentelemetry/sdk-trace',
+        '@opentelemetry/sdk-metrics',
+        'socket.io',
+        'socket.io-client',
+        '@nats-io/transport-node',
+        '@nats-io/jetstream',
+      ].map((p) => [p, versionOf(p)]),
     ),
     git: {
       commit: git('rev-parse', '--short', 'HEAD'),
@@ -108,12 +160,23 @@ function markdown(doc) {
     '',
     `${doc.date} · \`${doc.command}\` · ${doc.quick ? 'quick run · ' : ''}${doc.rounds} rounds · took ${doc.durationS} s`,
     '',
-    `Node ${e.node} · ${e.cpu.model} × ${e.cpu.cores} · ${e.platform} · load at start ${e.loadAvgAtStart.join(' ')} · ` +
+    `Node ${e.node} · ${e.cpu.model} × ${e.cpu.cores} · ${e.platform} · load at start ${e.loadAvgAtStart.join(' ')}, ` +
+      `at end ${e.loadAvgAtEnd.join(' ')} · ` +
       `commit ${e.git.commit}${e.git.srcDirty ? ' (src/ had uncommitted changes)' : ''} · ws ${e.packages.ws} · p-queue ${e.packages['p-queue']}`,
     '',
     'Medians over rounds; ranges are the lowest and highest round. Ratios are taken within a round ' +
-      '(the variants ran back to back, in rotating order) and then summarised. Hub, worker and baselines share one process.',
+      '(the variants ran back to back, in rotating order) and then summarised. Throughput, latency and telemetry: ' +
+      'sender and receiver in separate processes, fresh for every measurement. Memory and reconnect: hub and worker in one process.',
   ];
+  const load = Math.max(e.loadAvgAtStart[0], e.loadAvgAtEnd[0]);
+  if (load > e.cpu.cores) {
+    lines.push(
+      '',
+      `**The machine was overloaded** (load average up to ${load} on ${e.cpu.cores} cores): every process got a ` +
+        'fraction of a core, and how a transport copes with that differs, so throughput ratios swing from round to ' +
+        'round. CPU per message (and its ratios) is the steadier signal in such a run.',
+    );
+  }
   for (const b of doc.benchmarks) {
     lines.push('', `## ${b.title}`, '', b.markdown);
   }
@@ -164,15 +227,26 @@ async function main() {
   );
   const benchmarks = [];
   for (const name of args.only) {
+    if (name === 'fleet') {
+      if (existsSync(join(here, 'fleet.js'))) {
+        console.log(
+          `fleet: node bench/fleet.js ${args.fleetArgs.join(' ')} (writes bench/results/fleet-latest.*)`,
+        );
+        await runFleet(args.fleetArgs);
+      } else console.log('fleet: bench/fleet.js does not exist here; skipped');
+      continue;
+    }
     console.log(`${name}…`);
     const report = await runChild(name, {
       quick: args.quick,
       rounds: args.rounds,
       memorySeconds: args.memorySeconds,
+      variants: args.variants,
     });
     console.log(`${name}: ${report.summary} (${report.durationS} s)`);
     benchmarks.push(report);
   }
+  if (benchmarks.length === 0) return;
   const doc = {
     schema: 1,
     date,
@@ -185,7 +259,11 @@ async function main() {
   };
   const md = markdown({ ...doc, benchmarks });
   mkdirSync(resultsDir, { recursive: true });
-  const full = !args.quick && args.only.length === BENCHMARKS.length && args.memorySeconds === undefined;
+  const full =
+    !args.quick &&
+    BENCHMARKS.every((b) => args.only.includes(b)) &&
+    args.memorySeconds === undefined &&
+    args.variants === undefined;
   const json = `${JSON.stringify(doc, null, 2)}\n`;
   if (full) {
     const day = date.slice(0, 10);

@@ -1,254 +1,177 @@
 /**
- * What instrumentation costs per message, on the throughput path of both
- * ends (64 B payloads, where a fixed per-message cost shows most):
+ * What telemetry costs on the hot path (issue 9), hub and worker in separate
+ * processes: ours with telemetry off (the library alone, nothing attached)
+ * against ours with the CLI's own telemetry setup, `startTelemetry()` from
+ * dist/cli/telemetry.js, which starts `@opentelemetry/sdk-node` and attaches
+ * `instrument()` to the hub or worker before it listens or starts:
  *
- * - `none`: no instrumentation attached.
- * - `no-sdk`: `instrument()` on hub and worker with the global providers and
- *   no SDK registered, so every meter and tracer is the API's no-op.
- * - `sdk`: `instrument()` with a real MeterProvider (periodic reader, 1 s,
- *   in-memory exporter) and TracerProvider (AlwaysOn sampler, simple
- *   processor, in-memory exporter), passed as options so the globals stay
- *   empty for `no-sdk` in the same process.
+ * - metrics: the embedded Prometheus exporter on a loopback port (the CLI's
+ *   default; pull-based, so recording is the hot-path cost; each process is
+ *   scraped once after the run to check the series are there);
+ * - traces: OTLP over HTTP/protobuf (`OTEL_TRACES_EXPORTER=otlp`) into a
+ *   loopback sink (bench/otlp-sink.js), with the sampler `SAMPLER` below
+ *   (1% of traces, parent-based: the ratio issue 9 measured with), through
+ *   sdk-node's default batch span processor.
  *
- * CPU time comes from process.cpuUsage() over the measurement, divided by
- * the messages delivered; it covers both ends and the socket work.
+ * A third variant, `metrics`, is the same setup without OTEL_TRACES_EXPORTER:
+ * sdk-node then registers no tracer provider, so it splits the cost between
+ * metrics and tracing.
+ *
+ * The CLI has no flag that turns telemetry off (`--metrics-listen off` still
+ * starts the SDK and instruments; the standard OTEL_SDK_DISABLED=true makes
+ * sdk-node register nothing, but `instrument()` stays attached to the API's
+ * no-ops), so every variant runs the library in bench/peer.js processes
+ * rather than `linkwatch hub|worker`, and `off` attaches nothing at all.
  */
-import {
-  AggregationTemporality,
-  InMemoryMetricExporter,
-  MeterProvider,
-  PeriodicExportingMetricReader,
-} from '@opentelemetry/sdk-metrics';
-import {
-  AlwaysOnSampler,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  TracerProvider,
-} from '@opentelemetry/sdk-trace';
-import { LinkEvents } from '../dist/link/events.js';
-import { instrument } from '../dist/telemetry/instrumentation.js';
-import { collectGarbage, cpuSince } from './fixture.js';
-import { pairedDiff, pairedRatio, rotation, summarize } from './stats.js';
-import { fmtRate, measureOurs } from './throughput.js';
+import { freePort } from './free-port.js';
+import { startOtlpSink } from './otlp-sink.js';
+import { measurePair } from './pair.js';
+import { pairedRatio, rotation, summarize } from './stats.js';
+import { fmtRate, label, rateCell, ratioCell, VARIANTS, verdict } from './variants.js';
 
-export const title = 'Telemetry overhead';
+export const title = 'Telemetry cost, separate processes';
 
-const BYTES = 64;
-const MESSAGES = 30_000;
-const VARIANTS = ['none', 'no-sdk', 'sdk'];
+const SIZES = [64, 1024, 16 * 1024];
+/** `metrics`: the same setup without traces (diagnostic: splits the cost between metrics and tracing). */
+const NAMES = ['off', 'metrics', 'on'];
+export const SAMPLER = { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' };
+/** Issue 9's goals at 64 B: on/off throughput at least, CPU per message at most. */
+export const GOALS = { throughput: 0.9, cpu: 1.2 };
 
-function attach(pair, providers) {
-  const { hub, worker } = pair;
-  return [
-    instrument(hub, { side: 'hub', hubId: hub.hubId, ...providers }),
-    instrument(worker, { side: 'worker', ...providers }),
-  ];
+function envWithoutOtel() {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')));
 }
 
-/** Instrumentation on the global providers, with no SDK registered: the API's no-ops. */
-function noSdkSetup(pair) {
-  const telemetry = attach(pair, {});
-  return () => {
-    for (const t of telemetry) t.dispose();
+async function variantFor(name, sinkUrl) {
+  if (name === 'off') return { ...VARIANTS.ours, env: envWithoutOtel() };
+  const traces = {
+    OTEL_TRACES_EXPORTER: 'otlp',
+    OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    ...SAMPLER,
   };
-}
-
-/** Attaches the variant's instrumentation to a hub and worker; returns its teardown, if any. */
-function setupFor(variant, counts) {
-  if (variant === 'no-sdk') return noSdkSetup;
-  if (variant === 'sdk') return sdkSetup(counts);
-  return undefined;
-}
-
-/** A real SDK pipeline that keeps no more than a moment's spans in memory; counts what it saw. */
-function sdkSetup(counts) {
-  return (pair) => {
-    const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-    const meterProvider = new MeterProvider({
-      readers: [new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 1000 })],
-    });
-    const spans = new InMemorySpanExporter();
-    const tracerProvider = new TracerProvider({
-      sampler: new AlwaysOnSampler(),
-      spanProcessors: [new SimpleSpanProcessor({ exporter: spans })],
-    });
-    const telemetry = attach(pair, { meterProvider, tracerProvider });
-    // The in-memory exporter keeps every span; drain it so memory stays flat.
-    const drain = () => {
-      counts.spans += spans.getFinishedSpans().length;
-      spans.reset();
-    };
-    const timer = setInterval(drain, 100);
-    return async () => {
-      clearInterval(timer);
-      for (const t of telemetry) t.dispose();
-      await meterProvider.forceFlush();
-      drain();
-      counts.metricExports += metricExporter.getMetrics().length;
-      await meterProvider.shutdown();
-      await tracerProvider.shutdown();
-    };
-  };
-}
-
-/**
- * The instrumentation alone, without sockets: a hub and a worker target
- * whose link events are emitted by hand in the order the core emits them
- * for one message (worker: send hook, data-sent, data-acked per 64; hub:
- * data-received, queue-enqueued, queue-started, around hook,
- * queue-completed), built the way the core builds them. With no
- * per-message listener the core builds none of these events (telemetry
- * subscribes to them only while an SDK records), so this is the whole
- * added cost. Less
- * noisy than the end-to-end numbers, but it mirrors the core by hand.
- */
-export async function microUsPerMessage(variant, messages) {
-  const counts = { spans: 0, metricExports: 0 };
-  const targets = ['hub', 'worker'].map(() => {
-    const events = new LinkEvents();
-    const hooks = {};
-    return {
-      events,
-      target: {
-        hooks,
-        on: (l, scope) => events.subscribe(l, scope),
-        sessions: () => new Map(),
-        linkOf: () => undefined,
-      },
-    };
-  });
-  const [hub, worker] = targets;
-  const pair = { hub: { ...hub.target, hubId: 'hub-1' }, worker: worker.target };
-  const teardown = setupFor(variant, counts)?.(pair) ?? (() => {});
-  const session = { workerId: 'w1', hubId: 'hub-1' };
-  const hubBase = () => ({ side: 'hub', workerId: 'w1', hubId: 'hub-1', at: performance.now() });
-  const workerBase = () => ({ side: 'worker', workerId: 'w1', hubId: 'hub-1', at: performance.now() });
-  const noop = () => Promise.resolve();
-  collectGarbage();
-  const cpu0 = process.cpuUsage();
-  for (let seq = 1; seq <= messages; seq++) {
-    const trace = worker.target.hooks.send?.(session);
-    trace?.queued(seq, 'queued');
-    if (worker.events.perMessage)
-      worker.events.emit({ ...workerBase(), type: 'data-sent', seq, bytes: 64, replay: false });
-    if (hub.events.perMessage) {
-      hub.events.emit({ ...hubBase(), type: 'data-received', seq, bytes: 64 });
-      hub.events.emit({
-        ...hubBase(),
-        type: 'queue-enqueued',
-        seq,
-        depth: 1,
-        traceparent: trace?.traceparent,
-      });
-      hub.events.emit({ ...hubBase(), type: 'queue-started', seq, waitMs: 0.01 });
-    }
-    const message = { workerId: 'w1', stream: 's', seq, payload: null };
-    const around = hub.target.hooks.around;
-    if (around) await around(message, trace?.traceparent, noop);
-    else await noop();
-    if (hub.events.perMessage)
-      hub.events.emit({ ...hubBase(), type: 'queue-completed', seq, durationMs: 0.01 });
-    if (seq % 64 === 0 && worker.events.perMessage)
-      worker.events.emit({ ...workerBase(), type: 'data-acked', seq, released: 64 });
-  }
-  const cpuUs = cpuSince(cpu0);
-  await teardown();
-  return cpuUs / messages;
-}
-
-function measure(variant, messages, counts) {
-  const setup = setupFor(variant, counts);
-  return measureOurs({ bytes: BYTES, messages, setup });
-}
-
-/** Socket-free instrumentation cost per message (µs CPU), same rounds and rotation as end to end. */
-async function micro(rounds, quick) {
-  const messages = quick ? 10_000 : 30_000;
-  for (const v of VARIANTS) await microUsPerMessage(v, messages / 4);
-  const raw = { none: [], 'no-sdk': [], sdk: [] };
-  for (let r = 0; r < rounds; r++) {
-    for (const v of rotation(VARIANTS, r)) raw[v].push(await microUsPerMessage(v, messages));
-  }
   return {
-    messages,
-    cpuUsPerMsg: Object.fromEntries(VARIANTS.map((v) => [v, summarize(raw[v])])),
-    overheadCpuUsPerMsg: {
-      'no-sdk': pairedDiff(raw['no-sdk'], raw.none),
-      sdk: pairedDiff(raw.sdk, raw.none),
-    },
+    ...VARIANTS.ours,
+    // Without OTEL_TRACES_EXPORTER the CLI's SDK registers no span processor: metrics only.
+    env: { ...envWithoutOtel(), ...(name === 'on' ? traces : {}) },
+    telemetry: { server: { metricsPort: await freePort() }, client: { metricsPort: await freePort() } },
   };
 }
 
-export async function run({ rounds: baseRounds, quick, log }) {
-  // The differences measured here are a few percent, so this one takes twice the rounds.
-  const rounds = baseRounds * 2;
-  const messages = quick ? MESSAGES / 4 : MESSAGES;
-  const counts = { spans: 0, metricExports: 0 };
-  for (const v of VARIANTS) await measure(v, messages / 4, counts);
-  const warmSpans = counts.spans;
-  const raw = { none: [], 'no-sdk': [], sdk: [] };
-  for (let r = 0; r < rounds; r++) {
-    for (const v of rotation(VARIANTS, r)) raw[v].push(await measure(v, messages, counts));
+export async function run({ rounds, quick, log }) {
+  const durationMs = quick ? 300 : 1000;
+  const warmupMs = quick ? 100 : 300;
+  const sink = await startOtlpSink();
+  const results = [];
+  const scrapes = [];
+  try {
+    for (const bytes of SIZES) {
+      const raw = Object.fromEntries(NAMES.map((v) => [v, []]));
+      for (let r = 0; r < rounds; r++) {
+        for (const v of rotation(NAMES, r)) {
+          const m = await measurePair(await variantFor(v, sink.url), {
+            warmup: { type: 'flood', bytes, durationMs: warmupMs },
+            run: { type: 'flood', bytes, durationMs },
+          });
+          if (m.lost > 0) throw new Error(`telemetry ${v}: ${m.lost} messages lost`);
+          if (v !== 'off') scrapes.push({ hub: m.serverTelemetry, worker: m.clientTelemetry });
+          raw[v].push(m);
+        }
+      }
+      const pick = (v, k) => raw[v].map((m) => m[k]);
+      const entry = {
+        payloadBytes: bytes,
+        variants: Object.fromEntries(
+          NAMES.map((v) => [
+            v,
+            {
+              msgsPerSec: summarize(pick(v, 'msgsPerSec')),
+              cpuUsPerMsg: summarize(pick(v, 'cpuUsPerMsg')),
+              serverCpuUsPerMsg: summarize(pick(v, 'serverCpuUsPerMsg')),
+              clientCpuUsPerMsg: summarize(pick(v, 'clientCpuUsPerMsg')),
+              rounds: raw[v],
+            },
+          ]),
+        ),
+        ratios: {
+          'throughput on/off': pairedRatio(pick('on', 'msgsPerSec'), pick('off', 'msgsPerSec')),
+          'cpu on/off': pairedRatio(pick('on', 'cpuUsPerMsg'), pick('off', 'cpuUsPerMsg')),
+          'hub cpu on/off': pairedRatio(pick('on', 'serverCpuUsPerMsg'), pick('off', 'serverCpuUsPerMsg')),
+          'worker cpu on/off': pairedRatio(pick('on', 'clientCpuUsPerMsg'), pick('off', 'clientCpuUsPerMsg')),
+          'throughput metrics/off': pairedRatio(pick('metrics', 'msgsPerSec'), pick('off', 'msgsPerSec')),
+          'cpu metrics/off': pairedRatio(pick('metrics', 'cpuUsPerMsg'), pick('off', 'cpuUsPerMsg')),
+        },
+      };
+      results.push(entry);
+      log(
+        `telemetry ${label(bytes)}: off ${fmtRate(entry.variants.off.msgsPerSec.median)}, metrics ${fmtRate(entry.variants.metrics.msgsPerSec.median)}, on ${fmtRate(entry.variants.on.msgsPerSec.median)} msg/s; ` +
+          `throughput on/off ${entry.ratios['throughput on/off'].median.toFixed(2)}, CPU/msg on/off ${entry.ratios['cpu on/off'].median.toFixed(2)}`,
+      );
+    }
+  } finally {
+    await sink.stop();
   }
-  const rate = (v) => raw[v].map((m) => m.msgsPerSec);
-  const cpu = (v) => raw[v].map((m) => m.cpuUsPerMsg);
-  const results = {
-    variants: Object.fromEntries(
-      VARIANTS.map((v) => [v, { msgsPerSec: summarize(rate(v)), cpuUsPerMsg: summarize(cpu(v)) }]),
-    ),
-    overheadCpuUsPerMsg: {
-      'no-sdk': pairedDiff(cpu('no-sdk'), cpu('none')),
-      sdk: pairedDiff(cpu('sdk'), cpu('none')),
+  const series = scrapes.map((s) => (s.hub?.linkwatchSeries ?? 0) + (s.worker?.linkwatchSeries ?? 0));
+  if (series.some((n) => n === 0)) throw new Error('a telemetry-on run exported no linkwatch_ series');
+  const summary = results
+    .map(
+      (e) =>
+        `${label(e.payloadBytes)} throughput on/off ${e.ratios['throughput on/off'].median.toFixed(2)} CPU ${e.ratios['cpu on/off'].median.toFixed(2)}×`,
+    )
+    .join('; ');
+  return {
+    params: { sizes: SIZES, rounds, durationMs, warmupMs, sampler: SAMPLER, metrics: 'prometheus (pull)' },
+    goals: { '64 B throughput on/off': `>= ${GOALS.throughput}`, '64 B cpu on/off': `<= ${GOALS.cpu}` },
+    results,
+    exported: {
+      traces: sink.received.traces ?? { requests: 0, bytes: 0 },
+      scrape: scrapes.at(-1),
     },
-    cpuRatio: {
-      'no-sdk/none': pairedRatio(cpu('no-sdk'), cpu('none')),
-      'sdk/none': pairedRatio(cpu('sdk'), cpu('none')),
-    },
-    throughputRatio: {
-      'no-sdk/none': pairedRatio(rate('no-sdk'), rate('none')),
-      'sdk/none': pairedRatio(rate('sdk'), rate('none')),
-    },
-    micro: await micro(rounds, quick),
-    // Sanity check that the sdk variant really records: spans per message sent.
-    sdkSpansPerMessage: (counts.spans - warmSpans) / (messages * rounds),
-    sdkMetricExports: counts.metricExports,
+    summary,
   };
-  const o = results.overheadCpuUsPerMsg;
-  const summary =
-    `no SDK: +${o['no-sdk'].median.toFixed(2)} µs CPU/msg (×${results.cpuRatio['no-sdk/none'].median.toFixed(3)} CPU, ` +
-    `×${results.throughputRatio['no-sdk/none'].median.toFixed(3)} throughput); ` +
-    `with SDK: +${o.sdk.median.toFixed(1)} µs/msg (×${results.cpuRatio['sdk/none'].median.toFixed(2)} CPU, ` +
-    `×${results.throughputRatio['sdk/none'].median.toFixed(2)} throughput); ` +
-    `socket-free: no SDK +${results.micro.overheadCpuUsPerMsg['no-sdk'].median.toFixed(2)} µs/msg, ` +
-    `SDK +${results.micro.overheadCpuUsPerMsg.sdk.median.toFixed(1)} µs/msg`;
-  log(`telemetry ${summary}`);
-  return { params: { payloadBytes: BYTES, messages, rounds, variants: VARIANTS }, results, summary };
 }
 
-export function markdown({ results, params }) {
-  const v = results.variants;
-  const r = (s, digits = 3) =>
-    `**${s.median.toFixed(digits)}** (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
-  const us = (s) =>
-    `${s.median >= 0 ? '+' : ''}${s.median.toFixed(2)} (${s.min.toFixed(2)} to ${s.max.toFixed(2)})`;
-  const row = (name, key) =>
-    `| ${name} | ${fmtRate(v[key].msgsPerSec.median)} | ${v[key].cpuUsPerMsg.median.toFixed(2)} | ${
-      key === 'none' ? '–' : us(results.overheadCpuUsPerMsg[key])
-    } | ${key === 'none' ? '–' : r(results.cpuRatio[`${key}/none`])} | ${
-      key === 'none' ? '–' : r(results.throughputRatio[`${key}/none`])
-    } |`;
+export function markdown({ results, params, exported }) {
+  const rows = results.map((e) => {
+    const v = e.variants;
+    const is64 = e.payloadBytes === 64;
+    const tp = e.ratios['throughput on/off'];
+    const cpu = e.ratios['cpu on/off'];
+    return (
+      `| ${label(e.payloadBytes)} | ${rateCell(v.off.msgsPerSec)} | ${rateCell(v.on.msgsPerSec)} | ` +
+      `${ratioCell(tp)}${is64 ? ` ${verdict(tp, GOALS.throughput)} ≥ ${GOALS.throughput}` : ''} | ` +
+      `${v.off.cpuUsPerMsg.median.toFixed(1)} → ${v.on.cpuUsPerMsg.median.toFixed(1)} | ` +
+      `${ratioCell(cpu)}${is64 ? ` ${verdict(cpu, GOALS.cpu, true)} ≤ ${GOALS.cpu}` : ''} | ` +
+      `${ratioCell(e.ratios['hub cpu on/off'])} / ${ratioCell(e.ratios['worker cpu on/off'])} |`
+    );
+  });
+  const s = exported.scrape;
   return [
-    `${params.payloadBytes} B payloads, ${params.messages} messages per round, hub and worker both instrumented.`,
+    `Off: no telemetry. On: the CLI's \`startTelemetry()\` (sdk-node, Prometheus exporter, OTLP/HTTP traces to a loopback sink, ` +
+      `sampler \`${params.sampler.OTEL_TRACES_SAMPLER}\` ${params.sampler.OTEL_TRACES_SAMPLER_ARG}). ` +
+      `${params.rounds} rounds of ${params.durationMs} ms per variant and size; goals from issue 9 (at 64 B).`,
     '',
-    '| variant | msg/s | CPU µs/msg | overhead µs/msg vs (a) | CPU ratio vs (a) | throughput ratio vs (a) |',
-    '|---|---|---|---|---|---|',
-    row('(a) no instrumentation', 'none'),
-    row('(b) instrument(), no SDK registered', 'no-sdk'),
-    row('(c) instrument() with SDK (AlwaysOn, simple processor)', 'sdk'),
+    '| payload | off msg/s | on msg/s | throughput on / off | CPU µs/msg off → on | CPU on / off | CPU on / off: hub / worker |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
     '',
-    `Instrumentation alone, no sockets (the core's event sequence for one message replayed by hand, ${results.micro.messages} messages per round): ` +
-      `no SDK ${us(results.micro.overheadCpuUsPerMsg['no-sdk'])} µs/msg, SDK ${us(results.micro.overheadCpuUsPerMsg.sdk)} µs/msg.`,
+    'Diagnostic, the same rounds: metrics only (the SDK with the Prometheus exporter, no traces exporter), against off.',
     '',
-    `The SDK variant recorded ${results.sdkSpansPerMessage.toFixed(2)} spans per message (a producer span on the worker, a consumer span on the hub).`,
+    '| payload | metrics msg/s | throughput metrics / off | CPU µs/msg off → metrics → on | CPU metrics / off |',
+    '|---|---|---|---|---|',
+    ...results.map((e) => {
+      const v = e.variants;
+      return (
+        `| ${label(e.payloadBytes)} | ${rateCell(v.metrics.msgsPerSec)} | ${ratioCell(e.ratios['throughput metrics/off'])} | ` +
+        `${v.off.cpuUsPerMsg.median.toFixed(1)} → ${v.metrics.cpuUsPerMsg.median.toFixed(1)} → ${v.on.cpuUsPerMsg.median.toFixed(1)} | ` +
+        `${ratioCell(e.ratios['cpu metrics/off'])} |`
+      );
+    }),
+    '',
+    `The sink received ${exported.traces.requests} trace exports (${Math.round(exported.traces.bytes / 1024)} KiB) over the run. ` +
+      (s
+        ? `A scrape after the last run: hub ${s.hub?.linkwatchSeries} \`linkwatch_\` lines (${Math.round((s.hub?.metricsBytes ?? 0) / 1024)} KiB), ` +
+          `worker ${s.worker?.linkwatchSeries} (${Math.round((s.worker?.metricsBytes ?? 0) / 1024)} KiB).`
+        : ''),
   ].join('\n');
 }

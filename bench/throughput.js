@@ -1,158 +1,176 @@
 /**
- * Throughput worker → hub: messages per second delivered to the hub's handler
- * and acked back to the worker, for three payload sizes, ours against raw
- * `ws`. Hub, worker and baselines share one process, so a message's cost is
- * both ends' CPU, the same for every variant.
+ * Throughput sender → receiver, in separate processes, for three payload
+ * sizes: linkwatch (hub and worker, defaults, no telemetry) against raw
+ * `ws`, raw `ws` with acks, Socket.IO 4 and NATS (core and JetStream), all in
+ * the same rotating rounds. Every message reaches the receiving handler and,
+ * where the transport acks, is acked before the clock stops. The producer
+ * sends for a fixed time (`durationMs`), then drains; the rate is messages
+ * delivered over the time to the last delivery or ack.
  */
-import { collectGarbage, cpuSince, payloadOf, startPair, until } from './fixture.js';
-import { startRawPair } from './raw-ws.js';
+import { findNatsServer, startNatsServer } from './nats-server.js';
+import { measurePair } from './pair.js';
 import { pairedRatio, rotation, summarize } from './stats.js';
+import { fmtRate, label, rateCell, ratioCell, VARIANTS, verdict } from './variants.js';
 
-export const title = 'Throughput worker → hub';
+export const title = 'Throughput worker → hub, separate processes';
 
 const SIZES = [64, 1024, 16 * 1024];
-// Messages per measurement, sized for roughly half a second to a second each.
-const MESSAGES = { 64: 40_000, 1024: 30_000, [16 * 1024]: 8_000 };
-const VARIANTS = ['ours', 'ours-hwm64', 'raw', 'raw+acks'];
-// Diagnostic variant: the worker's socket high watermark raised from 1 MiB to 64 MiB, so the link never
-// waits in its drain poll. Its gain over `ours` is what that poll costs.
-const BIG_WATERMARK = { worker: { highWatermarkBytes: 64 * 1024 * 1024 } };
+const BASELINES = ['raw', 'raw+acks', 'socket.io', 'nats-core', 'nats-js'];
+/** Issue 11's goals: ours / baseline at least this, per size. */
+export const GOALS = {
+  raw: { 64: 1.5, 1024: 1.0, [16 * 1024]: 0.9 },
+  'socket.io': { 64: 2, 1024: 2, [16 * 1024]: 2 },
+};
 
-/**
- * One measurement of ours: `await worker.send()` in a loop, done when the
- * handler saw every message and the outbox is empty (every ack arrived).
- * `setup(pair)` may attach instrumentation before the clock starts.
- */
-export async function measureOurs({ bytes, messages, setup, pairOptions }) {
-  let delivered = 0;
-  const pair = await startPair(() => {
-    delivered++;
-  }, pairOptions);
-  const teardown = (await setup?.(pair)) ?? (() => {});
-  const payload = payloadOf(bytes);
-  const { worker } = pair;
-  collectGarbage();
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (let i = 0; i < messages; i++) await worker.send(payload);
-  await until(() => delivered === messages && worker.session.outbox.size === 0, {
-    what: `${messages} messages delivered and acked`,
-  });
-  const elapsedMs = performance.now() - t0;
-  const cpuUs = cpuSince(cpu0);
-  await teardown();
-  await pair.stop();
-  return result(messages, elapsedMs, cpuUs);
-}
-
-/** One measurement of a raw `ws` baseline; done when the server parsed every frame (and acked it). */
-export async function measureRaw({ bytes, messages, acks }) {
-  let delivered = 0;
-  const pair = await startRawPair(
-    () => {
-      delivered++;
-    },
-    { acks },
-  );
-  const payload = payloadOf(bytes);
-  collectGarbage();
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (let i = 0; i < messages; i++) {
-    const wait = pair.send(payload);
-    if (wait) await wait;
+export async function run({ rounds, quick, log, variants: names }) {
+  const durationMs = quick ? 300 : 1000;
+  const warmupMs = quick ? 100 : 300;
+  let variants = names ?? ['ours', ...BASELINES];
+  let broker;
+  let skipped;
+  if (variants.some((v) => VARIANTS[v].broker)) {
+    const found = findNatsServer(log);
+    if (found.bin) {
+      try {
+        broker = await startNatsServer(found.bin);
+      } catch (err) {
+        skipped = `nats-server did not start (${err.message}); the NATS rows are skipped`;
+      }
+    } else skipped = found.why;
+    if (skipped) {
+      log(skipped);
+      variants = variants.filter((v) => !VARIANTS[v].broker);
+    }
   }
-  await until(() => delivered === messages && (!acks || pair.acked === messages), {
-    what: `${messages} raw frames delivered`,
-  });
-  const elapsedMs = performance.now() - t0;
-  const cpuUs = cpuSince(cpu0);
-  await pair.stop();
-  return result(messages, elapsedMs, cpuUs);
-}
-
-function result(messages, elapsedMs, cpuUs) {
+  const results = [];
+  try {
+    for (const bytes of SIZES) {
+      const raw = Object.fromEntries(variants.map((v) => [v, []]));
+      for (let r = 0; r < rounds; r++) {
+        for (const v of rotation(variants, r)) {
+          const m = await measurePair(VARIANTS[v], {
+            warmup: { type: 'flood', bytes, durationMs: warmupMs },
+            run: { type: 'flood', bytes, durationMs },
+            broker: VARIANTS[v].broker ? broker : undefined,
+          });
+          if (m.lost > 0) log(`${v} ${label(bytes)}: ${m.lost} of ${m.sent} messages never arrived`);
+          raw[v].push(m);
+        }
+      }
+      const pick = (v, k) => raw[v].map((m) => m[k]);
+      const entry = {
+        payloadBytes: bytes,
+        variants: Object.fromEntries(
+          variants.map((v) => [
+            v,
+            {
+              msgsPerSec: summarize(pick(v, 'msgsPerSec')),
+              cpuUsPerMsg: summarize(pick(v, 'cpuUsPerMsg')),
+              serverCpuUsPerMsg: summarize(pick(v, 'serverCpuUsPerMsg')),
+              clientCpuUsPerMsg: summarize(pick(v, 'clientCpuUsPerMsg')),
+              serverBusy: summarize(pick(v, 'serverBusy')),
+              clientBusy: summarize(pick(v, 'clientBusy')),
+              ...(VARIANTS[v].broker ? { brokerCpuUsPerMsg: summarize(pick(v, 'brokerCpuUsPerMsg')) } : {}),
+              lost: raw[v].reduce((s, m) => s + m.lost, 0),
+              rounds: raw[v],
+            },
+          ]),
+        ),
+        ratios: {},
+      };
+      if (raw.ours) {
+        for (const b of variants.filter((v) => v !== 'ours')) {
+          entry.ratios[`ours/${b}`] = pairedRatio(pick('ours', 'msgsPerSec'), pick(b, 'msgsPerSec'));
+          entry.ratios[`cpu ours/${b}`] = pairedRatio(pick('ours', 'cpuUsPerMsg'), pick(b, 'cpuUsPerMsg'));
+        }
+      }
+      results.push(entry);
+      log(
+        `throughput ${label(bytes)}: ${variants.map((v) => `${v} ${fmtRate(entry.variants[v].msgsPerSec.median)}`).join(', ')} msg/s; ` +
+          Object.entries(entry.ratios)
+            .filter(([k]) => !k.startsWith('cpu'))
+            .map(([k, s]) => `${k} ${s.median.toFixed(2)}`)
+            .join(', '),
+      );
+    }
+  } finally {
+    await broker?.stop();
+  }
+  const summary = results
+    .map(
+      (e) =>
+        `${label(e.payloadBytes)} ours/raw ${e.ratios['ours/raw']?.median.toFixed(2) ?? '–'}× ours/socket.io ${e.ratios['ours/socket.io']?.median.toFixed(2) ?? '–'}×`,
+    )
+    .join('; ');
   return {
-    msgsPerSec: (messages / elapsedMs) * 1000,
-    cpuUsPerMsg: cpuUs / messages,
-    elapsedMs,
+    params: { sizes: SIZES, rounds, durationMs, warmupMs, variants, natsServer: broker?.version, skipped },
+    goals: GOALS,
+    results,
+    summary,
   };
 }
 
-function measure(variant, bytes, messages) {
-  if (variant === 'ours') return measureOurs({ bytes, messages });
-  if (variant === 'ours-hwm64') return measureOurs({ bytes, messages, pairOptions: BIG_WATERMARK });
-  return measureRaw({ bytes, messages, acks: variant === 'raw+acks' });
-}
-
-export async function run({ rounds, quick, log }) {
-  const scale = quick ? 0.25 : 1;
-  const results = [];
-  for (const bytes of SIZES) {
-    const messages = Math.round(MESSAGES[bytes] * scale);
-    // Warm-up: JIT and socket paths, not recorded.
-    for (const v of VARIANTS) await measure(v, bytes, Math.round(messages / 4));
-    const raw = Object.fromEntries(VARIANTS.map((v) => [v, []]));
-    for (let r = 0; r < rounds; r++) {
-      for (const v of rotation(VARIANTS, r)) raw[v].push(await measure(v, bytes, messages));
-    }
-    const rate = (v) => raw[v].map((m) => m.msgsPerSec);
-    const cpu = (v) => raw[v].map((m) => m.cpuUsPerMsg);
-    const entry = {
-      payloadBytes: bytes,
-      messages,
-      variants: Object.fromEntries(
-        VARIANTS.map((v) => [v, { msgsPerSec: summarize(rate(v)), cpuUsPerMsg: summarize(cpu(v)) }]),
-      ),
-      ratios: {
-        'ours/raw': pairedRatio(rate('ours'), rate('raw')),
-        'ours/raw+acks': pairedRatio(rate('ours'), rate('raw+acks')),
-        'cpu ours/raw': pairedRatio(cpu('ours'), cpu('raw')),
-        'ours-hwm64/ours': pairedRatio(rate('ours-hwm64'), rate('ours')),
-      },
-    };
-    results.push(entry);
-    log(
-      `throughput ${label(bytes)}: ours ${fmtRate(entry.variants.ours.msgsPerSec.median)}, ` +
-        `raw ${fmtRate(entry.variants.raw.msgsPerSec.median)}, ` +
-        `raw+acks ${fmtRate(entry.variants['raw+acks'].msgsPerSec.median)} msg/s; ` +
-        `ours/raw ${entry.ratios['ours/raw'].median.toFixed(2)} ` +
-        `(${entry.ratios['ours/raw'].min.toFixed(2)}–${entry.ratios['ours/raw'].max.toFixed(2)}), ` +
-        `ours/raw+acks ${entry.ratios['ours/raw+acks'].median.toFixed(2)}; ` +
-        `64 MiB watermark ×${entry.ratios['ours-hwm64/ours'].median.toFixed(2)}`,
-    );
-  }
-  const summary = results
-    .map((e) => `${label(e.payloadBytes)} ${e.ratios['ours/raw'].median.toFixed(2)}×`)
-    .join(', ');
-  return { params: { sizes: SIZES, rounds, variants: VARIANTS }, results, summary: `ours/raw ${summary}` };
-}
-
-export function markdown({ results }) {
-  const rows = results.map((e) => {
-    const v = e.variants;
-    const ratio = (k) =>
-      `**${e.ratios[k].median.toFixed(2)}** (${e.ratios[k].min.toFixed(2)}–${e.ratios[k].max.toFixed(2)})`;
-    return `| ${label(e.payloadBytes)} | ${cell(v.ours.msgsPerSec)} | ${cell(v.raw.msgsPerSec)} | ${cell(v['raw+acks'].msgsPerSec)} | ${ratio('ours/raw')} | ${ratio('ours/raw+acks')} | ${v.ours.cpuUsPerMsg.median.toFixed(1)} / ${v.raw.cpuUsPerMsg.median.toFixed(1)} | ${cell(v['ours-hwm64'].msgsPerSec)}, ×${e.ratios['ours-hwm64/ours'].median.toFixed(2)} |`;
+export function markdown({ results, params }) {
+  const variants = params.variants;
+  const baselines = variants.filter((v) => v !== 'ours');
+  const rates = results.map(
+    (e) =>
+      `| ${label(e.payloadBytes)} | ${variants.map((v) => rateCell(e.variants[v].msgsPerSec)).join(' | ')} |`,
+  );
+  const ratios = results.map((e) => {
+    const cells = baselines.map((b) => {
+      const s = e.ratios[`ours/${b}`];
+      const goal = GOALS[b]?.[e.payloadBytes];
+      return goal === undefined ? ratioCell(s) : `${ratioCell(s)} ${verdict(s, goal)} ≥ ${goal}`;
+    });
+    cells.push(ratioCell(e.ratios['cpu ours/raw']));
+    return `| ${label(e.payloadBytes)} | ${cells.join(' | ')} |`;
   });
+  const busy = results.map((e) => {
+    const pct = (s) => `${Math.round(s.median * 100)}%`;
+    const cells = variants.map((v) => `${pct(e.variants[v].clientBusy)} / ${pct(e.variants[v].serverBusy)}`);
+    return `| ${label(e.payloadBytes)} | ${cells.join(' | ')} |`;
+  });
+  const cpu = results.map((e) => {
+    const cells = variants.map((v) => {
+      const x = e.variants[v];
+      const parts = `${x.clientCpuUsPerMsg.median.toFixed(1)} + ${x.serverCpuUsPerMsg.median.toFixed(1)}`;
+      const broker = x.brokerCpuUsPerMsg ? ` + broker ${x.brokerCpuUsPerMsg.median.toFixed(1)}` : '';
+      return `${x.cpuUsPerMsg.median.toFixed(1)} (${parts}${broker})`;
+    });
+    return `| ${label(e.payloadBytes)} | ${cells.join(' | ')} |`;
+  });
+  const lost = results.flatMap((e) =>
+    variants
+      .filter((v) => e.variants[v].lost > 0)
+      .map((v) => `${v} at ${label(e.payloadBytes)}: ${e.variants[v].lost}`),
+  );
   return [
-    '| payload | ours msg/s | raw ws msg/s | raw ws + acks msg/s | ours / raw | ours / raw+acks | CPU µs/msg ours / raw | diagnostic: ours with 64 MiB watermark, vs ours |',
-    '|---|---|---|---|---|---|---|---|',
-    ...rows,
+    `${params.rounds} rounds of ${params.durationMs} ms per variant and size (after a ${params.warmupMs} ms warm-up in the same processes); ` +
+      `sender and receiver in separate processes${params.natsServer ? `; ${params.natsServer}` : ''}.` +
+      (params.skipped ? ` ${params.skipped}.` : ''),
     '',
-    'msg/s: median ± half the range of the rounds. Ratios: median (lowest–highest round) of the per-round ratios.',
+    `| payload | ${variants.map((v) => `${v} msg/s`).join(' | ')} |`,
+    `|---|${variants.map(() => '---').join('|')}|`,
+    ...rates,
+    '',
+    'Ours / baseline, throughput ratio taken within each round: median (lowest–highest round); goals from issue 11.',
+    '',
+    `| payload | ${baselines.map((b) => `ours / ${b}`).join(' | ')} | CPU/msg ours / raw |`,
+    `|---|${baselines.map(() => '---').join('|')}|---|`,
+    ...ratios,
+    '',
+    'CPU µs per message delivered, medians: total (sender + receiver [+ NATS broker]).',
+    '',
+    `| payload | ${variants.join(' | ')} |`,
+    `|---|${variants.map(() => '---').join('|')}|`,
+    ...cpu,
+    '',
+    'Busy share of one core over the run, sender / receiver, medians (near 100%: that side is the limit).',
+    '',
+    `| payload | ${variants.join(' | ')} |`,
+    `|---|${variants.map(() => '---').join('|')}|`,
+    ...busy,
+    ...(lost.length ? ['', `Messages lost (sent, never delivered): ${lost.join(', ')}.`] : []),
   ].join('\n');
-}
-
-/** `median ±spread%` of a rate. */
-function cell(s) {
-  return `${fmtRate(s.median)} ±${Math.round(s.spreadPct / 2)}%`;
-}
-
-export function fmtRate(v) {
-  return v >= 10_000 ? `${Math.round(v / 1000)}k` : `${(v / 1000).toFixed(1)}k`;
-}
-
-export function label(bytes) {
-  return bytes >= 1024 ? `${bytes / 1024} KiB` : `${bytes} B`;
 }

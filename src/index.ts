@@ -30,13 +30,15 @@ export type {
   LinkState,
   Side,
 } from './link/events.js';
+export { type LinkHookProvider, LinkHooks, type SendTrace } from './link/hooks.js';
 export type { LinkOptions } from './link/options.js';
 export type { OverflowPolicy, SendReceipt } from './link/outbox.js';
 export type { SessionCounters } from './link/session.js';
+export type { LinkSource, LinkView, OutboxView, QueueView, SessionView } from './link/view.js';
 export type { LogFields, Logger } from './log/logger.js';
 export { CLOSE_CODE_MEANINGS, CloseCode, type CloseCodeName } from './protocol/close-codes.js';
 export type { JsonValue, Progress } from './protocol/frames.js';
-export type { Handler, HandlerContext, Message } from './queue/work-queue.js';
+export type { AroundHandler, Handler, HandlerContext, Message } from './queue/work-queue.js';
 export {
   ATTR,
   CARDINALITY_LIMIT,
@@ -64,13 +66,21 @@ export {
   type HealthReason,
   type Severity,
 } from './watchdog/alerts.js';
-export { type AttachOptions, attachWatchdog } from './watchdog/attach.js';
+export {
+  type AttachOptions,
+  attachWatchdog,
+  type WatchdogHooks,
+  type WatchedHub,
+  type WatchedWorker,
+} from './watchdog/attach.js';
 export type { HealthThresholds } from './watchdog/health.js';
+export type { WatchedLink, WatchedSession } from './watchdog/link-tracker.js';
 export {
   Watchdog,
   type WatchdogAction,
   type WatchdogEvent,
   type WatchdogOptions,
+  type WatchdogTarget,
 } from './watchdog/watchdog.js';
 export type { WorkerOptions } from './worker/options.js';
 export { type StopReport, Worker, type WorkerState, type WorkerStatus } from './worker/worker.js';

@@ -4,6 +4,7 @@ import { jsonLogger } from '../log/logger.js';
 import { UsageError } from './args.js';
 import { DEMO_USAGE, demoCommand } from './demo-command.js';
 import { HUB_USAGE, hubCommand } from './hub-command.js';
+import { LOAD_USAGE, loadCommand } from './load-command.js';
 import type { Runtime } from './runtime.js';
 import { startTelemetry } from './telemetry.js';
 import { WORKER_USAGE, workerCommand } from './worker-command.js';
@@ -14,12 +15,15 @@ commands:
   hub      run a hub
   worker   run a worker that streams synthetic traffic to a hub
   demo     a hub, workers, faults and the watchdog in one process (npm start)
+  load     a fleet of workers over child processes: connect time, RTT percentiles, losses
 
 ${HUB_USAGE}
 
 ${WORKER_USAGE}
 
-${DEMO_USAGE}`;
+${DEMO_USAGE}
+
+${LOAD_USAGE}`;
 
 function processRuntime(): Runtime {
   const logger = jsonLogger({ level: (process.env.LINKWATCH_LOG_LEVEL as 'info') ?? 'info' });
@@ -65,6 +69,8 @@ async function main(argv: string[]): Promise<number> {
         return await workerCommand(rest, rt);
       case 'demo':
         return await demoCommand(rest, rt);
+      case 'load':
+        return await loadCommand(rest, rt);
       case '--version':
       case 'version': {
         const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {

@@ -13,7 +13,7 @@ import {
 } from '../errors.js';
 import { bindEndpoint } from '../link/endpoint.js';
 import { type EventScope, type LinkEventListener, LinkEvents } from '../link/events.js';
-import type { LinkHooks } from '../link/hooks.js';
+import { LinkHooks } from '../link/hooks.js';
 import { Link, type LinkDown } from '../link/link.js';
 import type { SendReceipt } from '../link/outbox.js';
 import type { Session, SessionCounters } from '../link/session.js';
@@ -67,8 +67,8 @@ export class Hub {
   readonly #o: ParsedHubOptions;
   readonly #auth: TokenAuthenticator;
   readonly #events = new LinkEvents();
-  /** Telemetry installs its producer/consumer span hooks here. */
-  readonly hooks: LinkHooks = {};
+  /** Where subscribers add their hooks (telemetry's spans, the watchdog's state); each removes only its own. */
+  readonly hooks = new LinkHooks();
   readonly #registry: Registry;
   readonly #admission: Admission;
   readonly #server: Server;

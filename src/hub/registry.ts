@@ -30,7 +30,7 @@ export class Registry {
   readonly #peers = new Map<string, Peer>();
   // The same sessions by worker id, so sessions() never rebuilds a fleet-wide map.
   readonly #sessions = new Map<string, Session>();
-  readonly #forgotten: SessionCounters = emptyCounters();
+  readonly #forgotten: SessionCounters = newSessionCounters();
 
   constructor(options: ParsedHubOptions, events: LinkEvents, hooks: LinkHooks) {
     this.#o = options;
@@ -111,10 +111,6 @@ export class Registry {
     for (const p of this.#peers.values()) addCounters(sum, p.session.counters);
     return sum;
   }
-}
-
-function emptyCounters(): SessionCounters {
-  return newSessionCounters();
 }
 
 function addCounters(into: SessionCounters, from: SessionCounters): void {

@@ -365,7 +365,7 @@ export class Link implements SessionLink {
       }
       this.#transport.send(frame, this.#written);
       this.#dataFramesSent++;
-      s.counters.bytesSent += Buffer.byteLength(frame);
+      s.counters.bytesSent += frame.length;
       const perMessage = s.events.perMessage;
       for (const entry of batch) {
         const replay = entry.sends > 1;

@@ -1,6 +1,6 @@
 import { type MeterProvider, metrics, type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
-import type { EventScope, LinkEvent, LinkEventListener, LinkState } from '../link/events.js';
-import type { LinkHooks } from '../link/hooks.js';
+import type { LinkEvent, LinkState } from '../link/events.js';
+import type { LinkSource } from '../link/view.js';
 import {
   createInstruments,
   INSTRUMENTATION_NAME,
@@ -23,11 +23,8 @@ export {
 
 export const LINK_STATES: readonly LinkState[] = ['connecting', 'healthy', 'degraded', 'stalled', 'down'];
 
-/** What telemetry needs from a Hub or a Worker. */
-export interface InstrumentTarget extends MetricsSource {
-  readonly hooks: LinkHooks;
-  on(listener: LinkEventListener, scope?: EventScope): () => void;
-}
+/** What telemetry needs from a Hub or a Worker: the read-only LinkSource, plus a hub's totals. */
+export interface InstrumentTarget extends MetricsSource, Pick<LinkSource, 'on' | 'hooks'> {}
 
 /**
  * Where observed link metrics go instead of observable instruments: the
@@ -93,6 +90,8 @@ export class LinkTelemetry {
   #removeObserved: (() => void) | undefined;
   // Set while an SDK records: the per-message subscription and the span hooks.
   #unsubscribePerMessage: (() => void) | undefined;
+  // Removes this instance's span hooks (and only them) while tracing is on.
+  #removeHooks: (() => void) | undefined;
   #tracing = false;
   // A histogram burst is recording (LinkMetrics.burst).
   #metricsBurst = false;
@@ -142,9 +141,10 @@ export class LinkTelemetry {
     const tracing = !isNoopTracerProvider(this.#options.tracerProvider ?? trace.getTracerProvider());
     if (tracing === this.#tracing) return;
     this.#tracing = tracing;
-    const hooks = this.#target.hooks;
-    hooks.send = tracing ? this.#spans.send : undefined;
-    hooks.around = tracing ? this.#spans.around : undefined;
+    this.#removeHooks?.();
+    this.#removeHooks = tracing
+      ? this.#target.hooks.add({ send: this.#spans.send, around: this.#spans.around })
+      : undefined;
   }
 
   /**
@@ -187,8 +187,8 @@ export class LinkTelemetry {
     this.#removeObserved?.();
     this.#removeObserved = undefined;
     this.#tracing = false;
-    this.#target.hooks.send = undefined;
-    this.#target.hooks.around = undefined;
+    this.#removeHooks?.();
+    this.#removeHooks = undefined;
     this.#instruments?.dispose();
     this.#instruments = undefined;
     this.#spans.dispose();

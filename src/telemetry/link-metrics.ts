@@ -1,6 +1,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { LinkEvent, LinkState, Side } from '../link/events.js';
-import { newSessionCounters, type Session, type SessionCounters } from '../link/session.js';
+import { newSessionCounters, type SessionCounters } from '../link/session.js';
+import type { LinkView, SessionView } from '../link/view.js';
 import {
   ATTR,
   MESSAGE_HISTOGRAM_BURST,
@@ -12,8 +13,8 @@ import type { Instruments, LinkAttributes } from './instruments.js';
 
 /** What link metrics read from a Hub or a Worker at collection time. */
 export interface MetricsSource {
-  sessions(): ReadonlyMap<string, Session>;
-  linkOf(workerId: string): { silentMs(): number; readonly bufferedAmount: number } | undefined;
+  sessions(): ReadonlyMap<string, SessionView>;
+  linkOf(workerId: string): Pick<LinkView, 'silentMs' | 'bufferedAmount'> | undefined;
   /** A hub's counters over every session it had, forgotten ones included (monotonic). */
   totals?(): SessionCounters;
   /** A hub's counters of what has no worker. */
@@ -208,7 +209,7 @@ export class LinkMetrics {
     else for (const [workerId, s] of sessions) this.#observeWorker(emit, workerId, s);
   }
 
-  #linkGauges(emit: Emit, workerId: string, s: Session, base: Attributes, now: number): void {
+  #linkGauges(emit: Emit, workerId: string, s: SessionView, base: Attributes, now: number): void {
     const link = this.#source.linkOf(workerId);
     const state = this.#stateOf(workerId) ?? (link ? 'healthy' : 'down');
     emit('linkState', 1, this.#attrs.with(base, ATTR.state, state));
@@ -231,7 +232,7 @@ export class LinkMetrics {
     emit('queueFailed', c.timedOut, this.#attrs.with(base, ATTR.errorType, 'LW_ERR_HANDLER_TIMEOUT'));
   }
 
-  #observeWorker(emit: Emit, workerId: string, s: Session): void {
+  #observeWorker(emit: Emit, workerId: string, s: SessionView): void {
     const now = performance.now();
     const base = this.#attrs.base(workerId, s.hubId);
     this.#linkGauges(emit, workerId, s, base, now);
@@ -246,7 +247,7 @@ export class LinkMetrics {
     emit('processHeartbeat', Date.now() / 1000, this.#attrs.base(workerId, undefined));
   }
 
-  *#observeHub(emit: Emit, sessions: ReadonlyMap<string, Session>): Generator<void> {
+  *#observeHub(emit: Emit, sessions: ReadonlyMap<string, SessionView>): Generator<void> {
     const now = performance.now();
     const hub = this.#attrs.hub();
     let capacity = 0;
@@ -299,7 +300,7 @@ function emitCounters(emit: Emit, c: SessionCounters, attrs: Attributes): void {
   emit('bytesReceived', c.bytesReceived, attrs);
 }
 
-function sum(sessions: ReadonlyMap<string, Session>): SessionCounters {
+function sum(sessions: ReadonlyMap<string, SessionView>): SessionCounters {
   const total = newSessionCounters();
   for (const s of sessions.values())
     for (const k of Object.keys(total) as (keyof SessionCounters)[]) total[k] += s.counters[k];

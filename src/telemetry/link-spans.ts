@@ -10,7 +10,7 @@ import {
 } from '@opentelemetry/api';
 import type { LinkEvent } from '../link/events.js';
 import type { SendTrace } from '../link/hooks.js';
-import type { Session } from '../link/session.js';
+import type { SessionView } from '../link/view.js';
 import type { AroundHandler } from '../queue/work-queue.js';
 import { ATTR, SPANS } from './catalog.js';
 import type { LinkAttributes } from './instruments.js';
@@ -173,7 +173,7 @@ export class LinkSpans {
   // Messages
 
   /** The send hook: a producer span only for a message that will be sampled. */
-  readonly send = (session: Session): SendTrace | undefined => {
+  readonly send = (session: SessionView): SendTrace | undefined => {
     const parent = context.active();
     const inherited = trace.getSpanContext(parent);
     const sampled = inherited ? (inherited.traceFlags & TraceFlags.SAMPLED) !== 0 : this.#sampled();

@@ -1,8 +1,32 @@
-import type { Hub } from '../hub/hub.js';
+import type { LinkwatchError } from '../errors.js';
+import type { LinkState } from '../link/events.js';
 import type { Logger } from '../log/logger.js';
-import type { Worker } from '../worker/worker.js';
 import { WatchdogTelemetry, type WatchdogTelemetryOptions } from './otel-sink.js';
-import { Watchdog, type WatchdogOptions } from './watchdog.js';
+import { Watchdog, type WatchdogOptions, type WatchdogTarget } from './watchdog.js';
+
+/** Where the watchdog publishes its view, so /links and the link-state metric show it. */
+export interface WatchdogHooks {
+  /** Adds the watchdog's view beside other subscribers'; the returned function removes only it. */
+  add(provider: {
+    stateOf: (workerId: string) => LinkState | undefined;
+    alertsOf: (workerId: string) => string[];
+  }): () => void;
+}
+
+/** What attachWatchdog needs from a Hub: its id and heartbeat settings, and eviction for self-heal. */
+export interface WatchedHub extends WatchdogTarget {
+  readonly hubId: string;
+  readonly settings: { readonly heartbeatIntervalMs: number; readonly heartbeatMisses: number };
+  readonly hooks: WatchdogHooks;
+  evict(workerId: string, reason: string): unknown;
+}
+
+/** What attachWatchdog needs from a Worker: its id, and reconnect for self-heal. */
+export interface WatchedWorker extends WatchdogTarget {
+  readonly workerId: string;
+  readonly hooks: WatchdogHooks;
+  reconnect(reason: LinkwatchError): void;
+}
 
 export type AttachOptions = Omit<WatchdogOptions, 'side' | 'hubId' | 'reconnect' | 'evict' | 'heartbeat'> &
   Pick<WatchdogTelemetryOptions, 'meterProvider' | 'tracerProvider'> & {
@@ -10,15 +34,19 @@ export type AttachOptions = Omit<WatchdogOptions, 'side' | 'hubId' | 'reconnect'
     exportHealth?: WatchdogOptions['exportHealth'] & WatchdogTelemetryOptions['exportHealth'];
   };
 
+// A hub evicts, a worker reconnects: the self-heal entry point tells the two sides apart.
+function isHub(target: WatchedHub | WatchedWorker): target is WatchedHub {
+  return typeof (target as WatchedHub).evict === 'function';
+}
+
 /**
  * Puts a watchdog on a Hub or a Worker: self-heal wired to evict()/reconnect(),
  * its state on /links and in the link-state metric, and its alerts in OTel
  * (counter, gauge, log record, span event) besides any other sinks.
  */
-export function attachWatchdog(target: Hub | Worker, options: AttachOptions = {}): Watchdog {
-  const isHub = 'hubId' in target && typeof (target as Hub).evict === 'function';
-  const hub = isHub ? (target as Hub) : undefined;
-  const worker = isHub ? undefined : (target as Worker);
+export function attachWatchdog(target: WatchedHub | WatchedWorker, options: AttachOptions = {}): Watchdog {
+  const hub = isHub(target) ? target : undefined;
+  const worker = isHub(target) ? undefined : target;
   let telemetry: WatchdogTelemetry | undefined;
   const am = options.alertmanager;
   const watchdog = new Watchdog(target, {
@@ -34,7 +62,7 @@ export function attachWatchdog(target: Hub | Worker, options: AttachOptions = {}
           },
         }
       : {}),
-    side: isHub ? 'hub' : 'worker',
+    side: hub ? 'hub' : 'worker',
     hubId: hub?.hubId,
     ...(hub
       ? {
@@ -54,7 +82,8 @@ export function attachWatchdog(target: Hub | Worker, options: AttachOptions = {}
       : { 'linkwatch.link.side': 'worker', 'linkwatch.worker.id': worker?.workerId ?? '' },
   });
   watchdog.addSink(telemetry);
-  target.hooks.stateOf = (id) => watchdog.stateOf(id);
-  target.hooks.alertsOf = (id) => watchdog.alertsOf(id);
+  watchdog.onStop(
+    target.hooks.add({ stateOf: (id) => watchdog.stateOf(id), alertsOf: (id) => watchdog.alertsOf(id) }),
+  );
   return watchdog.start();
 }

@@ -80,14 +80,28 @@ export interface HealthVerdict {
  * failure linkwatch exists for. Pure: same input, same verdict.
  */
 export function evaluateHealth(input: HealthInput, t: HealthThresholds): HealthVerdict {
-  const alerts = new Set<HealthReason>();
-  const degraded = new Set<HealthReason>();
+  return evaluateHealthInto(input, t, { state: 'healthy', alerts: new Set(), degraded: new Set() });
+}
+
+/**
+ * The same rules written into a verdict the caller owns (cleared first), so
+ * the watchdog's sweep over thousands of links allocates nothing per link.
+ */
+export function evaluateHealthInto(
+  input: HealthInput,
+  t: HealthThresholds,
+  out: HealthVerdict,
+): HealthVerdict {
+  const { alerts, degraded } = out;
+  alerts.clear();
+  degraded.clear();
   if (input.eventLoopBlocked || input.eventLoopDelayMs >= t.eventLoopDelayMs)
     alerts.add('event-loop-blocked');
   if (input.exportConsecutiveFailures >= t.exportFailures) alerts.add('telemetry-export-failing');
   if (!input.connected) {
     if (input.everConnected && input.downForMs >= t.linkDownMs) alerts.add('link-down');
-    return { state: input.everConnected ? 'down' : 'connecting', alerts, degraded };
+    out.state = input.everConnected ? 'down' : 'connecting';
+    return out;
   }
   let stalled = false;
   if (input.consecutiveMisses > 0) degraded.add('heartbeat-missed');
@@ -105,10 +119,28 @@ export function evaluateHealth(input: HealthInput, t: HealthThresholds): HealthV
     degraded.add('transport-stalled');
   }
   if (input.hungHandlers > 0) alerts.add('handler-hung');
-  const state: LinkState = stalled
-    ? 'stalled'
-    : alerts.size > 0 || degraded.size > 0
-      ? 'degraded'
-      : 'healthy';
-  return { state, alerts, degraded };
+  out.state = stalled ? 'stalled' : alerts.size > 0 || degraded.size > 0 ? 'degraded' : 'healthy';
+  return out;
+}
+
+/** The alert description for a reason: what the rules saw, in numbers. */
+export function describeReason(reason: HealthReason, input: HealthInput, t: HealthThresholds): string {
+  switch (reason) {
+    case 'heartbeat-missed':
+      return `${input.consecutiveMisses} consecutive heartbeats unanswered.`;
+    case 'progress-stalled':
+      return `Work pending with no ack or completion for ${Math.round(input.noProgressForMs / 1000)} s (threshold ${Math.round(t.progressStallMs / 1000)} s).`;
+    case 'transport-stalled':
+      return `Socket buffer above the high watermark for ${Math.round(input.bufferedAboveForMs)} ms.`;
+    case 'handler-hung':
+      return `${input.hungHandlers} handler call(s) past their deadline still running.`;
+    case 'event-loop-blocked':
+      return input.eventLoopBlocked
+        ? 'The sentinel thread saw the main event loop blocked.'
+        : `Event-loop delay p99 ${Math.round(input.eventLoopDelayMs)} ms (threshold ${t.eventLoopDelayMs} ms).`;
+    case 'telemetry-export-failing':
+      return `${input.exportConsecutiveFailures} telemetry exports failed in a row.`;
+    case 'link-down':
+      return `Link down for ${Math.round(input.downForMs / 1000)} s.`;
+  }
 }

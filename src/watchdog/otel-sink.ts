@@ -11,8 +11,14 @@ import {
 } from '@opentelemetry/api';
 import type { Logger } from '../log/logger.js';
 import { ATTR, METRICS } from '../telemetry/catalog.js';
-import { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION } from '../telemetry/instrumentation.js';
 import { ALERT_SPECS, type Alert, type AlertSink } from './alerts.js';
+
+/**
+ * The instrumentation scope of the watchdog's meter and tracer: the same as
+ * the link telemetry's (a unit test keeps them equal), declared here so the
+ * watchdog does not load the link instrumentation for two strings.
+ */
+export const WATCHDOG_SCOPE = { name: 'linkwatch', version: '0.1.0' } as const;
 
 export interface WatchdogTelemetryOptions {
   meterProvider?: MeterProvider;
@@ -58,7 +64,7 @@ export class WatchdogTelemetry implements AlertSink {
     const provider = this.#o.meterProvider ?? metrics.getMeterProvider();
     if (this.#ins?.provider === provider) return this.#ins;
     this.#ins?.dispose();
-    const meter = provider.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
+    const meter = provider.getMeter(WATCHDOG_SCOPE.name, WATCHDOG_SCOPE.version);
     const opts = (k: keyof typeof METRICS) => ({
       unit: METRICS[k].unit,
       description: METRICS[k].description,
@@ -145,8 +151,8 @@ export class WatchdogTelemetry implements AlertSink {
       else log.warn('alert firing', fields);
     }
     const tracer = (this.#o.tracerProvider ?? trace.getTracerProvider()).getTracer(
-      INSTRUMENTATION_NAME,
-      INSTRUMENTATION_VERSION,
+      WATCHDOG_SCOPE.name,
+      WATCHDOG_SCOPE.version,
     );
     const span = tracer.startSpan('linkwatch.watchdog.alert', { kind: SpanKind.INTERNAL });
     if (span.isRecording()) {

@@ -1,34 +1,30 @@
 import { ConnectionError } from '../errors.js';
-import type { EventScope, LinkEvent, LinkEventListener, LinkState } from '../link/events.js';
-import type { Session } from '../link/session.js';
+import type { LinkEvent, LinkState } from '../link/events.js';
+import type { LinkSource } from '../link/view.js';
 import { intOption, oneOf } from '../validate.js';
+import { AlertBook, PROCESS_KEY } from './alert-book.js';
 import { AlertmanagerSink, type AlertmanagerSinkOptions } from './alertmanager-sink.js';
-import { type Alert, type AlertSink, type HealthReason, makeAlert } from './alerts.js';
+import type { Alert, AlertSink, HealthReason } from './alerts.js';
 import {
   deriveThresholds,
+  describeReason,
   evaluateHealth,
   HEALTHY_INPUT,
   type HealthInput,
   type HealthThresholds,
 } from './health.js';
+import { LinkTracker, type Track, type WatchedLink, type WatchedSession } from './link-tracker.js';
 import { EventLoopSentinel, type SentinelOptions } from './sentinel.js';
 
-/** What the watchdog needs from a Hub or a Worker. */
-export interface WatchdogTarget {
-  on(listener: LinkEventListener, scope?: EventScope): () => void;
-  sessions(): ReadonlyMap<string, Session>;
-  linkOf(workerId: string):
-    | {
-        readonly bufferedAmount: number;
-        readonly settings: {
-          heartbeatIntervalMs: number;
-          heartbeatMisses: number;
-          highWatermarkBytes: number;
-          sendStallTimeoutMs: number;
-        };
-      }
-    | undefined;
+/** What the watchdog needs from a Hub or a Worker: the read-only LinkSource's events, sessions and links. */
+export interface WatchdogTarget extends Pick<LinkSource, 'on'> {
+  /** Kept by the target; the watchdog iterates it on its timer and looks links up per event. */
+  sessions(): ReadonlyMap<string, WatchedSession>;
+  linkOf(workerId: string): WatchedLink | undefined;
 }
+
+/** Links checked per macrotask during a sweep; between slices the event loop runs. */
+export const SWEEP_SLICE = 1000;
 
 export type WatchdogAction = 'reconnect' | 'evict' | 'none';
 
@@ -63,45 +59,39 @@ export type WatchdogEvent =
   | { type: 'alert'; alert: Alert }
   | { type: 'action'; workerId: string; action: WatchdogAction; reason: HealthReason };
 
-interface Track {
-  state: LinkState;
-  everConnected: boolean;
-  downSince: number | undefined;
-  consecutiveMisses: number;
-  lastProgressAt: number;
-  // Acked plus successfully processed messages at the last check; a change is progress.
-  progressCount: number;
-  pendingSince: number | undefined;
-  bufferedAboveSince: number | undefined;
-  hubId: string | undefined;
-  // Heartbeat settings of the last live link, so thresholds stay right while it is down.
-  heartbeat: { intervalMs: number; misses: number } | undefined;
-  firing: Map<HealthReason, Alert>;
-  lastActionAt: number;
-}
-
-/** Key of the process-level pseudo link (event loop, telemetry export). */
-const PROCESS = '\u0000process';
-
 /**
- * Watches every link of a Hub or Worker: runs the health rules on a timer,
- * moves each link through `connecting → healthy ⇄ degraded → stalled →
- * down`, fires and resolves alerts through its sinks, and self-heals a
- * stalled link. It only observes events and state; the link never waits on it.
+ * Watches every link of a Hub or Worker: moves each link through
+ * `connecting → healthy ⇄ degraded → stalled → down`, fires and resolves
+ * alerts through its sinks, and self-heals a stalled link. It only observes
+ * events and state; the link never waits on it.
+ *
+ * Cost stays flat with the fleet: an event touches only its own link (a
+ * `connected` link is checked alone, at once, so /links never shows it as
+ * connecting), and the sweep over all links runs on a timer in slices of
+ * SWEEP_SLICE links per macrotask, allocating nothing for a healthy link.
  */
 export class Watchdog {
   readonly #target: WatchdogTarget;
   readonly #o: WatchdogOptions;
-  readonly #tracks = new Map<string, Track>();
-  readonly #sinks: AlertSink[] = [];
+  readonly #tracker: LinkTracker;
+  readonly #book: AlertBook;
   readonly #listeners = new Set<(e: WatchdogEvent) => void>();
   readonly #checkMs: number;
   readonly #action: WatchdogAction;
+  readonly #processThresholds: HealthThresholds;
   readonly alertmanager: AlertmanagerSink | undefined;
   readonly sentinel: EventLoopSentinel | undefined;
   #unsubscribe: (() => void) | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #loopDelayMs = 0;
+  // The sweep in progress: where it is in the target's session map, and its round number. Holding
+  // a Map iterator across slices is safe: entries deleted meanwhile are skipped, added ones visited.
+  #cursor: Iterator<[string, WatchedSession]> | undefined;
+  #sliceTimer: ReturnType<typeof setImmediate> | undefined;
+  #round = 0;
+  // Alert text for the link just evaluated; bound once so a check allocates no closure.
+  readonly #describe = (reason: HealthReason) =>
+    describeReason(reason, this.#tracker.lastInput, this.#tracker.lastThresholds);
 
   constructor(target: WatchdogTarget, options: WatchdogOptions) {
     this.#target = target;
@@ -114,13 +104,29 @@ export class Watchdog {
       options.side === 'worker' ? 'reconnect' : 'evict',
     );
     validateThresholds(options.thresholds);
+    const heartbeat = options.heartbeat ?? { intervalMs: 5000, misses: 3 };
+    this.#tracker = new LinkTracker({ heartbeat, overrides: options.thresholds });
+    this.#processThresholds = deriveThresholds(heartbeat, options.thresholds);
+    // A worker has one session; its id labels the process-level alerts too.
+    const ownId = () => (options.side === 'worker' ? (target.sessions().keys().next().value ?? '') : '');
+    this.#book = new AlertBook({
+      side: options.side,
+      hubId: options.hubId,
+      processWorkerId: ownId,
+      onPublish: (alert) => {
+        try {
+          this.#o.onAlert?.(alert);
+        } catch {}
+        this.#emit({ type: 'alert', alert });
+      },
+    });
     if (options.alertmanager) {
       this.alertmanager = new AlertmanagerSink(options.alertmanager);
-      this.#sinks.push(this.alertmanager);
+      this.#book.addSink(this.alertmanager);
     }
-    this.#sinks.push(...(options.sinks ?? []));
+    for (const sink of options.sinks ?? []) this.#book.addSink(sink);
     if (options.sentinel !== false) {
-      const workerId = options.side === 'worker' ? [...target.sessions().keys()][0] : undefined;
+      const workerId = ownId();
       this.sentinel = new EventLoopSentinel({
         ...(typeof options.sentinel === 'object' ? options.sentinel : {}),
         alertmanagerUrl: options.alertmanager?.url,
@@ -129,8 +135,9 @@ export class Watchdog {
           ...(workerId ? { linkwatch_worker_id: workerId } : {}),
           ...(options.hubId ? { linkwatch_hub_id: options.hubId } : {}),
         },
-        onBlocked: () => this.check(),
-        onUnblocked: () => this.check(),
+        // The event loop is a process-level input: only the process pseudo-link changes.
+        onBlocked: () => this.#checkProcess(),
+        onUnblocked: () => this.#checkProcess(),
       });
     }
   }
@@ -141,11 +148,14 @@ export class Watchdog {
     return () => this.#listeners.delete(listener);
   }
 
+  // Released by stop(), once each.
+  readonly #releases: (() => void)[] = [];
+
   start(): this {
     this.stopTimers();
     // Lifecycle events only: progress is read from the session counters, so no per-message work.
     this.#unsubscribe = this.#target.on((e) => this.#onEvent(e), 'lifecycle');
-    this.#timer = setInterval(() => this.check(), this.#checkMs);
+    this.#timer = setInterval(() => this.#tick(), this.#checkMs);
     this.sentinel?.start();
     return this;
   }
@@ -157,141 +167,104 @@ export class Watchdog {
 
   /** Adds a sink after construction (the OTel sink needs the watchdog first). */
   addSink(sink: AlertSink): void {
-    this.#sinks.push(sink);
+    this.#book.addSink(sink);
   }
 
   /** The watchdog's state of a link, for /links and the link-state metric. */
   stateOf(workerId: string): LinkState | undefined {
-    return this.#tracks.get(workerId)?.state;
+    return this.#tracker.get(workerId)?.state;
   }
 
+  /** Every alert firing now (built on request). */
   activeAlerts(): Alert[] {
-    return [...this.#tracks.values()].flatMap((t) => [...t.firing.values()]);
+    return this.#book.active();
   }
 
   /** Names of the alerts firing for one link (process-level ones included). */
   alertsOf(workerId: string): string[] {
-    const own = [...(this.#tracks.get(workerId)?.firing.values() ?? [])];
-    const process = [...(this.#tracks.get(PROCESS)?.firing.values() ?? [])];
-    return [...own, ...process].map((a) => a.name);
+    return [...this.#book.namesOf(workerId), ...this.#book.namesOf(PROCESS_KEY)];
   }
 
-  /** Runs the rules once now (the timer calls it; tests may too). */
+  /** Runs the rules over every link at once, synchronously (tests; the timer sweeps in slices). */
   check(): void {
-    const now = performance.now();
+    this.#cancelSweep();
+    this.#sampleLoopDelay();
+    this.#checkProcess();
+    this.#startSweep();
+    this.#sweepSlice(Number.POSITIVE_INFINITY);
+  }
+
+  #tick(): void {
+    this.#sampleLoopDelay();
+    this.#checkProcess();
+    // A sweep still running (a huge fleet or a busy loop) finishes first; sweeps never overlap.
+    if (this.#cursor) return;
+    this.#startSweep();
+    this.#sweepSlice(SWEEP_SLICE);
+  }
+
+  #sampleLoopDelay(): void {
     if (this.sentinel) this.#loopDelayMs = this.sentinel.takeDelayP99Ms();
-    const seen = new Set<string>();
-    for (const [workerId, session] of this.#target.sessions()) {
-      seen.add(workerId);
-      this.#checkLink(workerId, session, now);
-    }
-    // Sessions the target forgot are resolved and dropped.
-    for (const [workerId, track] of this.#tracks) {
-      if (workerId !== PROCESS && !seen.has(workerId)) {
-        for (const reason of [...track.firing.keys()]) this.#resolve(workerId, track, reason);
-        this.#tracks.delete(workerId);
+  }
+
+  #startSweep(): void {
+    this.#round++;
+    this.#cursor = this.#target.sessions().entries();
+  }
+
+  #sweepSlice(budget: number): void {
+    const cursor = this.#cursor;
+    if (!cursor) return;
+    const now = performance.now();
+    let n = 0;
+    for (let next = cursor.next(); !next.done; next = cursor.next()) {
+      this.#checkLink(next.value[0], next.value[1], now);
+      if (++n >= budget) {
+        this.#sliceTimer = setImmediate(this.#nextSlice);
+        return;
       }
     }
-    this.#checkProcess(now);
+    this.#cursor = undefined;
+    // Sessions the target forgot are resolved and dropped.
+    this.#tracker.forgetUnseen(this.#round, (workerId) => this.#book.resolveAll(workerId));
   }
 
-  #track(workerId: string, hubId?: string): Track {
-    let t = this.#tracks.get(workerId);
-    if (!t) {
-      t = {
-        state: 'connecting',
-        everConnected: false,
-        downSince: undefined,
-        consecutiveMisses: 0,
-        lastProgressAt: performance.now(),
-        progressCount: 0,
-        pendingSince: undefined,
-        bufferedAboveSince: undefined,
-        hubId,
-        heartbeat: undefined,
-        firing: new Map(),
-        lastActionAt: 0,
-      };
-      this.#tracks.set(workerId, t);
-    }
-    if (hubId) t.hubId = hubId;
-    return t;
+  readonly #nextSlice = (): void => {
+    this.#sliceTimer = undefined;
+    this.#sweepSlice(SWEEP_SLICE);
+  };
+
+  #cancelSweep(): void {
+    if (this.#sliceTimer) clearImmediate(this.#sliceTimer);
+    this.#sliceTimer = undefined;
+    this.#cursor = undefined;
   }
 
   #onEvent(e: LinkEvent): void {
-    if (e.workerId === 'unknown') return;
-    const t = this.#track(e.workerId, e.hubId);
-    switch (e.type) {
-      case 'connected':
-        // Re-evaluate at once so /links and the state metric never show a live link as connecting.
-        queueMicrotask(() => this.#unsubscribe && this.check());
-        t.everConnected = true;
-        t.downSince = undefined;
-        t.consecutiveMisses = 0;
-        t.lastProgressAt = e.at;
-        t.bufferedAboveSince = undefined;
-        return;
-      case 'disconnected':
-        t.downSince = e.at;
-        t.consecutiveMisses = 0;
-        return;
-      case 'heartbeat-missed':
-        t.consecutiveMisses = e.consecutive;
-        return;
-      case 'heartbeat-rtt':
-        t.consecutiveMisses = 0;
-        return;
-      default:
-        return;
-    }
+    this.#tracker.observe(e, this.#round);
+    // Check a new link at once so /links and the state metric never show a live link as connecting.
+    if (e.type === 'connected') queueMicrotask(() => this.#unsubscribe && this.#checkOne(e.workerId));
   }
 
-  #checkLink(workerId: string, session: Session, now: number): void {
-    const t = this.#track(workerId, session.hubId);
-    const link = this.#target.linkOf(workerId);
-    // Acks received and handler calls that succeeded. A handler that times out on every message
-    // keeps work pending without progress: that is a stall, not progress.
-    const c = session.counters;
-    const progress = c.acked + c.processed;
-    if (progress !== t.progressCount) {
-      t.progressCount = progress;
-      t.lastProgressAt = now;
-    }
-    const pending = session.outbox.size > 0 || session.queue.depth > 0;
-    if (!pending) t.pendingSince = undefined;
-    else t.pendingSince ??= now;
-    if (link && link.bufferedAmount >= link.settings.highWatermarkBytes) t.bufferedAboveSince ??= now;
-    else t.bufferedAboveSince = undefined;
-    if (link)
-      t.heartbeat = { intervalMs: link.settings.heartbeatIntervalMs, misses: link.settings.heartbeatMisses };
-    const hb = t.heartbeat ?? this.#o.heartbeat ?? { intervalMs: 5000, misses: 3 };
-    const thresholds = deriveThresholds(hb, {
-      ...(link ? { transportStallMs: Math.max(1, Math.floor(link.settings.sendStallTimeoutMs / 2)) } : {}),
-      ...this.#o.thresholds,
-    });
-    const input: HealthInput = {
-      connected: link !== undefined,
-      everConnected: t.everConnected,
-      downForMs: t.downSince === undefined ? 0 : now - t.downSince,
-      consecutiveMisses: t.consecutiveMisses,
-      pending: link !== undefined && pending,
-      noProgressForMs: t.pendingSince === undefined ? 0 : now - Math.max(t.pendingSince, t.lastProgressAt),
-      bufferedAboveForMs: t.bufferedAboveSince === undefined ? 0 : now - t.bufferedAboveSince,
-      hungHandlers: session.queue.hung,
-      eventLoopBlocked: false,
-      eventLoopDelayMs: 0,
-      exportConsecutiveFailures: 0,
-    };
-    const verdict = evaluateHealth(input, thresholds);
-    this.#apply(workerId, t, verdict.state, verdict.alerts, input, thresholds);
+  #checkOne(workerId: string): void {
+    const session = this.#target.sessions().get(workerId);
+    if (session) this.#checkLink(workerId, session, performance.now());
   }
 
-  #checkProcess(now: number): void {
-    const t = this.#track(PROCESS, this.#o.hubId);
-    const thresholds = deriveThresholds(
-      this.#o.heartbeat ?? { intervalMs: 5000, misses: 3 },
-      this.#o.thresholds,
-    );
+  #checkLink(workerId: string, session: WatchedSession, now: number): void {
+    const t = this.#tracker.track(workerId, session.hubId, this.#round);
+    t.round = this.#round;
+    const verdict = this.#tracker.evaluate(t, session, this.#target.linkOf(workerId), now);
+    this.#book.sync(workerId, t.hubId, verdict.alerts, this.#describe);
+    if (verdict.state === t.state) return;
+    const from = t.state;
+    t.state = verdict.state;
+    const reasons = [...verdict.alerts];
+    this.#emit({ type: 'transition', workerId, from, to: t.state, reasons });
+    if (t.state === 'stalled') this.#selfHeal(workerId, t, reasons[0] ?? 'progress-stalled');
+  }
+
+  #checkProcess(): void {
     // The process pseudo-link is always up; only the process-level inputs vary.
     const input: HealthInput = {
       ...HEALTHY_INPUT,
@@ -299,28 +272,11 @@ export class Watchdog {
       eventLoopDelayMs: this.#loopDelayMs,
       exportConsecutiveFailures: this.#o.exportHealth?.consecutiveFailures ?? 0,
     };
+    const thresholds = this.#processThresholds;
     const verdict = evaluateHealth(input, thresholds);
-    this.#apply(PROCESS, t, verdict.state, verdict.alerts, input, thresholds);
-    void now;
-  }
-
-  #apply(
-    workerId: string,
-    t: Track,
-    state: LinkState,
-    alerts: Set<HealthReason>,
-    input: HealthInput,
-    thresholds: HealthThresholds,
-  ): void {
-    for (const reason of alerts) {
-      if (!t.firing.has(reason)) this.#fire(workerId, t, reason, describe(reason, input, thresholds));
-    }
-    for (const reason of [...t.firing.keys()]) if (!alerts.has(reason)) this.#resolve(workerId, t, reason);
-    if (workerId === PROCESS || state === t.state) return;
-    const from = t.state;
-    t.state = state;
-    this.#emit({ type: 'transition', workerId, from, to: state, reasons: [...alerts] });
-    if (state === 'stalled') this.#selfHeal(workerId, t, [...alerts][0] ?? 'progress-stalled');
+    this.#book.sync(PROCESS_KEY, this.#o.hubId, verdict.alerts, (reason) =>
+      describeReason(reason, input, thresholds),
+    );
   }
 
   #selfHeal(workerId: string, t: Track, reason: HealthReason): void {
@@ -337,46 +293,6 @@ export class Watchdog {
     }
   }
 
-  #labels(workerId: string, t: Track) {
-    return {
-      workerId:
-        workerId === PROCESS
-          ? this.#o.side === 'worker'
-            ? ([...this.#target.sessions().keys()][0] ?? '')
-            : ''
-          : workerId,
-      hubId: t.hubId ?? this.#o.hubId,
-      side: this.#o.side,
-    };
-  }
-
-  #fire(workerId: string, t: Track, reason: HealthReason, description: string): void {
-    const alert = makeAlert(reason, this.#labels(workerId, t), description, new Date());
-    if (!alert.labels.linkwatch_worker_id) delete alert.labels.linkwatch_worker_id;
-    t.firing.set(reason, alert);
-    this.#publish(alert);
-  }
-
-  #resolve(workerId: string, t: Track, reason: HealthReason): void {
-    const alert = t.firing.get(reason);
-    if (!alert) return;
-    t.firing.delete(reason);
-    this.#publish({ ...alert, status: 'resolved', endsAt: new Date() });
-    void workerId;
-  }
-
-  #publish(alert: Alert): void {
-    for (const sink of this.#sinks) {
-      try {
-        sink.deliver(alert);
-      } catch {}
-    }
-    try {
-      this.#o.onAlert?.(alert);
-    } catch {}
-    this.#emit({ type: 'alert', alert });
-  }
-
   #emit(e: WatchdogEvent): void {
     for (const l of this.#listeners) {
       try {
@@ -390,34 +306,20 @@ export class Watchdog {
     this.#unsubscribe = undefined;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#cancelSweep();
   }
 
   /** Stops timers and the sentinel, and flushes sinks. Firing alerts stay firing in Alertmanager until they time out. */
+  /** Runs `release` at stop(): what attachWatchdog added to its target (its hooks) goes with it. */
+  onStop(release: () => void): void {
+    this.#releases.push(release);
+  }
+
   async stop(): Promise<void> {
     this.stopTimers();
+    for (const release of this.#releases.splice(0)) release();
     await this.sentinel?.stop();
-    await Promise.all(this.#sinks.map((s) => s.close?.().catch(() => {})));
-  }
-}
-
-function describe(reason: HealthReason, input: HealthInput, t: HealthThresholds): string {
-  switch (reason) {
-    case 'heartbeat-missed':
-      return `${input.consecutiveMisses} consecutive heartbeats unanswered.`;
-    case 'progress-stalled':
-      return `Work pending with no ack or completion for ${Math.round(input.noProgressForMs / 1000)} s (threshold ${Math.round(t.progressStallMs / 1000)} s).`;
-    case 'transport-stalled':
-      return `Socket buffer above the high watermark for ${Math.round(input.bufferedAboveForMs)} ms.`;
-    case 'handler-hung':
-      return `${input.hungHandlers} handler call(s) past their deadline still running.`;
-    case 'event-loop-blocked':
-      return input.eventLoopBlocked
-        ? 'The sentinel thread saw the main event loop blocked.'
-        : `Event-loop delay p99 ${Math.round(input.eventLoopDelayMs)} ms (threshold ${t.eventLoopDelayMs} ms).`;
-    case 'telemetry-export-failing':
-      return `${input.exportConsecutiveFailures} telemetry exports failed in a row.`;
-    case 'link-down':
-      return `Link down for ${Math.round(input.downForMs / 1000)} s.`;
+    await this.#book.close();
   }
 }
 

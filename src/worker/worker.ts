@@ -4,7 +4,7 @@ import { ClosedError, ConnectionError, DeadlineError, errorCode, type LinkwatchE
 import { Backoff } from '../link/backoff.js';
 import { bindEndpoint } from '../link/endpoint.js';
 import { type EventScope, type LinkEventListener, LinkEvents } from '../link/events.js';
-import type { LinkHooks } from '../link/hooks.js';
+import { LinkHooks } from '../link/hooks.js';
 import { Link, type LinkDown } from '../link/link.js';
 import type { SendReceipt } from '../link/outbox.js';
 import { Session, type SessionCounters } from '../link/session.js';
@@ -46,8 +46,8 @@ export interface StopReport {
 export class Worker {
   readonly #o: ParsedWorkerOptions;
   readonly #events = new LinkEvents();
-  /** Telemetry installs its producer/consumer span hooks here. */
-  readonly hooks: LinkHooks = {};
+  /** Where subscribers add their hooks (telemetry's spans, the watchdog's state); each removes only its own. */
+  readonly hooks = new LinkHooks();
   readonly #session: Session;
   readonly #sessions: ReadonlyMap<string, Session>;
   readonly #backoff: Backoff;

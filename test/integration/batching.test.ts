@@ -90,10 +90,12 @@ describe('batching', () => {
   it('keeps per-message events and each message’s own traceparent through batches', async () => {
     const tps = new Map<number, string | undefined>();
     hub = await startHub({ handler: () => {} });
-    hub.hooks.around = async (m, tp, fn) => {
-      tps.set(m.seq, tp);
-      await fn();
-    };
+    hub.hooks.add({
+      around: async (m, tp, fn) => {
+        tps.set(m.seq, tp);
+        await fn();
+      },
+    });
     const hubEvents: LinkEvent[] = [];
     hub.on((e) => hubEvents.push(e), 'per-message');
     worker = startWorker(hub.url);

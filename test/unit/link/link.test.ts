@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type LinkEvent, LinkEvents } from '../../../src/link/events.js';
+import { LinkHooks } from '../../../src/link/hooks.js';
 import { HEARTBEAT_FLOOD_LIMIT, Link, type LinkDown, type LinkSettings } from '../../../src/link/link.js';
 import { Session } from '../../../src/link/session.js';
 import type { Transport } from '../../../src/link/transport.js';
@@ -59,7 +60,7 @@ function setup(settings: Partial<LinkSettings> = {}, handler: (m: Message) => vo
     workerId: 'w1',
     events,
     handler,
-    hooks: {},
+    hooks: new LinkHooks(),
     outbox: { maxMessages: 10_000, maxBytes: 64 * 1024 * 1024, policy: 'block' },
     queue: { concurrency: 1, capacity: 100, timeoutMs: 10_000 },
     maxFrameBytes: settings.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,

@@ -1,5 +1,5 @@
 import { type LinkEvent, LinkEvents } from '../../../src/link/events.js';
-import type { LinkHooks } from '../../../src/link/hooks.js';
+import { LinkHooks } from '../../../src/link/hooks.js';
 import { newSessionCounters, type Session } from '../../../src/link/session.js';
 import type { InstrumentTarget } from '../../../src/telemetry/instrumentation.js';
 
@@ -24,7 +24,7 @@ export interface FakeTarget extends InstrumentTarget {
 export function fakeTarget(side: 'hub' | 'worker', hubId = 'hub-1'): FakeTarget {
   const events = new LinkEvents();
   const sessionsMap = new Map<string, Session>();
-  const hooks: LinkHooks = {};
+  const hooks = new LinkHooks();
   const link = { silentMs: () => 500, bufferedAmount: 0 };
   return {
     events,

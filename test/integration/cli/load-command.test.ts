@@ -1,0 +1,140 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LinkInfo } from '../../../src/hub/link-info.js';
+import { freePort, type Proc, runCli, summary, tempDir, writeFile } from '../../helpers/cli.js';
+
+const procs: Proc[] = [];
+afterEach(async () => {
+  const running = procs.splice(0);
+  for (const p of running)
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  await Promise.all(running.map((p) => p.exited));
+});
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  const p = runCli(args, env);
+  procs.push(p);
+  return p;
+}
+
+const WORKERS = 20;
+const FIRST = 'load-first-token-0123456789';
+const REST = 'load-rest-token-0123456789';
+
+/** A hub token file binding load-0 to one token and every other id to another. */
+function tokenFile(dir: string): string {
+  const rest = Array.from({ length: WORKERS - 1 }, (_, i) => `load-${i + 1}`).join(',');
+  return writeFile(dir, 'tokens', `# load test\n${FIRST} load-0\n${REST} ${rest}\n`);
+}
+
+async function startHub(tokens: string) {
+  const port = await freePort();
+  const hub = cli([
+    'hub',
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--tokens',
+    tokens,
+    '--metrics-listen',
+    'off',
+    '--heartbeat-interval',
+    '200ms',
+  ]);
+  await hub.waitFor('hub listening');
+  return { hub, port };
+}
+
+describe('linkwatch load', () => {
+  it('runs 20 workers over 2 processes against a CLI hub and prints connect time, RTT percentiles and losses', async () => {
+    const dir = tempDir();
+    const tokens = tokenFile(dir);
+    const { port } = await startHub(tokens);
+    // The hub's own token file: each id must pick the token bound to it, or the hub refuses it.
+    const load = cli([
+      'load',
+      '--hub',
+      `ws://127.0.0.1:${port}`,
+      '--workers',
+      String(WORKERS),
+      '--procs',
+      '2',
+      '--rate',
+      '5',
+      '--size',
+      '64',
+      '--duration',
+      '3s',
+      '--token-file',
+      tokens,
+      '--progress',
+    ]);
+    const { code } = await load.exited;
+    expect(code, load.stderr()).toBe(0);
+    const s = summary(load);
+    expect(s).toMatchObject({
+      role: 'load',
+      type: 'summary',
+      workers: WORKERS,
+      procs: 2,
+      connected: WORKERS,
+      lost: 0,
+      dropped: 0,
+      handshakeFailures: {},
+    });
+    expect(s.allConnectedMs).toBeGreaterThan(0);
+    const connect = s.connectMs as { p50: number; p99: number; max: number };
+    expect(connect.max).toBe(s.allConnectedMs);
+    expect(connect.p50).toBeLessThanOrEqual(connect.p99);
+    const rtt = s.rttMs as { p50: number; p99: number; max: number; samples: number };
+    // 20 links × 5 heartbeats a second for about a second past the warm-up, at least.
+    expect(rtt.samples).toBeGreaterThan(WORKERS);
+    expect(rtt.p50).toBeGreaterThan(0);
+    expect(rtt.p50).toBeLessThanOrEqual(rtt.p99);
+    expect(rtt.p99).toBeLessThanOrEqual(rtt.max);
+    // The load processes say how much of the RTT is their own lag.
+    const lag = s.loadLoopDelayMs as { p99Max: number; p99Median: number };
+    expect(lag.p99Max).toBeGreaterThanOrEqual(lag.p99Median);
+    // 5 msg/s for 3 s and more: everything sent was acked.
+    expect(s.sent).toBeGreaterThanOrEqual(WORKERS * 5 * 2);
+    expect(s.acked).toBe(s.sent);
+    // Progress lines came first, one a second, and never a token.
+    const lines = load.stdout().trim().split('\n');
+    const progress = lines.slice(0, -1).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(progress.length).toBeGreaterThanOrEqual(3);
+    expect(progress.at(-1)).toMatchObject({ type: 'progress', workers: WORKERS, connected: WORKERS });
+    expect(load.stdout() + load.stderr()).not.toContain(FIRST);
+    expect(load.stdout() + load.stderr()).not.toContain(REST);
+    // The hub saw exactly these workers.
+    const links = (await (await fetch(`http://127.0.0.1:${port}/links`)).json()) as { links: LinkInfo[] };
+    expect(links.links.map((l) => l.workerId).sort()).toEqual(
+      Array.from({ length: WORKERS }, (_, i) => `load-${i}`).sort(),
+    );
+  });
+
+  it('rejects a bad flag, or an id without a token, with exit code 2 naming it and never the token', async () => {
+    const dir = tempDir();
+    const usage = async (args: string[], message: string) => {
+      const p = cli(['load', ...args]);
+      const { code } = await p.exited;
+      expect(code, p.stderr()).toBe(2);
+      expect(p.stderr()).toContain(message);
+      expect(p.stderr()).not.toContain(FIRST);
+      expect(p.stdout()).toBe('');
+    };
+    const tokens = tokenFile(dir);
+    await usage(['--workers', '3', '--token-file', tokens], '--hub URL is required');
+    await usage(['--hub', 'ws://127.0.0.1:1', '--token-file', tokens], '--workers N is required');
+    await usage(
+      ['--hub', 'ws://127.0.0.1:1', '--workers', '0', '--token-file', tokens],
+      '--workers: expected',
+    );
+    await usage(['--hub', 'http://127.0.0.1:1', '--workers', '3', '--token-file', tokens], '--hub');
+    await usage(
+      ['--hub', 'ws://127.0.0.1:1', '--workers', '3', '--rate', 'fast', '--token-file', tokens],
+      '--rate',
+    );
+    await usage(
+      ['--hub', 'ws://127.0.0.1:1', '--workers', String(WORKERS + 1), '--token-file', tokens],
+      `no token for worker id load-${WORKERS}`,
+    );
+  });
+});
