@@ -404,13 +404,20 @@ export const METRICS = {
     [ATTR.errorType],
     { worker: false, labelValues: 2 },
   ),
-  handshakeTimeouts: m(
-    'linkwatch.handshake.timeouts',
+  connectionsRefused: m(
+    'linkwatch.connections.refused',
     'counter',
     '{connection}',
-    'Upgraded connections closed (4003) because no hello came in time.',
-    [],
-    { observed: true, worker: false },
+    'Connections a hub turned away before a link, by error.type: busy (LW_ERR_BUSY, 503), over the pre-auth limit (LW_ERR_CONNECTION_LIMIT), request head too slow (LW_ERR_REQUEST_TIMEOUT), no hello in time (LW_ERR_HANDSHAKE_TIMEOUT, 4003).',
+    [ATTR.errorType],
+    { worker: false, labelValues: 4 },
+  ),
+  checkpointFailures: m(
+    'linkwatch.checkpoint.failures',
+    'counter',
+    '{failure}',
+    'CheckpointStore calls that threw or rejected, by error.type; the link closes with 4005 and the peer replays what was not recorded.',
+    [ATTR.errorType],
   ),
   transportStalls: m(
     'linkwatch.transport.stalls',
