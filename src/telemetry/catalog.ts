@@ -521,7 +521,8 @@ export const SPANS = {
   send: {
     name: 'send linkwatch',
     kind: 'producer',
-    description: 'A data message from send() until the peer acks it. Its context travels in the frame.',
+    description:
+      'A data message from send() until linkwatch sees the peer acked it (the next send or lifecycle event on the link, a heartbeat at the latest). Its context travels in the frame.',
     attributes: [
       ATTR.workerId,
       ATTR.side,
