@@ -134,7 +134,6 @@ function environment() {
     packages: Object.fromEntries(
       [
         'ws',
-        'p-queue',
         '@opentelemetry/api',
         '@opentelemetry/sdk-node',
         '@opentelemetry/sdk-trace',
@@ -162,7 +161,7 @@ function markdown(doc) {
     '',
     `Node ${e.node} · ${e.cpu.model} × ${e.cpu.cores} · ${e.platform} · load at start ${e.loadAvgAtStart.join(' ')}, ` +
       `at end ${e.loadAvgAtEnd.join(' ')} · ` +
-      `commit ${e.git.commit}${e.git.srcDirty ? ' (src/ had uncommitted changes)' : ''} · ws ${e.packages.ws} · p-queue ${e.packages['p-queue']}`,
+      `commit ${e.git.commit}${e.git.srcDirty ? ' (src/ had uncommitted changes)' : ''} · ws ${e.packages.ws}`,
     '',
     'Medians over rounds; ranges are the lowest and highest round. Ratios are taken within a round ' +
       '(the variants ran back to back, in rotating order) and then summarised. Throughput, latency and telemetry: ' +

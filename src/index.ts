@@ -52,8 +52,10 @@ export {
 } from './telemetry/catalog.js';
 export {
   type Emit,
+  type InstrumentTarget,
   instrument,
   type LinkTelemetry,
+  type MetricsSource,
   type ObservedMetricsSink,
   type TelemetryOptions,
 } from './telemetry/instrumentation.js';

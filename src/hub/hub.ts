@@ -344,7 +344,7 @@ export class Hub {
         hubId: this.hubId,
         stream: s.stream,
         epoch,
-        processed: s.inbox.processed,
+        processed: s.ackable,
         heartbeatIntervalMs: o.heartbeatIntervalMs,
         heartbeatMisses: o.heartbeatMisses,
         window: o.queueCapacity,

@@ -1,9 +1,10 @@
 import { DeadlineError, type LinkwatchError, ProtocolError } from '../errors.js';
 import { CloseCode, clampReason } from '../protocol/close-codes.js';
-import { dataFrameOf, decodeFrame, encodeBatch, encodeFrame } from '../protocol/codec.js';
+import { decodeFrame, encodeFrame } from '../protocol/codec.js';
 import type { BatchItem, Frame } from '../protocol/frames.js';
 import { peerCloseError } from './endpoint.js';
 import { Heartbeat, type HeartbeatHost } from './heartbeat.js';
+import { SendPump } from './send-pump.js';
 import type { Session, SessionLink } from './session.js';
 import type { Transport } from './transport.js';
 
@@ -16,15 +17,6 @@ export const CLOSE_TIMEOUT_MS = 1000;
  * count is a flood: each costs us an hb-ack write.
  */
 export const HEARTBEAT_FLOOD_LIMIT = 10;
-/**
- * Largest batch frame, bytes (a single message may still be up to
- * maxFrameBytes). A frame is delivered only once whole, and our acks and
- * heartbeats wait behind it. On a link slower than its traffic, 64 KiB frames
- * at 512 KB/s (125 ms each) made heartbeats at a 100 ms interval count as
- * missed; 16 KiB (31 ms there) is what a stream of 16 KiB messages always did.
- * It still carries over 200 small messages per frame.
- */
-export const MAX_BATCH_BYTES = 16 * 1024;
 
 /** Settings of one live link, agreed in the handshake. */
 export interface LinkSettings {
@@ -59,9 +51,10 @@ export interface LinkDown {
 
 /**
  * One connection's protocol engine, the same on both sides: frame dispatch,
- * heartbeats, acks, the send pump with its flow-control window and drain
- * deadline. It owns its timers; `teardown()` is the one place they are
- * released, and it runs at most once.
+ * heartbeats, acks and the guards on what the peer sends; writing is the
+ * SendPump's (batching, flow-control window, drain deadline). It owns its
+ * timers; `teardown()` is the one place they are released, and it runs at
+ * most once.
  */
 export class Link implements SessionLink {
   readonly #transport: Transport;
@@ -79,15 +72,11 @@ export class Link implements SessionLink {
   get lastAckSent(): number {
     return this.#lastAckSent;
   }
-  // Polls bufferedAmount while above the high watermark; started at most once at a time.
-  #drainTimer: ReturnType<typeof setInterval> | undefined;
-  #stalledSince = 0;
+  // Every write goes through it: batching, the window, the watermark and the drain deadline.
+  readonly #pump: SendPump;
   // Terminates a polite close the peer never finishes; cleared by transportClosed().
   #closeFallback: ReturnType<typeof setTimeout> | undefined;
-  // A pump is queued on process.nextTick: sends of the current tick join one frame.
-  #pumpQueued = false;
-  // Data-carrying frames (data or batch) written and read on this link.
-  #dataFramesSent = 0;
+  // Data-carrying frames (data or batch) read on this link.
   #dataFramesReceived = 0;
   // Heartbeats heard on this link (see HEARTBEAT_FLOOD_LIMIT).
   #heartbeatsReceived = 0;
@@ -102,6 +91,9 @@ export class Link implements SessionLink {
     this.#session = session;
     this.#settings = settings;
     this.#onDown = onDown;
+    this.#pump = new SendPump(transport, session, settings, (buffered, stalledMs, what) =>
+      this.#stalled(buffered, stalledMs, what),
+    );
     this.#heartbeat = new Heartbeat(heartbeatHost(this, session), {
       intervalMs: settings.heartbeatIntervalMs,
       misses: settings.heartbeatMisses,
@@ -122,7 +114,7 @@ export class Link implements SessionLink {
   }
   /** Data-carrying frames (data or batch) written and read on this link; messages ÷ frames is the batching. */
   get dataFrames(): { sent: number; received: number } {
-    return { sent: this.#dataFramesSent, received: this.#dataFramesReceived };
+    return { sent: this.#pump.dataFramesSent, received: this.#dataFramesReceived };
   }
   /** Ms since the last proven heartbeat round trip. */
   silentMs(): number {
@@ -306,76 +298,14 @@ export class Link implements SessionLink {
     return true;
   }
 
-  /**
-   * Pumps once the current tick's synchronous work and promise callbacks are
-   * done, so messages sent together leave in one frame. Not a timer: a lone
-   * message still goes out before any I/O is polled. A full frame's worth
-   * waiting is written at once, so a producer that never yields still
-   * streams (and a revision-1 peer, one frame per message, gets each now).
-   */
-  requestPump(): void {
-    if (this.#down) return;
-    if (this.#session.outbox.unsentBytes >= this.#frameLimit()) {
-      this.pump();
-      return;
-    }
-    if (this.#pumpQueued) return;
-    this.#pumpQueued = true;
-    process.nextTick(queuedPump, this);
+  /** Writes what is waiting once this tick's sends are in (see SendPump.request). */
+  requestPump(messageBytes: number): void {
+    if (!this.#down) this.#pump.request(messageBytes);
   }
 
-  /** Largest frame the pump builds from several messages; 0 without batching. */
-  #frameLimit(): number {
-    const { batch, maxFrameBytes, highWatermarkBytes } = this.#settings;
-    return batch ? Math.min(maxFrameBytes, highWatermarkBytes, MAX_BATCH_BYTES) : 0;
-  }
-
-  /** For queuedPump only. */
-  runQueuedPump(): void {
-    this.#pumpQueued = false;
-    this.pump();
-  }
-
-  /**
-   * Writes what is waiting while the window and the socket buffer allow:
-   * with `batch`, one frame per turn of the loop holding every message that
-   * fits the window and `maxFrameBytes`; without, one data frame each.
-   */
+  /** Writes what is waiting now, as far as the window and the socket buffer allow. */
   pump(): void {
-    if (this.#down || this.#drainTimer) return;
-    const s = this.#session;
-    const { sendWindow, highWatermarkBytes, maxFrameBytes } = this.#settings;
-    // Without batching, a "batch" may only ever hold one message. Never above the watermark either.
-    const frameLimit = this.#settings.batch
-      ? Math.min(maxFrameBytes, highWatermarkBytes, MAX_BATCH_BYTES)
-      : 0;
-    for (;;) {
-      if (this.#transport.bufferedAmount >= highWatermarkBytes) {
-        this.#watchDrain();
-        return;
-      }
-      const batch = s.outbox.takeBatch(sendWindow, frameLimit);
-      if (batch.length === 0) return;
-      let frame: string;
-      if (batch.length === 1) frame = dataFrameOf(batch[0]!.item);
-      else {
-        const items: string[] = new Array(batch.length);
-        for (let i = 0; i < batch.length; i++) items[i] = batch[i]!.item;
-        frame = encodeBatch(items);
-      }
-      this.#transport.send(frame, this.#written);
-      this.#dataFramesSent++;
-      s.counters.bytesSent += frame.length;
-      const perMessage = s.events.perMessage;
-      for (const entry of batch) {
-        const replay = entry.sends > 1;
-        if (replay) s.counters.replayed++;
-        else s.counters.sent++;
-        if (perMessage) {
-          s.events.emit({ ...s.eventBase(), type: 'data-sent', seq: entry.seq, bytes: entry.bytes, replay });
-        }
-      }
-    }
+    if (!this.#down) this.#pump.pump();
   }
 
   /** A completion advanced `processed`; ack soon, or now if enough piled up. */
@@ -407,25 +337,9 @@ export class Link implements SessionLink {
     this.#write({ v: 1, t: 'ack', seq });
   }
 
-  /**
-   * Writes a control frame (hb, hb-ack, ack). It counts toward the same
-   * buffered-bytes bound and drain deadline as data: past the watermark the
-   * deadline is armed here too, and past the hard bound the link goes at once,
-   * so a peer that never reads cannot make us buffer without limit.
-   */
+  /** Control frames count toward the buffered-bytes bound and the drain deadline (SendPump). */
   #write(frame: Frame): void {
-    if (this.#down) return;
-    const t = this.#transport;
-    t.send(encodeFrame(frame));
-    const { highWatermarkBytes, maxFrameBytes } = this.#settings;
-    const buffered = t.bufferedAmount;
-    if (buffered < highWatermarkBytes) return;
-    // Data stops at the watermark, so only a batch (≤ maxFrameBytes) and control frames pass it.
-    if (buffered > 2 * highWatermarkBytes + maxFrameBytes) {
-      this.#stalled(buffered, 0, 'over the buffered-bytes bound');
-      return;
-    }
-    if (!this.#drainTimer) this.#watchDrain();
+    if (!this.#down) this.#pump.writeControl(encodeFrame(frame));
   }
 
   sendHeartbeat(id: number, ts: number): void {
@@ -433,36 +347,6 @@ export class Link implements SessionLink {
     this.#write({ v: 1, t: 'hb', id, ts, progress: s.progress() });
     s.counters.heartbeatsSent++;
     if (s.events.active) s.events.emit({ ...s.eventBase(), type: 'heartbeat-sent', id });
-  }
-
-  /**
-   * A data frame was written to the socket. While the pump waits for the
-   * buffer to drain, this resumes it as soon as half the watermark is free,
-   * without waiting for the next deadline check.
-   */
-  readonly #written = (): void => {
-    if (!this.#drainTimer || this.#transport.bufferedAmount >= this.#settings.highWatermarkBytes / 2) return;
-    clearInterval(this.#drainTimer);
-    this.#drainTimer = undefined;
-    this.pump();
-  };
-
-  /** Above the watermark: wait for writes to drain it (#written), and enforce the stall deadline. */
-  #watchDrain(): void {
-    const { highWatermarkBytes, sendStallTimeoutMs } = this.#settings;
-    this.#stalledSince = performance.now();
-    const every = Math.max(5, Math.min(1000, Math.floor(sendStallTimeoutMs / 10)));
-    this.#drainTimer = setInterval(() => {
-      const buffered = this.#transport.bufferedAmount;
-      if (buffered < highWatermarkBytes / 2) {
-        clearInterval(this.#drainTimer);
-        this.#drainTimer = undefined;
-        this.pump();
-        return;
-      }
-      const stalledMs = performance.now() - this.#stalledSince;
-      if (stalledMs >= sendStallTimeoutMs) this.#stalled(buffered, stalledMs, 'buffered');
-    }, every);
   }
 
   #stalled(buffered: number, stalledMs: number, what: string): void {
@@ -496,9 +380,8 @@ export class Link implements SessionLink {
     this.#down = { error, closeCode: how.closeCode ?? how.peerCode };
     this.#heartbeat.cancel();
     if (this.#ackTimer) clearTimeout(this.#ackTimer);
-    if (this.#drainTimer) clearInterval(this.#drainTimer);
     this.#ackTimer = undefined;
-    this.#drainTimer = undefined;
+    this.#pump.stop();
     if (this.#session.link === this) this.#session.attach(undefined);
     const t = this.#transport;
     if (how.closeCode !== undefined) {
@@ -515,10 +398,6 @@ export class Link implements SessionLink {
     }
     this.#onDown(this.#down);
   }
-}
-
-function queuedPump(link: Link): void {
-  link.runQueuedPump();
 }
 
 function rawLength(raw: Buffer | ArrayBuffer | Buffer[]): number {

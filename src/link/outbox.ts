@@ -36,6 +36,8 @@ export interface SendReceipt {
 }
 
 type Encode = (seq: number) => string;
+// What takeBatch returns when nothing may be written (asked once per send while the window is full).
+const NOTHING: readonly OutboxEntry[] = Object.freeze([]);
 interface Waiter {
   encode: Encode;
   extraBytes: number | undefined;
@@ -61,8 +63,6 @@ export class Outbox {
   // Index of the next entry to put on the wire; head ≤ next ≤ entries.length.
   #next = 0;
   #bytes = 0;
-  // Bytes of entries[next..]: held but not yet written on this connection.
-  #unsentBytes = 0;
   #lastSeq = 0;
   // Highest seq ever put on the wire, on any connection: no honest ack goes past it.
   #maxSent = 0;
@@ -85,10 +85,6 @@ export class Outbox {
   }
   get bytes(): number {
     return this.#bytes;
-  }
-  /** Bytes of the messages not yet written on the current connection. */
-  get unsentBytes(): number {
-    return this.#unsentBytes;
   }
   /** Highest seq assigned. */
   get lastSeq(): number {
@@ -152,7 +148,6 @@ export class Outbox {
   takeNext(window: number): OutboxEntry | undefined {
     if (this.#next >= this.#entries.length || this.#next - this.#head >= window) return undefined;
     const entry = this.#entries[this.#next++]!;
-    this.#unsentBytes -= entry.bytes;
     entry.sends++;
     if (entry.seq > this.#maxSent) this.#maxSent = entry.seq;
     return entry;
@@ -164,7 +159,8 @@ export class Outbox {
    * `maxFrameBytes`. The first always goes (alone it fits, or send() would
    * have refused it). Empty when nothing may be written.
    */
-  takeBatch(window: number, maxFrameBytes: number): OutboxEntry[] {
+  takeBatch(window: number, maxFrameBytes: number): readonly OutboxEntry[] {
+    if (this.#next >= this.#entries.length || this.#next - this.#head >= window) return NOTHING;
     const batch: OutboxEntry[] = [];
     let bytes = BATCH_ENVELOPE_BYTES - BATCH_SEPARATOR_BYTES;
     for (;;) {
@@ -173,7 +169,6 @@ export class Outbox {
       bytes += entry.bytes + BATCH_SEPARATOR_BYTES;
       if (batch.length > 0 && bytes > maxFrameBytes) break;
       this.#next++;
-      this.#unsentBytes -= entry.bytes;
       entry.sends++;
       batch.push(entry);
     }
@@ -192,7 +187,6 @@ export class Outbox {
     while (this.#head < this.#entries.length && this.#entries[this.#head]!.seq <= seq) {
       const entry = this.#entries[this.#head]!;
       this.#bytes -= entry.bytes;
-      if (this.#head >= this.#next) this.#unsentBytes -= entry.bytes;
       this.#head++;
       released++;
     }
@@ -211,7 +205,6 @@ export class Outbox {
     let replays = 0;
     for (let i = this.#head; i < this.#next; i++) replays++;
     this.#next = this.#head;
-    this.#unsentBytes = this.#bytes;
     return replays;
   }
 
@@ -231,14 +224,12 @@ export class Outbox {
     const bytes = extraBytes === undefined ? Buffer.byteLength(item, 'utf8') : item.length + extraBytes;
     this.#entries.push({ seq, item, bytes, enqueuedAt: this.#now(), sends: 0 });
     this.#bytes += bytes;
-    this.#unsentBytes += bytes;
     return { seq, status: 'queued' };
   }
 
   #dropOldest(): void {
     const entry = this.#entries[this.#head]!;
     this.#bytes -= entry.bytes;
-    if (this.#head >= this.#next) this.#unsentBytes -= entry.bytes;
     this.#head++;
     if (this.#next < this.#head) this.#next = this.#head;
     this.#onDrop?.(entry.seq, 'drop-oldest');

@@ -82,8 +82,8 @@ export interface SessionOptions {
 export interface SessionLink {
   /** Close the link with this code (the session found a fault the peer must recover from). */
   fail(error: LinkwatchError, closeCode: number): void;
-  /** Write what is waiting once this tick's sends are in, as one frame. */
-  requestPump(): void;
+  /** Write what is waiting once this tick's sends are in, as one frame; `messageBytes` is the newest one's size. */
+  requestPump(messageBytes: number): void;
   scheduleAck(): void;
 }
 
@@ -246,7 +246,7 @@ export class Session {
         this.events.emit({ ...this.#base(), type: 'outbox-blocked', waiting: this.outbox.waiting });
     } else {
       // Queued now (a producer admitted later is written by the ack that made room).
-      this.#link?.requestPump();
+      this.#link?.requestPump(payloadBytes);
     }
     return pending;
   }

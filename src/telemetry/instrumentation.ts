@@ -18,7 +18,7 @@ import {
   LinkSpans,
 } from './link-spans.js';
 
-export type { Emit };
+export type { Emit, MetricsSource };
 export {
   DEFAULT_MAX_MESSAGE_TRACES_PER_SECOND,
   DEFAULT_SLOW_HEARTBEAT_MS,

@@ -40,22 +40,23 @@ function tally() {
 describe('batching', () => {
   it('a reconnect that cuts batch frames in the middle delivers every message exactly once, in order', async () => {
     const t = tally();
-    hub = await startHub({ handler: t.handler });
+    const cutAt = new Set([1000, 2500, 4000]);
+    let cuts = 0;
+    hub = await startHub({
+      handler: (m) => {
+        t.handler(m);
+        // Cut while the rest of the window is on the wire: every message was queued up front.
+        if (cutAt.has(m.seq) && hub?.linkOf('w1')) {
+          cuts++;
+          proxy?.cutMidFrame();
+        }
+      },
+    });
     proxy = await startFaultProxy({ targetPort: hub.port });
     worker = startWorker(proxy.url, { backoff: { initialDelayMs: 5, maxDelayMs: 20, minUptimeMs: 0 } });
     await worker.waitConnected(5000);
     const N = 6000;
-    const sends: Promise<unknown>[] = [];
-    for (let i = 0; i < N; i++) sends.push(worker.send({ i, pad: 'x'.repeat(200) }));
-    // Cut three times while batches are on the wire.
-    for (const at of [1000, 2500, 4000]) {
-      await waitFor(() => t.order.length >= at, 10_000, `${at} delivered`);
-      const down = nextEvent(worker, 'disconnected', 5000);
-      proxy.cutMidFrame();
-      await down;
-      await worker.waitConnected(5000);
-    }
-    await Promise.all(sends);
+    await Promise.all(Array.from({ length: N }, (_, i) => worker!.send({ i, pad: 'x'.repeat(200) })));
     await waitFor(
       () => t.order.length >= N && worker!.session.outbox.size === 0,
       15_000,
@@ -63,10 +64,11 @@ describe('batching', () => {
     );
     expect(t.order).toEqual(Array.from({ length: N }, (_, i) => i + 1));
     expect([...t.counts.values()].every((c) => c === 1)).toBe(true);
-    expect(worker.status().counters.reconnects).toBe(3);
-    // Batches were in use: far fewer frames than messages on the last link.
-    const frames = hub.linkOf('w1')!.dataFrames.received;
-    expect(frames).toBeGreaterThan(0);
+    expect(cuts).toBeGreaterThan(0);
+    expect(worker.status().counters.reconnects).toBeGreaterThanOrEqual(cuts);
+    // Batches were cut on the wire and sent again; the hub dropped what it had already taken.
+    const replayed = worker.status().counters.replayed;
+    expect(replayed).toBeGreaterThan(0);
   });
 
   it('sends far fewer frames than messages at full speed, and never more than the window in flight', async () => {

@@ -188,6 +188,31 @@ describe('stream ids (issue 7 item 10)', () => {
   });
 });
 
+describe('frame size limits with batches', () => {
+  it('a batch frame over maxFrameBytes is closed with 1009 before it is parsed; a worker with the same limit never sends one', async () => {
+    const seen: number[] = [];
+    hub = await startHub({ handler: (m) => void seen.push(m.seq), maxFrameBytes: 4096 });
+    const { ws } = await rawClient(hub.url, 'big-batch', { rev: 2 });
+    const close = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+    ws.send(JSON.stringify({ v: 1, t: 'batch', m: [1, 2, 3].map((seq) => ({ seq, p: 'x'.repeat(2000) })) }));
+    expect(await close).toBe(CloseCode.messageTooBig);
+    expect(seen).toEqual([]);
+
+    worker = startWorker(hub.url, { maxFrameBytes: 4096 });
+    await worker.waitConnected(5000);
+    const rejected: string[] = [];
+    hub.on((e) => {
+      if (e.type === 'frame-rejected') rejected.push(e.errorType);
+    });
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) => worker!.send({ i, pad: 'y'.repeat(i % 3 === 0 ? 3900 : 300) })),
+    );
+    await waitFor(() => seen.length === 200 && worker!.session.outbox.size === 0, 5000, 'all delivered');
+    expect(rejected).toEqual([]);
+    expect(hub.linkOf('w1')!.dataFrames.received).toBeLessThan(200);
+  });
+});
+
 describe('a revision-1 peer', () => {
   it('is served: its data frames are processed and acked, and commands reach it as data frames, never batches', async () => {
     const seen: number[] = [];

@@ -193,7 +193,7 @@ describe('Outbox: flow-control window and replay', () => {
   });
 });
 
-describe('Outbox: batches and unsent bytes', () => {
+describe('Outbox: batches', () => {
   it('takeBatch takes what is waiting within the window and the frame limit; the first always goes', async () => {
     const box = outbox();
     await fill(box, 5, frameOf(100));
@@ -203,27 +203,6 @@ describe('Outbox: batches and unsent bytes', () => {
     expect(box.takeBatch(3, 10).map((e) => e.seq)).toEqual([3]);
     expect(box.maxSent).toBe(3);
     expect(box.inFlight).toBe(3);
-  });
-
-  it('keeps unsentBytes equal to the bytes not yet written, through takes, acks, rewinds and drops', async () => {
-    const box = outbox({ maxMessages: 4, policy: 'drop-oldest' });
-    const unsent = () => box.unsentBytes;
-    await fill(box, 3, frameOf(10));
-    expect(unsent()).toBe(30);
-    box.takeBatch(10, 25); // one item
-    expect(unsent()).toBe(20);
-    box.rewind(0); // the written one will be replayed: everything held is unsent again
-    expect(unsent()).toBe(30);
-    box.ack(1); // acks an entry that is unsent on this connection
-    expect(unsent()).toBe(20);
-    takeAll(box);
-    expect(unsent()).toBe(0);
-    await fill(box, 3, frameOf(10)); // 2 and 3 written; 6 drops 2: [3 | 4 5 6]
-    expect([box.size, unsent()]).toEqual([4, 30]);
-    await fill(box, 2, frameOf(10)); // 7 drops 3 (written), 8 drops 4 (unsent): [| 5 6 7 8]
-    expect([box.size, unsent()]).toEqual([4, 40]);
-    await fill(box, 1, frameOf(10)); // 9 drops 5 (unsent): [| 6 7 8 9]
-    expect([box.size, unsent()]).toEqual([4, 40]);
   });
 });
 

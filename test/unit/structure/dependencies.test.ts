@@ -20,11 +20,20 @@ const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
 const isLibrary = (file: string) => !/^src\/(cli|demo)\//.test(file);
 
 /**
- * Library files that still load the SDK. The CLI's SDK setup sits in
- * src/telemetry/ today; it moves under src/cli/ on the telemetry branch, and
- * the lead removes this entry then. The test fails once it no longer applies.
+ * Library files that still load the SDK: none since the CLI's SDK setup, its
+ * /metrics endpoint and its observed-metrics producer moved to src/cli/. The
+ * test fails once an entry no longer applies.
  */
 const KNOWN_SDK_USERS = new Set<string>();
+
+/** Dependencies no src/ file imports, each with the reason it is listed anyway. */
+const UNLOADED_DEPENDENCIES = new Set([
+  // @opentelemetry/sdk-node loads these itself when OTEL_TRACES_EXPORTER / OTEL_LOGS_EXPORTER ask for
+  // OTLP; listed so the CLI's exporters stay on the versions it was tested with.
+  '@opentelemetry/exporter-logs-otlp-proto',
+  '@opentelemetry/exporter-trace-otlp-proto',
+  '@opentelemetry/sdk-logs',
+]);
 
 const edges = importsOf(ROOT, sourceFiles(ROOT));
 const otel = (spec: string) => packageOf(spec)?.startsWith('@opentelemetry/') ?? false;
@@ -51,6 +60,24 @@ describe('dependencies', () => {
     const loaded = runtimeClosure(edges, entries);
     const packages = new Set(loaded.map((e) => packageOf(e.spec)).filter((p) => p !== undefined));
     expect([...packages].sort()).toEqual(['@opentelemetry/api', 'ws']);
+    // The README tells a library user the same.
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const claim =
+      /\*\*What you install\.\*\*([\s\S]*?)which is all the library loads/.exec(readme)?.[1] ?? '';
+    const named = [...claim.matchAll(/`([^`\s]+)`/g)].map((m) => m[1]!).filter((n) => n !== 'linkwatch');
+    expect(named.sort(), "README's 'What you install' names what the library loads").toEqual(
+      [...packages].sort(),
+    );
+  });
+
+  it('every dependency is one src/ loads (or a listed exception)', () => {
+    const loaded = new Set(edges.map((e) => packageOf(e.spec)));
+    const unused = Object.keys(PKG.dependencies).filter(
+      (d) => !loaded.has(d) && !UNLOADED_DEPENDENCIES.has(d),
+    );
+    expect(unused, 'dependencies nothing in src/ imports').toEqual([]);
+    const stale = [...UNLOADED_DEPENDENCIES].filter((d) => loaded.has(d) || !(d in PKG.dependencies));
+    expect(stale, 'no longer exceptions: remove from UNLOADED_DEPENDENCIES').toEqual([]);
   });
 
   it('every package src/ loads at runtime is a dependency, not a devDependency', () => {
