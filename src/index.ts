@@ -41,16 +41,21 @@ export type { JsonValue, Progress } from './protocol/frames.js';
 export type { AroundHandler, Handler, HandlerContext, Message } from './queue/work-queue.js';
 export {
   ATTR,
+  CARDINALITY_LIMIT,
   type HubSeries,
   type Instrument,
   METRICS,
+  type MetricKey,
   type MetricSpec,
   SPANS,
   type SpanSpec,
 } from './telemetry/catalog.js';
 export {
+  type Emit,
+  type InstrumentTarget,
   instrument,
   type LinkTelemetry,
+  type MetricsSource,
   type ObservedMetricsSink,
   type TelemetryOptions,
 } from './telemetry/instrumentation.js';

@@ -28,7 +28,7 @@ export interface SessionCounters {
   rejected: number;
   timedOut: number;
   reconnects: number;
-  /** Data frame bytes written (replays included) and received (duplicates included). Telemetry reads these. */
+  /** Bytes of data and batch frames written (replays included) and received (duplicates included). Telemetry reads these. */
   bytesSent: number;
   bytesReceived: number;
   heartbeatsSent: number;
