@@ -124,7 +124,8 @@ export class LinkTracker {
 
   /** Folds one lifecycle event into its link's track. O(1). */
   observe(e: LinkEvent, round: number): void {
-    if (e.workerId === 'unknown') return;
+    // Hub-wide events (auth failures, refused connections) have no link.
+    if (e.workerId === '' || e.workerId === 'unknown') return;
     const t = this.track(e.workerId, e.hubId, round);
     switch (e.type) {
       case 'connected':

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Hub } from '../../../src/hub/hub.js';
 import type { LinkEvent } from '../../../src/link/events.js';
+import { attachWatchdog } from '../../../src/watchdog/attach.js';
 import type { Worker } from '../../../src/worker/worker.js';
 import { eventually, nextEvent, startHub, startWorker, TOKEN, waitFor } from '../../helpers/fleet.js';
 
@@ -109,6 +110,7 @@ describe('the hub protects itself before a link exists', () => {
 
   it('unauthenticated callers leave no trace keyed by what they sent: no session, events without their worker id', async () => {
     hub = await startHub({ handler: () => {} });
+    const watchdog = attachWatchdog(hub, { checkIntervalMs: 50 });
     const events: LinkEvent[] = [];
     hub.on((e) => events.push(e), 'lifecycle');
     for (let i = 0; i < 50; i++) {
@@ -120,6 +122,10 @@ describe('the hub protects itself before a link exists', () => {
     const failed = events.filter((e) => e.type === 'auth-failed');
     expect(failed).toHaveLength(50);
     expect(new Set(failed.map((e) => e.workerId))).toEqual(new Set(['']));
+    // The watchdog tracks no link for them either.
+    expect(watchdog.stateOf('')).toBeUndefined();
+    expect(watchdog.stateOf('attacker-0')).toBeUndefined();
+    await watchdog.stop();
   });
 
   it('closes a connection that sends no request head within handshakeTimeoutMs, and counts it', async () => {
