@@ -16,7 +16,8 @@ import { type EventScope, type LinkEventListener, LinkEvents } from '../link/eve
 import { LinkHooks } from '../link/hooks.js';
 import { Link, type LinkDown } from '../link/link.js';
 import type { SendReceipt } from '../link/outbox.js';
-import type { Session, SessionCounters } from '../link/session.js';
+import type { SessionCounters } from '../link/session.js';
+import type { LinkView, SessionView } from '../link/view.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { encodeFrame } from '../protocol/codec.js';
 import { BATCH_REVISION, type HelloFrame, type JsonValue, PROTOCOL_REVISION } from '../protocol/frames.js';
@@ -186,12 +187,12 @@ export class Hub {
   }
 
   /** Sessions by worker id, connected or within their TTL. A live view: do not hold it across awaits. */
-  sessions(): ReadonlyMap<string, Session> {
+  sessions(): ReadonlyMap<string, SessionView> {
     return this.#registry.sessions;
   }
 
   /** The live link of a worker, if connected. */
-  linkOf(workerId: string): Link | undefined {
+  linkOf(workerId: string): LinkView | undefined {
     return this.#registry.get(workerId)?.link;
   }
 
