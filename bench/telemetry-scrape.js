@@ -5,9 +5,9 @@
  *
  * The hub is a fake InstrumentTarget holding N synthetic sessions (counters,
  * queue, outbox, link), instrumented the way the CLI does it: the real
- * MeterProvider and PrometheusExporter with src/telemetry/sdk.ts's views,
+ * MeterProvider and PrometheusExporter with src/cli/telemetry-sdk.ts's views,
  * observed metrics through its producer and /metrics from
- * src/telemetry/metrics-endpoint.ts (a build from before them: the
+ * src/cli/metrics-endpoint.ts (a build from before them: the
  * exporter's own server, as the CLI then had it). Each worker gets the lifecycle
  * events of a connect and one heartbeat, and one message's events, so every
  * series a real worker would have exists. Then a separate scraper process
@@ -28,12 +28,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import * as sdk from '../dist/cli/telemetry-sdk.js';
 import { LinkEvents } from '../dist/link/events.js';
 import { instrument } from '../dist/telemetry/instrumentation.js';
-import * as sdk from '../dist/telemetry/sdk.js';
 
 // Builds from before the rewrite have neither; then the exporter's own server is measured.
-const endpoint = await import('../dist/telemetry/metrics-endpoint.js').catch(() => undefined);
+const endpoint = await import('../dist/cli/metrics-endpoint.js').catch(() => undefined);
 
 const here = dirname(fileURLToPath(import.meta.url));
 

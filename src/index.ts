@@ -19,19 +19,20 @@ export {
 export { parseTokenFile, type TokenEntry } from './hub/auth.js';
 export { Hub, type HubStats, type ShutdownReport } from './hub/hub.js';
 export type { LinkInfo } from './hub/link-info.js';
-export type { CheckpointStore, HubOptions, HubRoute } from './hub/options.js';
+export type { CheckpointStore, HubOptions, HubRoute, ParsedHubOptions } from './hub/options.js';
 export type { BackoffOptions } from './link/backoff.js';
 export type {
   DisconnectReason,
   EventScope,
   LinkEvent,
+  LinkEventBase,
   LinkEventListener,
   LinkEventType,
   LinkState,
   Side,
 } from './link/events.js';
 export { type LinkHookProvider, LinkHooks, type SendTrace } from './link/hooks.js';
-export type { LinkOptions } from './link/options.js';
+export type { LinkOptions, ParsedLinkOptions } from './link/options.js';
 export type { OverflowPolicy, SendReceipt } from './link/outbox.js';
 export type { SessionCounters } from './link/session.js';
 export type { LinkSource, LinkView, OutboxView, QueueView, SessionView } from './link/view.js';
@@ -41,20 +42,25 @@ export type { JsonValue, Progress } from './protocol/frames.js';
 export type { AroundHandler, Handler, HandlerContext, Message } from './queue/work-queue.js';
 export {
   ATTR,
+  CARDINALITY_LIMIT,
   type HubSeries,
   type Instrument,
   METRICS,
+  type MetricKey,
   type MetricSpec,
   SPANS,
   type SpanSpec,
 } from './telemetry/catalog.js';
 export {
+  type Emit,
+  type InstrumentTarget,
   instrument,
   type LinkTelemetry,
+  type MetricsSource,
   type ObservedMetricsSink,
   type TelemetryOptions,
 } from './telemetry/instrumentation.js';
-export type { AlertmanagerSinkOptions } from './watchdog/alertmanager-sink.js';
+export type { AlertmanagerSink, AlertmanagerSinkOptions } from './watchdog/alertmanager-sink.js';
 export {
   ALERT_SPECS,
   type Alert,
@@ -72,6 +78,8 @@ export {
 } from './watchdog/attach.js';
 export type { HealthThresholds } from './watchdog/health.js';
 export type { WatchedLink, WatchedSession } from './watchdog/link-tracker.js';
+export type { WatchdogTelemetryOptions } from './watchdog/otel-sink.js';
+export type { EventLoopSentinel, SentinelOptions } from './watchdog/sentinel.js';
 export {
   Watchdog,
   type WatchdogAction,

@@ -182,9 +182,14 @@ function protocolErrorsPanel() {
         expr: noneIfEmpty(increase('framesRejected', link(undefined), [L.side, L.errorType]), L.errorType),
         legend: `${SIDE} frames rejected: {{${L.errorType}}}`,
       },
+      // Hub-wide: nothing an unauthenticated or not yet linked peer sends names a worker.
       {
-        expr: noneIfEmpty(increase('authFailures', link(undefined), [L.errorType]), L.errorType),
+        expr: noneIfEmpty(increase('authFailures', hubWide(), [L.errorType]), L.errorType),
         legend: `auth failures: {{${L.errorType}}}`,
+      },
+      {
+        expr: increase('connectionsRefused', hubWide(), [L.errorType]),
+        legend: `connections refused: {{${L.errorType}}}`,
       },
       { expr: increase('transportStalls', link(undefined), [L.side]), legend: `${SIDE} transport stalls` },
     ],
@@ -194,7 +199,7 @@ function protocolErrorsPanel() {
       min: 0,
       bars: true,
       description:
-        'Frames that closed the link, rejected handshakes and links torn down for a stuck socket, per step.',
+        'Frames that closed the link, rejected handshakes, connections the hub turned away before a link (hub-wide) and links torn down for a stuck socket, per step.',
     },
   );
 }

@@ -1,7 +1,7 @@
 import type { Hub } from '../hub/hub.js';
 import type { Logger } from '../log/logger.js';
-import type { ExportHealth } from '../telemetry/sdk.js';
 import type { Worker } from '../worker/worker.js';
+import type { ExportHealth } from './telemetry-sdk.js';
 
 export interface TelemetryStartOptions {
   role: 'hub' | 'worker' | 'demo';

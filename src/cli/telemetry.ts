@@ -1,10 +1,10 @@
 import type { Hub } from '../hub/hub.js';
 import type { Logger, LogSink } from '../log/logger.js';
 import { instrument, type LinkTelemetry } from '../telemetry/instrumentation.js';
-import { startSdk } from '../telemetry/sdk.js';
 import type { Worker } from '../worker/worker.js';
 import { UsageError } from './args.js';
 import type { TelemetryHandle, TelemetryStartOptions } from './runtime.js';
+import { startSdk } from './telemetry-sdk.js';
 
 /** Starts the SDK for a CLI command and attaches instrumentation to what it runs. */
 export async function startTelemetry(

@@ -30,6 +30,8 @@ export class Admission {
   #preAuth = 0;
   // Handshake slots taken: upgrade accepted, hello not yet settled.
   #handshakes = 0;
+  // Handshakes settled and upgrades refused busy in the current and the last one-second window.
+  readonly #rate = new BusyRate();
 
   constructor(options: AdmissionOptions) {
     this.#o = options;
@@ -71,15 +73,24 @@ export class Admission {
     raw.setTimeout(0);
   }
 
-  /** Takes a handshake slot; false when all are taken (answer busy). */
+  /** Takes a handshake slot; false when all are taken (answer busy, then ask retryAfterSeconds()). */
   tryBeginHandshake(): boolean {
-    if (this.#handshakes >= this.#o.maxConcurrentHandshakes) return false;
+    if (this.#handshakes >= this.#o.maxConcurrentHandshakes) {
+      this.#rate.refused(performance.now());
+      return false;
+    }
     this.#handshakes++;
     return true;
   }
 
   endHandshake(): void {
     this.#handshakes--;
+    this.#rate.settled(performance.now());
+  }
+
+  /** How long a refused worker should wait: enough for the hub to work through those refused before it. */
+  retryAfterSeconds(min: number): number {
+    return this.#rate.retryAfterSeconds(performance.now(), min);
   }
 
   /** Destroys every socket still open. */
@@ -134,4 +145,50 @@ function onSocketClose(this: Tracked): void {
 /** Under TLS the upgrade hands over the TLS socket; the tracked one is the TCP socket beneath. */
 function rawSocket(socket: Socket): Socket {
   return (socket as Socket & { _parent?: Socket })._parent ?? socket;
+}
+
+/** The longest Retry-After a busy hub asks for, s. */
+export const MAX_RETRY_AFTER_SECONDS = 30;
+
+/**
+ * Sizes Retry-After to the storm. Refused upgrades in the last second, over
+ * the handshakes the hub settled in that second, is how many seconds it
+ * needs to work through them; asking for that (workers add 0-100 % jitter)
+ * spreads the retries over the time the hub can serve them, instead of
+ * bringing the whole storm back a second later. Two counters and a window
+ * start: no allocation per connection.
+ */
+export class BusyRate {
+  #windowStart = 0;
+  #settled = 0;
+  #refused = 0;
+  #lastSettled = 0;
+  #lastRefused = 0;
+
+  settled(now: number): void {
+    this.#roll(now);
+    this.#settled++;
+  }
+
+  refused(now: number): void {
+    this.#roll(now);
+    this.#refused++;
+  }
+
+  retryAfterSeconds(now: number, min: number): number {
+    this.#roll(now);
+    const refused = Math.max(this.#refused, this.#lastRefused);
+    const served = Math.max(this.#settled, this.#lastSettled, 1);
+    return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(min, Math.ceil(refused / served)));
+  }
+
+  #roll(now: number): void {
+    if (now - this.#windowStart < 1000) return;
+    const idle = now - this.#windowStart >= 2000;
+    this.#lastSettled = idle ? 0 : this.#settled;
+    this.#lastRefused = idle ? 0 : this.#refused;
+    this.#settled = 0;
+    this.#refused = 0;
+    this.#windowStart = now;
+  }
 }

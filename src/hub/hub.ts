@@ -16,7 +16,8 @@ import { type EventScope, type LinkEventListener, LinkEvents } from '../link/eve
 import { LinkHooks } from '../link/hooks.js';
 import { Link, type LinkDown } from '../link/link.js';
 import type { SendReceipt } from '../link/outbox.js';
-import type { Session, SessionCounters } from '../link/session.js';
+import type { SessionCounters } from '../link/session.js';
+import type { LinkView, SessionView } from '../link/view.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { encodeFrame } from '../protocol/codec.js';
 import { BATCH_REVISION, type HelloFrame, type JsonValue, PROTOCOL_REVISION } from '../protocol/frames.js';
@@ -29,6 +30,9 @@ import { type HubOptions, type ParsedHubOptions, parseHubOptions } from './optio
 import { type Peer, Registry } from './registry.js';
 
 export type { CheckpointStore, HubOptions, HubRoute } from './options.js';
+
+/** Asked of listen(); the kernel caps it at net.core.somaxconn. */
+const LISTEN_BACKLOG = 4096;
 
 export interface ShutdownReport {
   /** Items left in work queues when the deadline passed. */
@@ -146,7 +150,8 @@ export class Hub {
   async listen(): Promise<this> {
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
-      this.#server.listen(this.#o.port, this.#o.host, () => {
+      // A connect storm outruns the default accept backlog (511): dropped SYNs come back only after 1-3 s.
+      this.#server.listen({ port: this.#o.port, host: this.#o.host, backlog: LISTEN_BACKLOG }, () => {
         this.#server.off('error', reject);
         resolve();
       });
@@ -182,12 +187,12 @@ export class Hub {
   }
 
   /** Sessions by worker id, connected or within their TTL. A live view: do not hold it across awaits. */
-  sessions(): ReadonlyMap<string, Session> {
+  sessions(): ReadonlyMap<string, SessionView> {
     return this.#registry.sessions;
   }
 
   /** The live link of a worker, if connected. */
-  linkOf(workerId: string): Link | undefined {
+  linkOf(workerId: string): LinkView | undefined {
     return this.#registry.get(workerId)?.link;
   }
 
@@ -267,7 +272,12 @@ export class Hub {
     }
     if (!this.#admission.tryBeginHandshake()) {
       this.#refused('LW_ERR_BUSY', socket);
-      rejectUpgrade(socket, 503, 'busy, retry later', this.#o.busyRetryAfterSeconds);
+      rejectUpgrade(
+        socket,
+        503,
+        'busy, retry later',
+        this.#admission.retryAfterSeconds(this.#o.busyRetryAfterSeconds),
+      );
       return;
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {

@@ -1,5 +1,6 @@
 import type { Link } from '../link/link.js';
-import type { Session } from '../link/session.js';
+import type { Session, SessionCounters } from '../link/session.js';
+import type { Progress } from '../protocol/frames.js';
 
 /** One worker as served on GET /links. */
 export interface LinkInfo {
@@ -13,9 +14,9 @@ export interface LinkInfo {
   queueDepth: number;
   queueHung: number;
   reconnects: number;
-  counters: Session['counters'];
+  counters: SessionCounters;
   /** Worker-reported progress from its last heartbeat. */
-  peerProgress: Session['peerProgress'] | null;
+  peerProgress: Progress | null;
   lastError: string | null;
   /** Watchdog state when a watchdog is attached, else healthy/down. */
   state: string;

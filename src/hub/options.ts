@@ -54,7 +54,11 @@ export interface HubOptions extends LinkOptions {
   maxConcurrentHandshakes?: number;
   /** Connections not yet upgraded (pre-auth) held at once; beyond it, new ones are closed at once. @default 4096 */
   maxPreAuthConnections?: number;
-  /** The Retry-After a busy hub answers with, s; workers add jitter. @default 1 */
+  /**
+   * The least Retry-After a busy hub answers with, s. In a storm it asks for
+   * more: refusals over handshakes served in the last second, up to 30 s.
+   * Workers wait that long plus 0-100 % jitter. @default 1
+   */
   busyRetryAfterSeconds?: number;
   /** Forget a disconnected worker's session after this, ms. @default 600000 */
   sessionTtlMs?: number;

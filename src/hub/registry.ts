@@ -4,6 +4,7 @@ import type { LinkEvents } from '../link/events.js';
 import type { LinkHooks } from '../link/hooks.js';
 import type { Link } from '../link/link.js';
 import { newSessionCounters, Session, type SessionCounters } from '../link/session.js';
+import { WorkQueue } from '../queue/work-queue.js';
 import type { ParsedHubOptions } from './options.js';
 
 /** One worker id's state on this hub: its session, outliving links, and the live link if any. */
@@ -69,6 +70,7 @@ export class Registry {
       outbox: { maxMessages: o.outboxMaxMessages, maxBytes: o.outboxMaxBytes, policy: o.overflow },
       queue: { concurrency: o.queueConcurrency, capacity: o.queueCapacity, timeoutMs: o.handlerTimeoutMs },
       maxFrameBytes: o.maxFrameBytes,
+      createQueue: (options) => new WorkQueue(options),
       onProcessed: checkpoint
         ? (stream, processed) => checkpoint.commit(workerId, stream, processed)
         : undefined,

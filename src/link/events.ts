@@ -8,7 +8,8 @@ export type LinkState = 'connecting' | 'healthy' | 'degraded' | 'stalled' | 'dow
 /** Why a link went down or was torn down: a stable error code. */
 export type DisconnectReason = string;
 
-interface Base {
+/** The fields every link event carries. */
+export interface LinkEventBase {
   side: Side;
   workerId: string;
   /** Known once the handshake completed. */
@@ -21,7 +22,7 @@ interface Base {
  * Everything the link does, as a discriminated union. Telemetry and the
  * watchdog subscribe; the core never calls them directly.
  */
-export type LinkEvent = Base &
+export type LinkEvent = LinkEventBase &
   (
     | { type: 'dialing'; url: string; attempt: number }
     | {

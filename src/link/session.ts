@@ -3,7 +3,7 @@ import { errorCode, LinkwatchError } from '../errors.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { encodeBatchItem, MAX_PAYLOAD_DEPTH, payloadProblem } from '../protocol/codec.js';
 import type { BatchItem, JsonValue, Progress } from '../protocol/frames.js';
-import { type Handler, type Message, WorkQueue } from '../queue/work-queue.js';
+import type { Handler, Message, WorkQueue, WorkQueueOptions } from '../queue/work-queue.js';
 import type { LinkEvents, Side } from './events.js';
 import type { LinkHooks } from './hooks.js';
 import { Inbox } from './inbox.js';
@@ -28,7 +28,7 @@ export interface SessionCounters {
   rejected: number;
   timedOut: number;
   reconnects: number;
-  /** Data frame bytes written (replays included) and received (duplicates included). Telemetry reads these. */
+  /** Bytes of data and batch frames written (replays included) and received (duplicates included). Telemetry reads these. */
   bytesSent: number;
   bytesReceived: number;
   heartbeatsSent: number;
@@ -68,6 +68,11 @@ export interface SessionOptions {
   hooks: LinkHooks;
   outbox: { maxMessages: number; maxBytes: number; policy: OverflowPolicy };
   queue: { concurrency: number; capacity: number; timeoutMs: number };
+  /**
+   * Builds the work queue (the hub and the worker pass `(o) => new WorkQueue(o)`),
+   * so link/ depends on the queue's type only and imports point one way.
+   */
+  createQueue: (options: WorkQueueOptions) => WorkQueue;
   maxFrameBytes: number;
   /**
    * Called when `processed` advances, so durable checkpoints can follow. With
@@ -132,7 +137,7 @@ export class Session {
         if (this.events.active) this.events.emit({ ...this.#base(), type: 'outbox-dropped', seq, reason });
       },
     });
-    this.queue = new WorkQueue({
+    this.queue = options.createQueue({
       ...options.queue,
       // The window bounds each peer stream; a restarted peer's old backlog may sit beside a new one.
       limit: options.queue.capacity * 2,

@@ -24,6 +24,8 @@ export interface LinkSource {
 /** One worker's session on this side, read-only. */
 export interface SessionView {
   readonly workerId: string;
+  /** This side's outgoing seq space; a new process starts a new one. */
+  readonly stream: string;
   /** Known once a handshake completed. */
   readonly hubId: string | undefined;
   readonly counters: Readonly<SessionCounters>;
@@ -34,6 +36,8 @@ export interface SessionView {
   readonly peerProgress: Readonly<Progress> | undefined;
   readonly queue: QueueView;
   readonly outbox: OutboxView;
+  /** CheckpointStore commits that threw or rejected (hub side). */
+  readonly checkpointFailures: number;
 }
 
 export interface QueueView {
@@ -51,6 +55,8 @@ export interface OutboxView {
   readonly bytes: number;
   /** Senders waiting for room (backpressure). */
   readonly waiting: number;
+  /** Sent and not yet acked. */
+  readonly inFlight: number;
   oldestAgeMs(now?: number): number;
 }
 
@@ -61,6 +67,8 @@ export interface LinkView {
   /** Bytes the socket holds in user space. */
   readonly bufferedAmount: number;
   readonly lastRttMs: number | undefined;
+  /** Data frames on this link (a batch is one frame): sent, and received from the peer. */
+  readonly dataFrames: { readonly sent: number; readonly received: number };
   readonly settings: {
     readonly heartbeatIntervalMs: number;
     readonly heartbeatMisses: number;

@@ -73,6 +73,16 @@ export function seriesPerLabelSet(spec: MetricSpec): number {
 
 /** No linkwatch metric may overflow the SDK's cardinality limit below this many workers. */
 export const MAX_WORKERS = 20_000;
+/**
+ * The SDK cardinality limit for every linkwatch instrument (a view on
+ * `linkwatch.*` with `aggregationCardinalityLimit`; the CLI sets it). The
+ * SDK's default of 2,000 attribute sets made every per-worker metric
+ * overflow past 2,000 workers. The most one linkwatch metric can hold is one
+ * set per link state per worker (the SDK keeps every set an observable
+ * instrument reported), so MAX_WORKERS × 5 states, doubled for workers
+ * replaced within a session TTL.
+ */
+export const CARDINALITY_LIMIT = 2 * MAX_WORKERS * 5;
 /** Distinct values one label may take per metric; later ones fold into `other`. */
 export const MAX_LABEL_VALUES = 32;
 /**
@@ -362,12 +372,19 @@ export const METRICS = {
     [],
     OBSERVED,
   ),
-  bytesSent: m('linkwatch.transport.sent.bytes', 'counter', 'By', 'Data frame bytes written.', [], OBSERVED),
+  bytesSent: m(
+    'linkwatch.transport.sent.bytes',
+    'counter',
+    'By',
+    'Bytes of data and batch frames written, replays included.',
+    [],
+    OBSERVED,
+  ),
   bytesReceived: m(
     'linkwatch.transport.received.bytes',
     'counter',
     'By',
-    'Data frame bytes received.',
+    'Bytes of data and batch frames received, duplicates included.',
     [],
     OBSERVED,
   ),
@@ -387,13 +404,20 @@ export const METRICS = {
     [ATTR.errorType],
     { worker: false, labelValues: 2 },
   ),
-  handshakeTimeouts: m(
-    'linkwatch.handshake.timeouts',
+  connectionsRefused: m(
+    'linkwatch.connections.refused',
     'counter',
     '{connection}',
-    'Upgraded connections closed (4003) because no hello came in time.',
-    [],
-    { observed: true, worker: false },
+    'Connections a hub turned away before a link, by error.type: busy (LW_ERR_BUSY, 503), over the pre-auth limit (LW_ERR_CONNECTION_LIMIT), request head too slow (LW_ERR_REQUEST_TIMEOUT), no hello in time (LW_ERR_HANDSHAKE_TIMEOUT, 4003).',
+    [ATTR.errorType],
+    { worker: false, labelValues: 4 },
+  ),
+  checkpointFailures: m(
+    'linkwatch.checkpoint.failures',
+    'counter',
+    '{failure}',
+    'CheckpointStore calls that threw or rejected, by error.type; the link closes with 4005 and the peer replays what was not recorded.',
+    [ATTR.errorType],
   ),
   transportStalls: m(
     'linkwatch.transport.stalls',
@@ -497,7 +521,8 @@ export const SPANS = {
   send: {
     name: 'send linkwatch',
     kind: 'producer',
-    description: 'A data message from send() until the peer acks it. Its context travels in the frame.',
+    description:
+      'A data message from send() until linkwatch sees the peer acked it (the next send or lifecycle event on the link, a heartbeat at the latest). Its context travels in the frame.',
     attributes: [
       ATTR.workerId,
       ATTR.side,

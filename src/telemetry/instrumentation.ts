@@ -11,9 +11,16 @@ import {
   LinkAttributes,
 } from './instruments.js';
 import { type Emit, LinkMetrics, type MetricsSource } from './link-metrics.js';
-import { DEFAULT_SLOW_HEARTBEAT_MS, DEFAULT_TRACE_SAMPLE_RATIO, LinkSpans } from './link-spans.js';
+import {
+  DEFAULT_MAX_MESSAGE_TRACES_PER_SECOND,
+  DEFAULT_SLOW_HEARTBEAT_MS,
+  DEFAULT_TRACE_SAMPLE_RATIO,
+  LinkSpans,
+} from './link-spans.js';
 
+export type { Emit, MetricsSource };
 export {
+  DEFAULT_MAX_MESSAGE_TRACES_PER_SECOND,
   DEFAULT_SLOW_HEARTBEAT_MS,
   DEFAULT_TRACE_SAMPLE_RATIO,
   INSTRUMENTATION_NAME,
@@ -53,6 +60,12 @@ export interface TelemetryOptions {
    * @default 0.01
    */
   traceSampleRatio?: number;
+  /**
+   * At most this many messages a second get producer or consumer spans, per
+   * instrumented Hub or Worker, whatever the ratio (a sampled parent too).
+   * @default 100
+   */
+  maxMessageTracesPerSecond?: number;
   /** A heartbeat round trip at least this slow is always traced, ms. @default 250 */
   slowHeartbeatMs?: number;
   /** Observed metrics go here instead of to observable instruments (see ObservedMetricsSink). */
@@ -63,6 +76,15 @@ function ratioOption(value: unknown): number {
   if (value === undefined) return DEFAULT_TRACE_SAMPLE_RATIO;
   if (typeof value !== 'number' || !(value >= 0 && value <= 1))
     throw new TypeError(`Expected \`traceSampleRatio\` to be a number from 0 to 1, got ${String(value)}`);
+  return value;
+}
+
+function perSecondOption(value: unknown): number {
+  if (value === undefined) return DEFAULT_MAX_MESSAGE_TRACES_PER_SECOND;
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value))
+    throw new TypeError(
+      `Expected \`maxMessageTracesPerSecond\` to be a finite number >= 0, got ${String(value)}`,
+    );
   return value;
 }
 
@@ -77,8 +99,8 @@ function slowOption(value: unknown): number {
  * Subscribes to a Hub's or Worker's link events and turns them into metrics
  * (link-metrics.ts) and spans (link-spans.ts). Meters and tracers are
  * resolved on use, so an SDK started after this is attached still receives
- * everything. Per-message events are subscribed to only in short bursts
- * (histograms) and while a sampled producer span waits for its ack.
+ * everything. Per-message events are subscribed to only in short bursts,
+ * for the queue histograms.
  */
 export class LinkTelemetry {
   readonly #target: InstrumentTarget;
@@ -116,7 +138,8 @@ export class LinkTelemetry {
       ratioOption(options.traceSampleRatio),
       slowOption(options.slowHeartbeatMs),
       options.hubId,
-      () => this.#subscribePerMessage(),
+      (id) => target.sessions().get(id),
+      perSecondOption(options.maxMessageTracesPerSecond),
     );
     this.#removeObserved = options.observedMetrics?.add((emit) => this.#metrics.observeInSlices(emit));
     this.#unsubscribe = target.on((e) => this.#onLifecycle(e), 'lifecycle');
@@ -148,11 +171,11 @@ export class LinkTelemetry {
 
   /**
    * Per-message events make the core build an object per message and
-   * event, so they are listened to only while needed: during a histogram
-   * burst, and while a producer span waits for its ack.
+   * event, so they are listened to only during a histogram burst; spans
+   * need none (see LinkSpans).
    */
   #subscribePerMessage(): void {
-    const wanted = this.#metricsBurst || (this.#tracing && this.#spans.needsMessages);
+    const wanted = this.#metricsBurst;
     if (wanted && !this.#unsubscribePerMessage) {
       this.#unsubscribePerMessage = this.#target.on((e) => this.#onMessage(e), 'per-message');
     } else if (!wanted && this.#unsubscribePerMessage) {

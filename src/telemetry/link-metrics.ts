@@ -17,8 +17,6 @@ export interface MetricsSource {
   linkOf(workerId: string): Pick<LinkView, 'silentMs' | 'bufferedAmount'> | undefined;
   /** A hub's counters over every session it had, forgotten ones included (monotonic). */
   totals?(): SessionCounters;
-  /** A hub's counters of what has no worker. */
-  readonly stats?: { readonly handshakeTimeouts?: number };
 }
 
 /** Workers observed between two pauses of observeInSlices(). */
@@ -44,6 +42,10 @@ const SEEDED: Partial<Record<MetricKey, [string, readonly string[]]>> = {
   disconnects: [ATTR.errorType, DISCONNECT_TYPES],
   queueDropped: [ATTR.reason, ['shutdown', 'session-expired']],
   outboxDropped: [ATTR.reason, ['drop-oldest', 'drop-newest']],
+  connectionsRefused: [
+    ATTR.errorType,
+    ['LW_ERR_BUSY', 'LW_ERR_CONNECTION_LIMIT', 'LW_ERR_REQUEST_TIMEOUT', 'LW_ERR_HANDSHAKE_TIMEOUT'],
+  ],
 };
 
 /**
@@ -146,7 +148,20 @@ export class LinkMetrics {
         return;
       }
       case 'handshake-failed':
-        h.connectDuration?.record(e.handshakeMs / 1000, this.#attrs.with(base, ATTR.errorType, e.errorType));
+        // A hub's is an upgraded socket that sent no hello in time: turned away, hub-wide.
+        if (this.#side === 'hub')
+          c.connectionsRefused?.add(1, this.#attrs.with(base, ATTR.errorType, e.errorType));
+        else
+          h.connectDuration?.record(
+            e.handshakeMs / 1000,
+            this.#attrs.with(base, ATTR.errorType, e.errorType),
+          );
+        return;
+      case 'connection-refused':
+        c.connectionsRefused?.add(1, this.#attrs.with(this.#attrs.hub(), ATTR.errorType, e.errorType));
+        return;
+      case 'checkpoint-failed':
+        c.checkpointFailures?.add(1, this.#attrs.with(base, ATTR.errorType, e.errorType));
         return;
       case 'disconnected':
         c.disconnects?.add(1, this.#attrs.with(base, ATTR.errorType, e.errorType));
@@ -280,7 +295,6 @@ export class LinkMetrics {
     emit('outboxOldestAge', oldestMs / 1000, hub);
     emit('outboxBlocked', waiting, hub);
     emit('bufferedBytes', buffered, hub);
-    emit('handshakeTimeouts', this.#source.stats?.handshakeTimeouts ?? 0, hub);
     emit('processHeartbeat', Date.now() / 1000, hub);
   }
 }

@@ -18,6 +18,12 @@ import { contextFromTraceparent, formatTraceparent } from './traceparent.js';
 
 /** Share of messages and of healthy heartbeats traced when nothing else decides. */
 export const DEFAULT_TRACE_SAMPLE_RATIO = 0.01;
+/**
+ * At most this many messages a second get spans per process and side,
+ * whatever the ratio: at 700,000 messages a second 1% would be 7,000 spans a
+ * second, more than the link's own work.
+ */
+export const DEFAULT_MAX_MESSAGE_TRACES_PER_SECOND = 100;
 /** A heartbeat round trip at least this slow is traced always, ms. */
 export const DEFAULT_SLOW_HEARTBEAT_MS = 250;
 
@@ -33,21 +39,26 @@ export const HEARTBEAT_OUTCOME = 'linkwatch.heartbeat.outcome';
  *   overtaken, slow) and `ratio` of the healthy ones. A heartbeat's span is
  *   made when it ends, with its start time, so an unsampled healthy round
  *   trip costs one map entry.
- * - Messages: the producer span when the caller's context is sampled or, at
- *   `ratio`, on its own; the consumer span when the frame's traceparent is
+ * - Messages: at most `maxMessageTracesPerSecond` per process; within that,
+ *   the producer span when the caller's context is sampled or, at `ratio`,
+ *   on its own; the consumer span when the frame's traceparent is
  *   sampled or, for a frame without one, at `ratio`. Decided before any span
  *   object exists, in the send and around hooks, so no per-message event is
- *   needed except the ack of an open producer span.
+ *   needed; a producer span ends when the session's counters show its ack.
  */
 export class LinkSpans {
   readonly #attrs: LinkAttributes;
   readonly #tracer: () => Tracer;
   readonly #ratio: number;
   readonly #slowMs: number;
+  // Token bucket of message traces: refills at #perSecond, holds at most that many.
+  readonly #perSecond: number;
+  #tokens: number;
+  #refilledAt = performance.now();
   readonly #side: 'hub' | 'worker';
   readonly #hubId: string | undefined;
-  // Told when per-message events are needed (a producer span waits for its ack) or no longer.
-  readonly #onMessages: (needed: boolean) => void;
+  // A worker's session, to see whether its open producer spans' messages were acked.
+  readonly #sessionOf: (workerId: string) => SessionView | undefined;
   // Heartbeats sent and not yet answered: when, per worker; bounded by the links.
   readonly #heartbeats = new Map<string, number>();
   // Open spans; each map is bounded by what it tracks (links, outbox, queue) and empty when nothing is sampled.
@@ -63,11 +74,14 @@ export class LinkSpans {
     ratio: number,
     slowHeartbeatMs: number,
     hubId: string | undefined,
-    onMessages: (needed: boolean) => void,
+    sessionOf: (workerId: string) => SessionView | undefined,
+    maxMessageTracesPerSecond: number,
   ) {
+    this.#perSecond = maxMessageTracesPerSecond;
+    this.#tokens = maxMessageTracesPerSecond;
     this.#side = side;
     this.#hubId = hubId;
-    this.#onMessages = onMessages;
+    this.#sessionOf = sessionOf;
     this.#attrs = attrs;
     this.#tracer = tracer;
     this.#ratio = ratio;
@@ -78,7 +92,26 @@ export class LinkSpans {
     return this.#ratio >= 1 || (this.#ratio > 0 && Math.random() < this.#ratio);
   }
 
+  /** One message trace from the bucket; called only once a message would be traced. */
+  #withinRate(): boolean {
+    if (this.#tokens < 1) {
+      const now = performance.now();
+      this.#tokens = Math.min(
+        this.#perSecond,
+        this.#tokens + ((now - this.#refilledAt) * this.#perSecond) / 1000,
+      );
+      this.#refilledAt = now;
+      if (this.#tokens < 1) return false;
+    }
+    this.#tokens--;
+    return true;
+  }
+
   onEvent(e: LinkEvent): void {
+    if (this.#producerSpans.size > 0) {
+      const session = this.#sessionOf(e.workerId);
+      if (session) this.#settleProducers(session);
+    }
     switch (e.type) {
       case 'heartbeat-sent':
         // Still open: data proved the round trip while this heartbeat queued behind it. Kept, not an error.
@@ -93,10 +126,6 @@ export class LinkSpans {
         return;
       case 'heartbeat-timeout':
         this.#heartbeatEnd(e, 'timeout', 'LW_ERR_HEARTBEAT_TIMEOUT');
-        return;
-      case 'data-acked':
-        if (this.#producerSpans.size > 0) this.#producerAcked(e.workerId, e.seq);
-        if (this.#producerSpans.size === 0) this.#onMessages(false);
         return;
       case 'outbox-dropped':
         this.#producerDropped(e.workerId, e.seq, e.reason);
@@ -124,11 +153,6 @@ export class LinkSpans {
       default:
         return;
     }
-  }
-
-  /** Whether per-message events are needed: a producer span waits for its ack. */
-  get needsMessages(): boolean {
-    return this.#producerSpans.size > 0;
   }
 
   /** Ends every open span (detach). */
@@ -174,10 +198,11 @@ export class LinkSpans {
 
   /** The send hook: a producer span only for a message that will be sampled. */
   readonly send = (session: SessionView): SendTrace | undefined => {
+    if (this.#producerSpans.size > 0) this.#settleProducers(session);
     const parent = context.active();
     const inherited = trace.getSpanContext(parent);
     const sampled = inherited ? (inherited.traceFlags & TraceFlags.SAMPLED) !== 0 : this.#sampled();
-    if (!sampled) return undefined;
+    if (!sampled || !this.#withinRate()) return undefined;
     const span = this.#tracer().startSpan(SPANS.send.name, { kind: SpanKind.PRODUCER }, parent);
     if (!span.isRecording()) return undefined;
     span.setAttributes({
@@ -200,8 +225,6 @@ export class LinkSpans {
         const list = this.#producerSpans.get(workerId) ?? [];
         this.#producerSpans.set(workerId, list);
         list.push({ seq, span });
-        // Its end is the ack, a per-message event: listen while a producer span is open.
-        this.#onMessages(true);
       },
       failed: (error) => {
         const code = (error as { code?: string })?.code ?? 'unknown';
@@ -223,7 +246,7 @@ export class LinkSpans {
     const sampled = traceparent
       ? (Number.parseInt(traceparent.slice(-2), 16) & TraceFlags.SAMPLED) !== 0
       : this.#sampled();
-    if (!sampled) return fn();
+    if (!sampled || !this.#withinRate()) return fn();
     const span = this.#processStart(message.workerId, message.seq, traceparent);
     if (!span) return fn();
     const key = `${message.workerId}:${message.seq}`;
@@ -242,13 +265,22 @@ export class LinkSpans {
     );
   };
 
-  #producerAcked(workerId: string, seq: number): void {
-    const list = this.#producerSpans.get(workerId);
+  /**
+   * Ends the producer spans whose messages the peer acked. Seqs count up
+   * from 1 in a session's stream and every message ends acked or dropped, so
+   * acked + dropped reaching a seq means it and all before it are settled.
+   * Checked at the next send and the next lifecycle event on the link (a
+   * heartbeat at the latest), not per ack: an ack is a per-message event,
+   * and listening to those costs every message an event object.
+   */
+  #settleProducers(session: SessionView): void {
+    const list = this.#producerSpans.get(session.workerId);
     if (!list) return;
+    const settled = session.counters.acked + session.counters.dropped;
     let i = 0;
-    while (i < list.length && list[i]!.seq <= seq) list[i++]!.span.end();
+    while (i < list.length && list[i]!.seq <= settled) list[i++]!.span.end();
     if (i > 0) list.splice(0, i);
-    if (list.length === 0) this.#producerSpans.delete(workerId);
+    if (list.length === 0) this.#producerSpans.delete(session.workerId);
   }
 
   #producerDropped(workerId: string, seq: number, reason: string): void {

@@ -62,6 +62,24 @@ export function metricsTable(): string {
   ].join('\n');
 }
 
+/** The README's short form: name, series on a hub and on a worker, description, and the budget. */
+export function signalsSummary(): string {
+  const metrics = Object.values(METRICS) as MetricSpec[];
+  const b = budget();
+  return [
+    `${metrics.length} metrics and ${Object.keys(SPANS).length} spans; [docs/signals.md](docs/signals.md) lists every label, unit, attribute and span event, [docs/telemetry.md](docs/telemetry.md) the cost and sampling.`,
+    '',
+    `Cardinality budget: a hub exports **${b.hubPerWorker} series per connected worker** plus ${b.hubWide} hub-wide; a worker process ${b.worker}. No metric overflows the SDK's limit below 20,000 workers.`,
+    '',
+    '| Prometheus series | series on a hub | series on a worker | description |',
+    '|---|---|---|---|',
+    ...metrics.map(
+      (m) =>
+        `| \`${jsExporterName(m)}\` | ${hubCell(m)} | ${m.worker ? workerSeries(m) : '-'} | ${m.description} |`,
+    ),
+  ].join('\n');
+}
+
 export function spansTable(): string {
   const rows = (Object.values(SPANS) as SpanSpec[]).map(
     (s) =>

@@ -127,7 +127,8 @@ export class LinkTracker {
    * come once per heartbeat and link cost a type check, or one lookup.
    */
   observe(e: LinkEvent, round: number): void {
-    if (e.workerId === 'unknown') return;
+    // Hub-wide events (auth failures, refused connections) have no link.
+    if (e.workerId === '' || e.workerId === 'unknown') return;
     switch (e.type) {
       case 'connected': {
         const t = this.track(e.workerId, e.hubId, round);

@@ -8,8 +8,10 @@ import { LinkHooks } from '../link/hooks.js';
 import { Link, type LinkDown } from '../link/link.js';
 import type { SendReceipt } from '../link/outbox.js';
 import { Session, type SessionCounters } from '../link/session.js';
+import type { LinkView, SessionView } from '../link/view.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { BATCH_REVISION, type JsonValue, PROTOCOL_REVISION, type WelcomeFrame } from '../protocol/frames.js';
+import { WorkQueue } from '../queue/work-queue.js';
 import { safeUrl } from '../validate.js';
 import { type DialResult, dial } from './dialer.js';
 import { Failover, type FailoverDecision } from './failover.js';
@@ -87,6 +89,7 @@ export class Worker {
       outbox: { maxMessages: o.outboxMaxMessages, maxBytes: o.outboxMaxBytes, policy: o.overflow },
       queue: { concurrency: o.queueConcurrency, capacity: o.queueCapacity, timeoutMs: o.handlerTimeoutMs },
       maxFrameBytes: o.maxFrameBytes,
+      createQueue: (options) => new WorkQueue(options),
     });
     this.#sessions = new Map([[o.workerId, this.#session]]);
   }
@@ -97,7 +100,7 @@ export class Worker {
   get state(): WorkerState {
     return this.#state;
   }
-  get session(): Session {
+  get session(): SessionView {
     return this.#session;
   }
   /** Set when the worker stopped by itself (for example after repeated supersedes). */
@@ -105,16 +108,16 @@ export class Worker {
     return this.#gaveUp;
   }
   /** This worker's one session, for code that handles hubs and workers alike. */
-  sessions(): ReadonlyMap<string, Session> {
+  sessions(): ReadonlyMap<string, SessionView> {
     return this.#sessions;
   }
 
-  linkOf(workerId: string): Link | undefined {
+  linkOf(workerId: string): LinkView | undefined {
     return workerId === this.#o.workerId ? this.#link : undefined;
   }
 
   /** The live link, if connected. */
-  get link(): Link | undefined {
+  get link(): LinkView | undefined {
     return this.#link;
   }
 

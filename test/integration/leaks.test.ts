@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectionError } from '../../src/errors.js';
 import { Hub } from '../../src/hub/hub.js';
+import type { Link } from '../../src/link/link.js';
 import { Worker } from '../../src/worker/worker.js';
 import { nextEvent, TOKEN, waitFor } from '../helpers/fleet.js';
 
@@ -41,9 +42,13 @@ describe('no leaks', () => {
       const down = nextEvent(worker, 'disconnected');
       // Alternate the ways a link dies: the hub terminates it, evicts it, or the worker tears down.
       if (i % 3 === 0)
-        hub
-          .linkOf('cycler')
-          ?.teardown(new ConnectionError('LW_ERR_CONNECTION_LOST', 'kill'), { closeCode: undefined });
+        // The public view is read-only; the test reaches the link itself to terminate it.
+        (hub.linkOf('cycler') as Link | undefined)?.teardown(
+          new ConnectionError('LW_ERR_CONNECTION_LOST', 'kill'),
+          {
+            closeCode: undefined,
+          },
+        );
       else if (i % 3 === 1) hub.evict('cycler', 'cycle');
       else worker.reconnect(new ConnectionError('LW_ERR_CONNECTION_LOST', 'kill'));
       await down;

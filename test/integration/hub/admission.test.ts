@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Hub } from '../../../src/hub/hub.js';
 import type { LinkEvent } from '../../../src/link/events.js';
+import { attachWatchdog } from '../../../src/watchdog/attach.js';
 import type { Worker } from '../../../src/worker/worker.js';
 import { eventually, nextEvent, startHub, startWorker, TOKEN, waitFor } from '../../helpers/fleet.js';
 
@@ -29,6 +30,21 @@ function rawUpgrade(port: number, token: string, workerId: string): Socket {
   );
   sockets.push(s);
   return s;
+}
+
+/** An upgraded client whose hello names another worker id, and which then stops reading: it never answers the close. */
+async function rejectedHelloNeverClosed(hub: Hub): Promise<WebSocket> {
+  const ws = new WebSocket(hub.url, {
+    headers: { authorization: `Bearer ${TOKEN}`, 'x-linkwatch-worker-id': 'w1' },
+  });
+  ws.on('error', () => {});
+  await new Promise((r) => ws.once('open', r));
+  const rejected = nextEvent(hub, 'frame-rejected');
+  const hello = { v: 1, t: 'hello', workerId: 'w2', stream: 's', peerStream: '', processed: 0, window: 10 };
+  ws.send(JSON.stringify(hello));
+  (ws as unknown as { _socket: Socket })._socket.pause();
+  expect((await rejected).errorType).toBe('LW_ERR_WORKER_ID_MISMATCH');
+  return ws;
 }
 
 function firstBytes(s: Socket): Promise<string> {
@@ -74,26 +90,7 @@ describe('the hub protects itself before a link exists', () => {
 
   it('a rejected hello whose peer never finishes the close is terminated, so close() does not wait on it', async () => {
     hub = await startHub({ handler: () => {} });
-    const ws = new WebSocket(hub.url, {
-      headers: { authorization: `Bearer ${TOKEN}`, 'x-linkwatch-worker-id': 'w1' },
-    });
-    ws.on('error', () => {});
-    await new Promise((r) => ws.once('open', r));
-    const rejected = nextEvent(hub, 'frame-rejected');
-    // A hello for another worker id, then stop reading: the hub's close frame is never answered.
-    ws.send(
-      JSON.stringify({
-        v: 1,
-        t: 'hello',
-        workerId: 'w2',
-        stream: 's',
-        peerStream: '',
-        processed: 0,
-        window: 10,
-      }),
-    );
-    (ws as unknown as { _socket: Socket })._socket.pause();
-    expect((await rejected).errorType).toBe('LW_ERR_WORKER_ID_MISMATCH');
+    const ws = await rejectedHelloNeverClosed(hub);
     const start = performance.now();
     const report = await hub.close({ timeoutMs: 5000 });
     expect(performance.now() - start).toBeLessThan(2500);
@@ -104,25 +101,7 @@ describe('the hub protects itself before a link exists', () => {
 
   it('reports timedOut when it had to destroy a socket at the deadline', async () => {
     hub = await startHub({ handler: () => {} });
-    const ws = new WebSocket(hub.url, {
-      headers: { authorization: `Bearer ${TOKEN}`, 'x-linkwatch-worker-id': 'w1' },
-    });
-    ws.on('error', () => {});
-    await new Promise((r) => ws.once('open', r));
-    const rejected = nextEvent(hub, 'frame-rejected');
-    ws.send(
-      JSON.stringify({
-        v: 1,
-        t: 'hello',
-        workerId: 'w2',
-        stream: 's',
-        peerStream: '',
-        processed: 0,
-        window: 10,
-      }),
-    );
-    (ws as unknown as { _socket: Socket })._socket.pause();
-    await rejected;
+    const ws = await rejectedHelloNeverClosed(hub);
     const report = await hub.close({ timeoutMs: 100 });
     expect(report.timedOut).toBe(true);
     hub = undefined;
@@ -131,6 +110,7 @@ describe('the hub protects itself before a link exists', () => {
 
   it('unauthenticated callers leave no trace keyed by what they sent: no session, events without their worker id', async () => {
     hub = await startHub({ handler: () => {} });
+    const watchdog = attachWatchdog(hub, { checkIntervalMs: 50 });
     const events: LinkEvent[] = [];
     hub.on((e) => events.push(e), 'lifecycle');
     for (let i = 0; i < 50; i++) {
@@ -142,6 +122,10 @@ describe('the hub protects itself before a link exists', () => {
     const failed = events.filter((e) => e.type === 'auth-failed');
     expect(failed).toHaveLength(50);
     expect(new Set(failed.map((e) => e.workerId))).toEqual(new Set(['']));
+    // The watchdog tracks no link for them either.
+    expect(watchdog.stateOf('')).toBeUndefined();
+    expect(watchdog.stateOf('attacker-0')).toBeUndefined();
+    await watchdog.stop();
   });
 
   it('closes a connection that sends no request head within handshakeTimeoutMs, and counts it', async () => {

@@ -3,9 +3,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ERROR_CODES } from '../../../src/errors.js';
 import { CLOSE_CODE_MEANINGS, CloseCode } from '../../../src/protocol/close-codes.js';
-import { METRICS, type MetricSpec, SPANS } from '../../../src/telemetry/catalog.js';
-import { jsExporterName } from '../../../src/telemetry/prometheus-names.js';
-import { metricsTable, spansTable } from '../../../src/telemetry/signal-table.js';
+import { metricsTable, signalsSummary, spansTable } from '../../../src/telemetry/signal-table.js';
 import { ALERT_SPECS } from '../../../src/watchdog/alerts.js';
 import { OptionTypes, optionsTable } from './options.js';
 
@@ -54,18 +52,6 @@ function closeCodesTable(): string {
     ...Object.entries(CloseCode).map(
       ([name, code]) => `| ${code} | \`${name}\` | ${CLOSE_CODE_MEANINGS[name as keyof typeof CloseCode]} |`,
     ),
-  ].join('\n');
-}
-
-/** The README's short form of the signal tables: docs/signals.md has labels, units and spans. */
-function signalsSummary(): string {
-  const metrics = Object.values(METRICS) as MetricSpec[];
-  return [
-    `${metrics.length} metrics and ${Object.keys(SPANS).length} spans; [docs/signals.md](docs/signals.md) lists every label, unit, attribute and span event.`,
-    '',
-    '| Prometheus series | description |',
-    '|---|---|',
-    ...metrics.map((m) => `| \`${jsExporterName(m)}\` | ${m.description} |`),
   ].join('\n');
 }
 

@@ -7,7 +7,7 @@ import type { Transport } from '../../../src/link/transport.js';
 import { CloseCode } from '../../../src/protocol/close-codes.js';
 import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, encodeFrame } from '../../../src/protocol/codec.js';
 import type { Frame } from '../../../src/protocol/frames.js';
-import type { Message } from '../../../src/queue/work-queue.js';
+import { type Message, WorkQueue } from '../../../src/queue/work-queue.js';
 
 /*
  * The Link's send pump and receive path against a fake transport (no I/O):
@@ -61,6 +61,7 @@ function setup(settings: Partial<LinkSettings> = {}, handler: (m: Message) => vo
     events,
     handler,
     hooks: new LinkHooks(),
+    createQueue: (options) => new WorkQueue(options),
     outbox: { maxMessages: 10_000, maxBytes: 64 * 1024 * 1024, policy: 'block' },
     queue: { concurrency: 1, capacity: 100, timeoutMs: 10_000 },
     maxFrameBytes: settings.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,

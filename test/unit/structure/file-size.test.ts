@@ -17,16 +17,17 @@ const LONG_FILES: Record<string, string> = {
   'src/chaos/fault-proxy.ts':
     'one tool: a proxy, its per-direction lanes and their knobs (moved, not split, in issue 8)',
   'src/hub/hub.ts':
-    'the Hub class, still long after the split into options, http, handshake, registry (lead)',
-  'src/link/link.ts': 'framing, batching, acks and the heartbeat host of one link; not split yet (lead)',
+    'the public Hub class (as in ws, only the public class grows): its API, the wiring of admission, hello wait, registry and links, and shutdown; options, http, handshake, admission and registry are their own files',
+  'src/link/link.ts':
+    "one link's protocol engine: frame dispatch, acks, the heartbeat host and the send deadline, which share its teardown; the send pump is its own file",
   'src/link/session.ts':
-    'the session that outlives reconnects: outbox, inbox and queue wiring; not split yet (lead)',
+    'the session that outlives reconnects: its send and receive paths keep the counter identity (received = processed + failed + rejected + queued) in one place',
   'src/telemetry/catalog.ts': 'the one list of signals, as data: splitting it would make two lists',
   'src/telemetry/link-spans.ts': 'the span lifecycles of one link (telemetry split, issue 8)',
   'src/watchdog/watchdog.ts':
     'the Watchdog class after its split into link tracker and alert book (watchdog helper)',
   'src/worker/worker.ts':
-    'the Worker class, still long after the split into options, dialer, failover (lead)',
+    'the public Worker class: its API, the dial -> link -> retry state machine and stop; options, dialer and failover are their own files',
 };
 
 const lines = (file: string) => readFileSync(join(ROOT, file), 'utf8').split('\n').length;

@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import type { Attributes } from '@opentelemetry/api';
 import { type DataPoint, MeterProvider, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ObservedMetricsProducer } from '../../../src/cli/observed-producer.js';
+import { linkwatchViews } from '../../../src/cli/telemetry-sdk.js';
 import { ATTR, MAX_LABEL_VALUES, MAX_WORKERS, METRICS } from '../../../src/telemetry/catalog.js';
 import { instrument, type LinkTelemetry } from '../../../src/telemetry/instrumentation.js';
-import { ObservedMetricsProducer } from '../../../src/telemetry/observed-producer.js';
 import { prometheusText } from '../../../src/telemetry/prometheus-text.js';
-import { linkwatchViews } from '../../../src/telemetry/sdk.js';
 import { budget } from '../../../src/telemetry/signal-table.js';
 import { ManualReader } from '../../helpers/otel.js';
 import { fakeTarget } from './fake-target.js';
@@ -155,5 +155,45 @@ describe('cardinality at fleet size', () => {
     expect(doc).toContain(`${b.hubPerWorker} series per connected worker`);
     expect(doc).toContain(`| hub, hub-wide (no worker id) | ${b.hubWide}:`);
     expect(doc).toContain(`| worker process | ${b.worker}:`);
+  });
+
+  it('every rejection before a link counts hub-wide by error.type, seeded at 0', async () => {
+    const { reader, meterProvider } = sdk(true);
+    const hub = fakeTarget('hub');
+    attached.push(instrument(hub, { side: 'hub', hubId: 'hub-1', meterProvider }));
+    const refused = async (errorType: string) => {
+      const rm = (await reader.collect()).resourceMetrics;
+      const metric = rm.scopeMetrics
+        .flatMap((sm) => sm.metrics)
+        .find((m) => m.descriptor.name === METRICS.connectionsRefused.name);
+      return (metric?.dataPoints as DataPoint<number>[] | undefined)?.find(
+        (p) => p.attributes[ATTR.errorType] === errorType,
+      )?.value;
+    };
+    expect(await refused('LW_ERR_BUSY')).toBe(0);
+    hub.emit('', { type: 'connection-refused', errorType: 'LW_ERR_BUSY' });
+    hub.emit('', { type: 'connection-refused', errorType: 'LW_ERR_CONNECTION_LIMIT' });
+    hub.emit('', { type: 'connection-refused', errorType: 'LW_ERR_REQUEST_TIMEOUT' });
+    // An authenticated upgrade that never said hello.
+    hub.emit('w-quiet', {
+      type: 'handshake-failed',
+      url: '',
+      errorType: 'LW_ERR_HANDSHAKE_TIMEOUT',
+      handshakeMs: 5000,
+    });
+    hub.emit('w-1', { type: 'checkpoint-failed', stream: 's', processed: 3, errorType: 'LW_ERR_CHECKPOINT' });
+    for (const t of [
+      'LW_ERR_BUSY',
+      'LW_ERR_CONNECTION_LIMIT',
+      'LW_ERR_REQUEST_TIMEOUT',
+      'LW_ERR_HANDSHAKE_TIMEOUT',
+    ])
+      expect(await refused(t), t).toBe(1);
+    const all = points((await reader.collect()).resourceMetrics);
+    const rejections = all.filter((p) =>
+      [METRICS.connectionsRefused.name, METRICS.checkpointFailures.name].includes(p.name),
+    );
+    expect(rejections.every((p) => p.attributes[ATTR.workerId] === undefined)).toBe(true);
+    expect(rejections.some((p) => p.attributes[ATTR.errorType] === 'LW_ERR_CHECKPOINT')).toBe(true);
   });
 });

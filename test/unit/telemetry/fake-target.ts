@@ -30,7 +30,6 @@ export function fakeTarget(side: 'hub' | 'worker', hubId = 'hub-1'): FakeTarget 
     events,
     sessionsMap,
     hooks,
-    stats: { handshakeTimeouts: 0 },
     on: (listener, scope) => events.subscribe(listener, scope),
     sessions: () => sessionsMap,
     linkOf: (id) => (sessionsMap.has(id) ? link : undefined),

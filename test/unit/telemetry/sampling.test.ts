@@ -7,6 +7,7 @@ import {
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tracingFromEnv } from '../../../src/cli/telemetry-sdk.js';
 import type { Session } from '../../../src/link/session.js';
 import { ATTR } from '../../../src/telemetry/catalog.js';
 import {
@@ -15,7 +16,6 @@ import {
   type TelemetryOptions,
 } from '../../../src/telemetry/instrumentation.js';
 import { HEARTBEAT_OUTCOME } from '../../../src/telemetry/link-spans.js';
-import { tracingFromEnv } from '../../../src/telemetry/sdk.js';
 import { type FakeTarget, fakeTarget } from './fake-target.js';
 
 let spans: InMemorySpanExporter;
@@ -41,34 +41,50 @@ function attach(side: 'hub' | 'worker', options: Partial<TelemetryOptions> = {})
   return target;
 }
 
-const session = { workerId: 'w1', hubId: 'hub-1' } as Session;
+/** The fake target's session of w1: what the core passes to the send hook. */
+const sessionOf = (t: FakeTarget) => t.sessionsMap.get('w1') as Session;
 const named = (name: string) => spans.getFinishedSpans().filter((s) => s.name === name);
 
 describe('message spans are decided before they are built', () => {
   it('at ratio 0 the send hook builds no span and carries no traceparent', () => {
     const worker = attach('worker', { traceSampleRatio: 0 });
-    for (let i = 0; i < 1000; i++) expect(worker.hooks.send?.(session)).toBeUndefined();
+    for (let i = 0; i < 1000; i++) expect(worker.hooks.send?.(sessionOf(worker))).toBeUndefined();
     expect(spans.getFinishedSpans()).toEqual([]);
   });
 
   it("a sampled caller's context is continued whatever the ratio", () => {
     const worker = attach('worker', { traceSampleRatio: 0 });
     const parent = tracerProvider.getTracer('app').startSpan('app work');
-    const sent = context.with(trace.setSpan(context.active(), parent), () => worker.hooks.send?.(session));
+    const sent = context.with(trace.setSpan(context.active(), parent), () =>
+      worker.hooks.send?.(sessionOf(worker)),
+    );
     expect(sent?.traceparent).toMatch(new RegExp(`^00-${parent.spanContext().traceId}-[0-9a-f]{16}-01$`));
-    sent?.queued(7, 'queued');
-    worker.emit('w1', { type: 'data-acked', seq: 7, released: 1 });
+    sent?.queued(1, 'queued');
+    (sessionOf(worker).counters as { acked: number }).acked = 1;
+    worker.emit('w1', { type: 'heartbeat-sent', id: 1 });
     parent.end();
     const [send] = named('send linkwatch');
     expect(send?.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
   });
 
   it('at ratio 0.25 about a quarter of messages get a producer span', () => {
-    const worker = attach('worker', { traceSampleRatio: 0.25 });
+    const worker = attach('worker', { traceSampleRatio: 0.25, maxMessageTracesPerSecond: 1e9 });
     let sampled = 0;
-    for (let i = 0; i < 4000; i++) if (worker.hooks.send?.(session)) sampled++;
+    for (let i = 0; i < 4000; i++) if (worker.hooks.send?.(sessionOf(worker))) sampled++;
     expect(sampled).toBeGreaterThan(800);
     expect(sampled).toBeLessThan(1200);
+  });
+
+  it('at most maxMessageTracesPerSecond messages a second get spans, whatever the ratio', () => {
+    const worker = attach('worker', { traceSampleRatio: 1, maxMessageTracesPerSecond: 10 });
+    let traced = 0;
+    for (let i = 0; i < 1000; i++) if (worker.hooks.send?.(sessionOf(worker))) traced++;
+    // The bucket holds 10 and refills at 10/s: a loop this short earns at most a couple more.
+    expect(traced).toBeGreaterThanOrEqual(10);
+    expect(traced).toBeLessThanOrEqual(12);
+    expect(() => instrument(fakeTarget('hub'), { side: 'hub', maxMessageTracesPerSecond: -1 })).toThrow(
+      /`maxMessageTracesPerSecond`.*got -1/,
+    );
   });
 
   it('the hub continues a sampled traceparent, skips an unsampled one, and samples frames without one by ratio', async () => {
@@ -109,14 +125,23 @@ describe('message spans are decided before they are built', () => {
     expect(span?.attributes[ATTR.errorType]).toBe('LW_ERR_HANDLER_FAILED');
   });
 
-  it('listens to per-message events only while a producer span waits for its ack', () => {
+  it('never listens to per-message events: a producer span ends once the counters show its ack', () => {
     const worker = attach('worker', { traceSampleRatio: 1 });
+    const session = sessionOf(worker);
+    const counters = session.counters as { acked: number; dropped: number };
+    for (let seq = 1; seq <= 3; seq++) worker.hooks.send?.(session)?.queued(seq, 'queued');
     expect(worker.events.perMessage).toBe(false);
-    worker.hooks.send?.(session)?.queued(1, 'queued');
-    expect(worker.events.perMessage).toBe(true);
-    worker.emit('w1', { type: 'data-acked', seq: 1, released: 1 });
+    expect(named('send linkwatch')).toHaveLength(0);
+    // Two acked: the next send ends their spans (and starts its own).
+    counters.acked = 2;
+    worker.hooks.send?.(session)?.queued(4, 'queued');
+    expect(named('send linkwatch').map((s) => s.attributes['linkwatch.seq'])).toEqual([1, 2]);
+    // One acked, one dropped by the outbox: a heartbeat on the link ends the rest.
+    counters.acked = 3;
+    counters.dropped = 1;
+    worker.emit('w1', { type: 'heartbeat-sent', id: 1 });
+    expect(named('send linkwatch').map((s) => s.attributes['linkwatch.seq'])).toEqual([1, 2, 3, 4]);
     expect(worker.events.perMessage).toBe(false);
-    expect(named('send linkwatch')).toHaveLength(1);
   });
 });
 

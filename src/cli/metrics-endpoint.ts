@@ -1,8 +1,8 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { prometheusText } from '../telemetry/prometheus-text.js';
 import type { ObservedMetricsProducer } from './observed-producer.js';
-import { prometheusText } from './prometheus-text.js';
 
 /**
  * The CLI's /metrics: what the SDK's Prometheus exporter collects (hub-wide

@@ -26,21 +26,10 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_INSTANCE_ID } from '@opentelemetry/semantic-conventions/incubating';
 import type { Level, LogSink } from '../log/logger.js';
-import { MAX_WORKERS } from './catalog.js';
-import { DEFAULT_TRACE_SAMPLE_RATIO } from './link-spans.js';
+import { CARDINALITY_LIMIT } from '../telemetry/catalog.js';
+import { DEFAULT_TRACE_SAMPLE_RATIO } from '../telemetry/link-spans.js';
 import { startMetricsEndpoint } from './metrics-endpoint.js';
 import { ObservedMetricsProducer } from './observed-producer.js';
-
-/**
- * The SDK's cardinality limit for every linkwatch instrument. Its default
- * of 2,000 attribute sets made every per-worker metric overflow past 2,000
- * workers. The most one linkwatch metric can hold is one set per link state
- * per worker (the SDK keeps every set an observable instrument reported),
- * so MAX_WORKERS × 5 states, doubled for workers replaced within a session
- * TTL. In the CLI, per-worker series come from ObservedMetricsProducer and
- * never reach this limit; it guards a MeterProvider built with these views.
- */
-export const CARDINALITY_LIMIT = 2 * MAX_WORKERS * 5;
 
 /** Views for the CLI's MeterProvider: the cardinality limit above on every linkwatch instrument. */
 export function linkwatchViews(): ViewOptions[] {

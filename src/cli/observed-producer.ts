@@ -8,10 +8,10 @@ import {
   type MetricData,
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
-import { METRICS, type MetricKey } from './catalog.js';
-import type { ObservedMetricsSink } from './instrumentation.js';
-import { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION } from './instruments.js';
-import type { Emit } from './link-metrics.js';
+import { METRICS, type MetricKey } from '../telemetry/catalog.js';
+import type { ObservedMetricsSink } from '../telemetry/instrumentation.js';
+import { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION } from '../telemetry/instruments.js';
+import type { Emit } from '../telemetry/link-metrics.js';
 
 /**
  * The CLI's path for observed link metrics: a MetricProducer that every
