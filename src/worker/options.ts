@@ -16,7 +16,11 @@ export interface WorkerOptions extends LinkOptions {
   handler?: Handler;
   /** Dial plus upgrade plus welcome must finish within this, ms. @default 5000 */
   handshakeTimeoutMs?: number;
-  /** Reconnect delays: exponential with full jitter, reset after a stable link. @default see Backoff */
+  /**
+   * Reconnect delays: exponential with full jitter, reset after a stable link.
+   * While the hub's address refuses connections (a hub restarting), delays
+   * stay at or below 3 s. @default 250 ms initial, 30 s max, ×2, reset after 10 s up
+   */
   backoff?: BackoffOptions;
   /**
    * Supersedes in a row (another process took this worker id) before the

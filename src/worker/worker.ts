@@ -19,6 +19,16 @@ import { type ParsedWorkerOptions, parseWorkerOptions, type WorkerOptions } from
 
 export type { WorkerOptions } from './options.js';
 
+/** The longest wait between dials while the hub's address refuses connections, ms. */
+export const REFUSED_MAX_DELAY_MS = 3000;
+
+/** The dial found nothing listening (ECONNREFUSED): the hub is down or restarting. */
+function refused(err: LinkwatchError): boolean {
+  return (
+    err.code === 'LW_ERR_CONNECT' && (err.cause as { code?: string } | undefined)?.code === 'ECONNREFUSED'
+  );
+}
+
 export type WorkerState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'stopping' | 'stopped';
 
 export interface WorkerStatus {
@@ -295,7 +305,7 @@ export class Worker {
     // A busy hub said when to come back: honour it with jitter (1x to 2x), without growing the backoff.
     const delayMs =
       result.retryAfterMs === undefined ? undefined : Math.round(result.retryAfterMs * (1 + Math.random()));
-    this.#scheduleRetry(err, this.#failover.dialFailed(), delayMs);
+    this.#scheduleRetry(err, this.#failover.dialFailed(), delayMs, refused(err));
   }
 
   #welcomed(ws: WebSocket, url: string, welcome: WelcomeFrame): void {
@@ -375,7 +385,12 @@ export class Worker {
     this.#scheduleRetry(down.error, decision);
   }
 
-  #scheduleRetry(error: LinkwatchError, decision: FailoverDecision, delayOverrideMs?: number): void {
+  #scheduleRetry(
+    error: LinkwatchError,
+    decision: FailoverDecision,
+    delayOverrideMs?: number,
+    refusedNow = false,
+  ): void {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     if (decision.type === 'give-up') {
       this.#giveUp(decision.supersedes);
@@ -396,6 +411,9 @@ export class Worker {
       delayOverrideMs === undefined
         ? this.#backoff.next()
         : { attempt: this.#backoff.attempt + 1, delayMs: delayOverrideMs };
+    // Nothing listens (a hub restarting): a refused dial costs neither side anything, and a
+    // restarted hub should see its fleet back within seconds, not after grown delays.
+    if (refusedNow) next.delayMs = Math.min(next.delayMs, REFUSED_MAX_DELAY_MS);
     if (this.#events.active) {
       this.#events.emit({
         ...this.#session.eventBase(),
