@@ -147,8 +147,11 @@ function rawSocket(socket: Socket): Socket {
   return (socket as Socket & { _parent?: Socket })._parent ?? socket;
 }
 
-/** The longest Retry-After a busy hub asks for, s. */
-export const MAX_RETRY_AFTER_SECONDS = 30;
+/**
+ * The longest Retry-After a busy hub asks for, s. Longer made a cold start of
+ * 10,000 workers take 61 s: the first second's burst is not lasting demand.
+ */
+export const MAX_RETRY_AFTER_SECONDS = 5;
 
 /**
  * Sizes Retry-After to the storm. Refused upgrades in the last second, over

@@ -56,7 +56,7 @@ export interface HubOptions extends LinkOptions {
   maxPreAuthConnections?: number;
   /**
    * The least Retry-After a busy hub answers with, s. In a storm it asks for
-   * more: refusals over handshakes served in the last second, up to 30 s.
+   * more: refusals over handshakes served in the last second, up to 5 s.
    * Workers wait that long plus 0-100 % jitter. @default 1
    */
   busyRetryAfterSeconds?: number;
