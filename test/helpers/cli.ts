@@ -95,3 +95,8 @@ export function summary(proc: Proc): Record<string, unknown> {
   const lines = proc.stdout().trim().split('\n').filter(Boolean);
   return JSON.parse(lines.at(-1) ?? '{}') as Record<string, unknown>;
 }
+
+/** `linkwatch hub` on `listen` with `tokens`, metrics off, then `extra` flags. */
+export function hubArgs(listen: string, tokens: string, ...extra: string[]): string[] {
+  return ['hub', '--listen', listen, '--tokens', tokens, '--metrics-listen', 'off', ...extra];
+}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, type Proc, runCli, tempDir, writeFile } from '../../helpers/cli.js';
+import { freePort, hubArgs, type Proc, runCli, tempDir, writeFile } from '../../helpers/cli.js';
 
 /**
  * Issue 7, item 14: drills must not be reachable from a web page in a browser
@@ -11,16 +11,7 @@ let base: string;
 beforeAll(async () => {
   const tokens = writeFile(tempDir(), 'tokens', 'drills-token-1234 w-drill\n');
   const port = await freePort();
-  hub = runCli([
-    'hub',
-    '--listen',
-    `127.0.0.1:${port}`,
-    '--tokens',
-    tokens,
-    '--metrics-listen',
-    'off',
-    '--drills',
-  ]);
+  hub = runCli([...hubArgs(`127.0.0.1:${port}`, tokens), '--drills']);
   await hub.waitFor('hub listening');
   base = `http://127.0.0.1:${port}`;
 });

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { freePort, type Proc, runCli, summary, tempDir, writeFile } from '../../helpers/cli.js';
+import { freePort, hubArgs, type Proc, runCli, summary, tempDir, writeFile } from '../../helpers/cli.js';
 
 /**
  * Issue 7, item 10, reproduced over real sockets: a peer holding only worker
@@ -57,17 +57,7 @@ async function rawWorker(port: number, token: string, workerId: string, stream: 
 }
 
 async function startHub(tokens: string, journal: string, port: number): Promise<Proc> {
-  const hub = runCli([
-    'hub',
-    '--listen',
-    `127.0.0.1:${port}`,
-    '--tokens',
-    tokens,
-    '--journal',
-    journal,
-    '--metrics-listen',
-    'off',
-  ]);
+  const hub = runCli([...hubArgs(`127.0.0.1:${port}`, tokens, '--journal', journal)]);
   procs.push(hub);
   await hub.waitFor('hub listening');
   return hub;
@@ -99,17 +89,7 @@ describe('a damaged --journal', () => {
     const dir = tempDir();
     const tokens = writeFile(dir, 'tokens', `${TOKEN_A} w-a\n`);
     const journal = writeFile(dir, 'journal', 'w-a stream-a 1\nnot a record at all\n');
-    const hub = runCli([
-      'hub',
-      '--listen',
-      '127.0.0.1:0',
-      '--tokens',
-      tokens,
-      '--journal',
-      journal,
-      '--metrics-listen',
-      'off',
-    ]);
+    const hub = runCli([...hubArgs('127.0.0.1:0', tokens, '--journal', journal)]);
     procs.push(hub);
     const { code } = await hub.exited;
     expect(code).toBe(2);

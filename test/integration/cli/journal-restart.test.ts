@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeRecord } from '../../../src/cli/journal.js';
-import { freePort, type Proc, runCli, summary, tempDir, writeFile } from '../../helpers/cli.js';
+import { freePort, hubArgs, type Proc, runCli, summary, tempDir, writeFile } from '../../helpers/cli.js';
 
 /**
  * docs/guarantees.md, "hub restart with --journal": the hub is SIGKILLed
@@ -14,18 +14,7 @@ const TOKEN = 'journal-restart-token-1';
 const COUNT = 1500;
 
 async function startHub(port: number, tokens: string, journal: string, extra: string[]): Promise<Proc> {
-  const hub = runCli([
-    'hub',
-    '--listen',
-    `127.0.0.1:${port}`,
-    '--tokens',
-    tokens,
-    '--journal',
-    journal,
-    '--metrics-listen',
-    'off',
-    ...extra,
-  ]);
+  const hub = runCli([...hubArgs(`127.0.0.1:${port}`, tokens, '--journal', journal), ...extra]);
   await hub.waitFor('hub listening');
   return hub;
 }

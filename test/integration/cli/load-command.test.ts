@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LinkInfo } from '../../../src/hub/link-info.js';
-import { freePort, type Proc, runCli, summary, tempDir, writeFile } from '../../helpers/cli.js';
+import { freePort, hubArgs, type Proc, runCli, summary, tempDir, writeFile } from '../../helpers/cli.js';
 
 const procs: Proc[] = [];
 afterEach(async () => {
@@ -28,17 +28,7 @@ function tokenFile(dir: string): string {
 
 async function startHub(tokens: string) {
   const port = await freePort();
-  const hub = cli([
-    'hub',
-    '--listen',
-    `127.0.0.1:${port}`,
-    '--tokens',
-    tokens,
-    '--metrics-listen',
-    'off',
-    '--heartbeat-interval',
-    '200ms',
-  ]);
+  const hub = cli([...hubArgs(`127.0.0.1:${port}`, tokens), '--heartbeat-interval', '200ms']);
   await hub.waitFor('hub listening');
   return { hub, port };
 }

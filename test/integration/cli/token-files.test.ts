@@ -1,6 +1,6 @@
 import { chmodSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { freePort, type Proc, runCli, summary, tempDir, writeFile } from '../../helpers/cli.js';
+import { freePort, hubArgs, type Proc, runCli, summary, tempDir, writeFile } from '../../helpers/cli.js';
 
 /**
  * Token files as operators write them (issue 7, items 5, 12 and 13). Each
@@ -33,15 +33,7 @@ const worker = (port: number, tokenFile: string, extra: string[] = []) => [
   ...extra,
 ];
 
-const hub = (port: number, tokens: string) => [
-  'hub',
-  '--listen',
-  `127.0.0.1:${port}`,
-  '--tokens',
-  tokens,
-  '--metrics-listen',
-  'off',
-];
+const hub = (port: number, tokens: string) => [...hubArgs(`127.0.0.1:${port}`, tokens)];
 
 describe.concurrent('token files', () => {
   // Regression: the worker logged `fatal ERR_INVALID_CHAR` at every dial and kept running.

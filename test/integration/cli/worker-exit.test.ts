@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { freePort, runCli, summary, tempDir, writeFile } from '../../helpers/cli.js';
+import { freePort, hubArgs, runCli, summary, tempDir, writeFile } from '../../helpers/cli.js';
 
 /**
  * Issue 7, item 4: `linkwatch worker` whose producer fails must exit by
@@ -52,15 +52,7 @@ describe.concurrent('a worker whose synthetic traffic cannot go on', () => {
     expect(max).toBeGreaterThan(1_000_000);
     const port = await freePort();
     const tokens = writeFile(tempDir(), 'tokens', 'worker-exit-token-123 w-exit\n');
-    const hub = runCli([
-      'hub',
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--tokens',
-      tokens,
-      '--metrics-listen',
-      'off',
-    ]);
+    const hub = runCli([...hubArgs(`127.0.0.1:${port}`, tokens)]);
     try {
       await hub.waitFor('hub listening', 8000);
       const worker = await runToExit(workerArgs(port, ['--size', String(max), '--count', '3']), 20_000);
@@ -102,15 +94,7 @@ describe('two workers with the same id', () => {
   it('the one that gives up exits 1 by itself, saying it gave up and why', async () => {
     const port = await freePort();
     const tokens = writeFile(tempDir(), 'tokens', 'worker-exit-token-123 w-exit\n');
-    const hub = runCli([
-      'hub',
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--tokens',
-      tokens,
-      '--metrics-listen',
-      'off',
-    ]);
+    const hub = runCli([...hubArgs(`127.0.0.1:${port}`, tokens)]);
     const args = workerArgs(port, ['--rate', '50', '--backoff-initial', '20ms', '--backoff-max', '100ms']);
     const a = runCli(args);
     const b = runCli(args);
