@@ -15,6 +15,7 @@ import { bindEndpoint } from '../link/endpoint.js';
 import { type EventScope, type LinkEventListener, LinkEvents } from '../link/events.js';
 import { LinkHooks } from '../link/hooks.js';
 import { Link, type LinkDown } from '../link/link.js';
+import { linkSettings } from '../link/options.js';
 import type { SendReceipt } from '../link/outbox.js';
 import type { SessionCounters } from '../link/session.js';
 import type { LinkView, SessionView } from '../link/view.js';
@@ -365,18 +366,13 @@ export class Hub {
     const link: Link = new Link(
       ws,
       s,
-      {
+      linkSettings(o, {
         heartbeatIntervalMs: o.heartbeatIntervalMs,
         heartbeatMisses: o.heartbeatMisses,
-        sendWindow: hello.window,
-        receiveWindow: o.queueCapacity,
+        peerWindow: hello.window,
         maxFrameBytes: o.maxFrameBytes,
-        ackDelayMs: o.ackDelayMs,
-        ackBatch: o.ackBatch,
-        highWatermarkBytes: o.highWatermarkBytes,
-        sendStallTimeoutMs: o.sendStallTimeoutMs,
         batch: (hello.rev ?? 1) >= BATCH_REVISION,
-      },
+      }),
       (down) => this.#onLinkDown(peer, link, down),
     );
     peer.ws = ws;

@@ -1,5 +1,6 @@
 import * as D from '../defaults.js';
 import { intOption, oneOf } from '../validate.js';
+import type { LinkSettings } from './link.js';
 import { OVERFLOW_POLICIES, type OverflowPolicy } from './outbox.js';
 
 /**
@@ -75,5 +76,32 @@ export function parseLinkOptions(o: LinkOptions): ParsedLinkOptions {
       D.DEFAULT_SEND_STALL_TIMEOUT_MS,
       { min: 1 },
     ),
+  };
+}
+
+/** What the handshake settled for one link: the hub's heartbeat, the peer's window and limits. */
+export interface Negotiated {
+  heartbeatIntervalMs: number;
+  heartbeatMisses: number;
+  /** The peer's queue capacity: how many of our data frames may be in flight. */
+  peerWindow: number;
+  maxFrameBytes: number;
+  /** The peer announced the revision with batch frames. */
+  batch: boolean;
+}
+
+/** A Link's settings from this side's options and what the handshake agreed; the same on both sides. */
+export function linkSettings(o: ParsedLinkOptions, n: Negotiated): LinkSettings {
+  return {
+    heartbeatIntervalMs: n.heartbeatIntervalMs,
+    heartbeatMisses: n.heartbeatMisses,
+    sendWindow: n.peerWindow,
+    receiveWindow: o.queueCapacity,
+    maxFrameBytes: n.maxFrameBytes,
+    ackDelayMs: o.ackDelayMs,
+    ackBatch: o.ackBatch,
+    highWatermarkBytes: o.highWatermarkBytes,
+    sendStallTimeoutMs: o.sendStallTimeoutMs,
+    batch: n.batch,
   };
 }

@@ -2,6 +2,7 @@ import type { LinkEvent, LinkState } from '../link/events.js';
 import {
   deriveThresholds,
   evaluateHealthInto,
+  HEALTHY_INPUT,
   type HealthInput,
   type HealthThresholds,
   type HealthVerdict,
@@ -67,19 +68,7 @@ export class LinkTracker {
   // Thresholds by "interval|misses|sendStall": links with the same settings share one object.
   readonly #thresholds = new Map<string, HealthThresholds>();
   // Valid from one evaluate() to the next; read by describe() for alert text.
-  readonly #input: HealthInput = {
-    connected: false,
-    everConnected: false,
-    downForMs: 0,
-    consecutiveMisses: 0,
-    pending: false,
-    noProgressForMs: 0,
-    bufferedAboveForMs: 0,
-    hungHandlers: 0,
-    eventLoopBlocked: false,
-    eventLoopDelayMs: 0,
-    exportConsecutiveFailures: 0,
-  };
+  readonly #input: HealthInput = { ...HEALTHY_INPUT, connected: false, everConnected: false };
   readonly #verdict: HealthVerdict = { state: 'healthy', alerts: new Set(), degraded: new Set() };
   #lastThresholds: HealthThresholds;
 

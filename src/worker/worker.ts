@@ -6,6 +6,7 @@ import { bindEndpoint } from '../link/endpoint.js';
 import { type EventScope, type LinkEventListener, LinkEvents } from '../link/events.js';
 import { LinkHooks } from '../link/hooks.js';
 import { Link, type LinkDown } from '../link/link.js';
+import { linkSettings } from '../link/options.js';
 import type { SendReceipt } from '../link/outbox.js';
 import { Session, type SessionCounters } from '../link/session.js';
 import type { LinkView, SessionView } from '../link/view.js';
@@ -318,18 +319,13 @@ export class Worker {
     const link: Link = new Link(
       ws,
       s,
-      {
+      linkSettings(o, {
         heartbeatIntervalMs: welcome.heartbeatIntervalMs,
         heartbeatMisses: welcome.heartbeatMisses,
-        sendWindow: welcome.window,
-        receiveWindow: o.queueCapacity,
+        peerWindow: welcome.window,
         maxFrameBytes: Math.min(o.maxFrameBytes, welcome.maxFrameBytes),
-        ackDelayMs: o.ackDelayMs,
-        ackBatch: o.ackBatch,
-        highWatermarkBytes: o.highWatermarkBytes,
-        sendStallTimeoutMs: o.sendStallTimeoutMs,
         batch: (welcome.rev ?? 1) >= BATCH_REVISION,
-      },
+      }),
       (down) => this.#onLinkDown(ws, link, down),
     );
     this.#link = link;
