@@ -1,132 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { type FaultProxy, startFaultProxy } from '../chaos/fault-proxy.js';
 import { Hub } from '../hub/hub.js';
-import type { LinkEvent, LinkState } from '../link/events.js';
-import type { Logger } from '../log/logger.js';
+import type { LinkEvent } from '../link/events.js';
 import type { Alert } from '../watchdog/alerts.js';
-import { type AttachOptions, attachWatchdog } from '../watchdog/attach.js';
+import { attachWatchdog } from '../watchdog/attach.js';
 import type { Watchdog } from '../watchdog/watchdog.js';
 import { produceSynthetic } from '../worker/synthetic-traffic.js';
 import { Worker } from '../worker/worker.js';
-import { type FaultKind, type FaultStep, faultCycle } from './schedule.js';
-
-export interface DemoOptions {
-  /** @default 3 */
-  workers?: number;
-  /** Synthetic messages per second per worker. @default 50 */
-  ratePerWorker?: number;
-  /** @default 256 */
-  payloadBytes?: number;
-  /** Run the fault schedule. @default true */
-  faults?: boolean;
-  /** One fault cycle, repeated while the demo runs, ms. @default 30000 */
-  cycleMs?: number;
-  /** @default 1000 */
-  heartbeatIntervalMs?: number;
-  /** @default 3 */
-  heartbeatMisses?: number;
-  /** @default 2000 */
-  handlerTimeoutMs?: number;
-  /** Where the hub listens. @default 127.0.0.1, a free port */
-  listen?: { host: string; port: number };
-  /** Also post watchdog alerts to Alertmanager's v2 API. */
-  alertmanager?: string;
-  logger?: Logger;
-  /** Watchdog options shared by every watchdog (export health, providers). */
-  watchdog?: Pick<AttachOptions, 'exportHealth' | 'meterProvider' | 'tracerProvider'>;
-  /** Called for the hub and each worker before they start (the CLI attaches telemetry here). */
-  onHub?: (hub: Hub) => void;
-  onWorker?: (worker: Worker) => void;
-}
-
-/** What happened to one injected fault, in ms since the demo started. */
-export interface FaultRecord {
-  kind: FaultKind;
-  workerId: string;
-  injectedAt: number;
-  clearedAt: number | undefined;
-  /** First watchdog alert (or heartbeat teardown) for this worker after injection. */
-  detectedAt: number | undefined;
-  detectedBy: string | undefined;
-  /** Link back up and every alert of this worker resolved, after the fault cleared. */
-  recoveredAt: number | undefined;
-  /** Cleared by stop() before its time was up, so recovery was never awaited. */
-  interrupted: boolean;
-}
-
-export type DemoEvent =
-  | { type: 'fault'; phase: 'injected' | 'cleared'; fault: FaultRecord }
-  | { type: 'detected' | 'recovered'; fault: FaultRecord }
-  | { type: 'alert'; alert: Alert }
-  | { type: 'link'; side: 'hub' | 'worker'; workerId: string; up: boolean; errorType: string | undefined };
-
-export interface WorkerRow {
-  workerId: string;
-  /** The worker's watchdog state and the hub's, for the same link. */
-  workerState: LinkState | undefined;
-  hubState: LinkState | undefined;
-  heartbeatAgeMs: number | undefined;
-  rttMs: number | undefined;
-  /** The hub's work queue for this worker. */
-  queueDepth: number;
-  hung: number;
-  outbox: number;
-  sent: number;
-  acked: number;
-  processed: number;
-  alerts: string[];
-  fault: FaultKind | undefined;
-}
-
-export interface DemoSnapshot {
-  hubId: string;
-  hubUrl: string;
-  linksUrl: string;
-  uptimeMs: number;
-  /** Ms until the next fault is injected, if one is scheduled. */
-  nextFaultInMs: number | undefined;
-  rows: WorkerRow[];
-  /** Process-level alerts (event loop, telemetry export). */
-  processAlerts: string[];
-}
-
-export interface DemoSummary {
-  role: 'demo';
-  hubId: string;
-  durationS: number;
-  workers: number;
-  sent: number;
-  acked: number;
-  replayed: number;
-  processed: number;
-  duplicatesDropped: number;
-  handlerTimeouts: number;
-  faults: {
-    kind: FaultKind;
-    workerId: string;
-    injectedAtS: number;
-    detectedBy: string | null;
-    detectedAfterMs: number | null;
-    /** From the fault clearing to link up with every alert resolved. */
-    recoveredAfterMs: number | null;
-    /** The demo stopped while the fault was still on. */
-    interrupted: boolean;
-  }[];
-  alerts: { fired: number; resolved: number; firingAtExit: string[] };
-}
-
-const BLACKHOLE_SIGNS = new Set([
-  'LinkwatchHeartbeatMissed',
-  'LinkwatchLinkDown',
-  'LinkwatchProgressStalled',
-  'LinkwatchTransportStalled',
-]);
-const HANG_SIGNS = new Set(['LinkwatchHandlerHung', 'LinkwatchProgressStalled']);
+import { FaultTracker } from './fault-tracker.js';
+import { demoSummary } from './report.js';
+import type { DemoEvent, DemoOptions, DemoSnapshot, DemoSummary, FaultRecord, WorkerRow } from './types.js';
 
 /**
  * `linkwatch demo` without the terminal: a hub, workers behind fault proxies,
- * a watchdog on every link, synthetic traffic, and a fault schedule. It
- * records when each fault was injected, detected and recovered from.
+ * a watchdog on every link, synthetic traffic, and a fault schedule. The
+ * FaultTracker runs the schedule and records when each fault was injected,
+ * detected and recovered from; this class wires it to real sockets.
  */
 export class Demo {
   readonly #o: Required<
@@ -143,16 +32,11 @@ export class Demo {
   readonly #workerWatchdogs = new Map<string, Watchdog>();
   // Workers whose handler hangs now, with the release of every hung call.
   readonly #hangs = new Map<string, { promise: Promise<void>; release: () => void }>();
-  // Every pending schedule and tick timer; stop() clears them all.
-  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
-  #tick: ReturnType<typeof setInterval> | undefined;
-  readonly #faults: FaultRecord[] = [];
-  readonly #active = new Map<string, FaultRecord>();
+  readonly #tracker: FaultTracker;
   readonly #listeners = new Set<(e: DemoEvent) => void>();
   readonly #producing = new AbortController();
   readonly #producers: Promise<void>[] = [];
   #startedAt = 0;
-  #nextFaultAt: number | undefined;
   #fired = 0;
   #resolved = 0;
   #stopped: Promise<DemoSummary> | undefined;
@@ -170,6 +54,16 @@ export class Demo {
       ...options,
     };
     this.#ids = Array.from({ length: this.#o.workers }, (_, i) => `worker-${i + 1}`);
+    this.#tracker = new FaultTracker({
+      workerIds: this.#ids,
+      cycleMs: this.#o.cycleMs,
+      deadAfterMs: this.#o.heartbeatIntervalMs * this.#o.heartbeatMisses,
+      handlerTimeoutMs: this.#o.handlerTimeoutMs,
+      now: () => this.#now(),
+      effects: { start: (f) => this.#startFault(f), stop: (f) => this.#stopFault(f) },
+      isRecovered: (workerId) => this.#isRecovered(workerId),
+      emit: (e) => this.#emit(e),
+    });
   }
 
   on(listener: (e: DemoEvent) => void): () => void {
@@ -223,8 +117,8 @@ export class Demo {
         );
       }
     }
-    if (o.faults) this.#scheduleCycle(0);
-    this.#tick = setInterval(() => this.#checkRecovery(), 250);
+    // The schedule counts from the demo's start, not from when the last worker was set up.
+    if (o.faults) this.#tracker.start(0);
     return this;
   }
 
@@ -255,91 +149,33 @@ export class Demo {
     }
   }
 
-  #scheduleCycle(startMs: number): void {
-    const o = this.#o;
-    const steps = faultCycle({
-      workerIds: this.#ids,
-      cycleMs: o.cycleMs,
-      deadAfterMs: o.heartbeatIntervalMs * o.heartbeatMisses,
-      handlerTimeoutMs: o.handlerTimeoutMs,
+  #startFault(f: FaultRecord): void {
+    if (f.kind === 'blackhole') {
+      this.#proxies.get(f.workerId)?.blackhole('both');
+      return;
+    }
+    let release = () => {};
+    // The hung handler ignores its abort signal, like a consumer that never checks deadlines.
+    const promise = new Promise<void>((resolve) => {
+      release = resolve;
     });
-    for (const step of steps) this.#after(startMs + step.atMs, () => this.#inject(step));
-    this.#nextFaultAt = startMs + Math.min(...steps.map((s) => s.atMs));
-    this.#after(startMs + o.cycleMs, () => this.#scheduleCycle(startMs + o.cycleMs));
+    this.#hangs.set(f.workerId, { promise, release });
   }
 
-  #after(atMs: number, fn: () => void): void {
-    const timer = setTimeout(
-      () => {
-        this.#timers.delete(timer);
-        fn();
-      },
-      Math.max(0, atMs - this.#now()),
-    );
-    this.#timers.add(timer);
-  }
-
-  #inject(step: FaultStep): void {
-    const record: FaultRecord = {
-      kind: step.kind,
-      workerId: step.workerId,
-      injectedAt: this.#now(),
-      clearedAt: undefined,
-      detectedAt: undefined,
-      detectedBy: undefined,
-      recoveredAt: undefined,
-      interrupted: false,
-    };
-    this.#faults.push(record);
-    this.#active.set(step.workerId, record);
-    if (this.#nextFaultAt !== undefined && this.#nextFaultAt <= record.injectedAt)
-      this.#nextFaultAt = undefined;
-    if (step.kind === 'blackhole') {
-      this.#proxies.get(step.workerId)?.blackhole('both');
-    } else {
-      let release = () => {};
-      // The hung handler ignores its abort signal, like a consumer that never checks deadlines.
-      const promise = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      this.#hangs.set(step.workerId, { promise, release });
+  #stopFault(f: FaultRecord): void {
+    if (f.kind === 'blackhole') {
+      this.#proxies.get(f.workerId)?.heal();
+      return;
     }
-    this.#emit({ type: 'fault', phase: 'injected', fault: record });
-    this.#after(record.injectedAt + step.forMs, () => this.#clear(record));
-  }
-
-  #clear(record: FaultRecord): void {
-    if (record.clearedAt !== undefined) return;
-    record.clearedAt = this.#now();
-    if (record.kind === 'blackhole') this.#proxies.get(record.workerId)?.heal();
-    else {
-      this.#hangs.get(record.workerId)?.release();
-      this.#hangs.delete(record.workerId);
-    }
-    if (this.#active.get(record.workerId) === record) this.#active.delete(record.workerId);
-    this.#emit({ type: 'fault', phase: 'cleared', fault: record });
-  }
-
-  #detected(workerId: string, by: string, signs: (kind: FaultKind) => boolean): void {
-    for (const f of this.#faults) {
-      if (f.workerId !== workerId || f.detectedAt !== undefined || f.clearedAt !== undefined) continue;
-      if (!signs(f.kind)) continue;
-      f.detectedAt = this.#now();
-      f.detectedBy = by;
-      this.#emit({ type: 'detected', fault: f });
-    }
+    this.#hangs.get(f.workerId)?.release();
+    this.#hangs.delete(f.workerId);
   }
 
   #onAlert(alert: Alert): void {
     if (alert.status === 'firing') this.#fired++;
     else this.#resolved++;
     this.#emit({ type: 'alert', alert });
-    const workerId = alert.labels.linkwatch_worker_id;
-    if (alert.status === 'firing' && workerId) {
-      this.#detected(workerId, alert.name, (kind) =>
-        kind === 'blackhole' ? BLACKHOLE_SIGNS.has(alert.name) : HANG_SIGNS.has(alert.name),
-      );
-    }
+    this.#tracker.alert(alert);
   }
 
   #onLinkEvent(e: LinkEvent): void {
@@ -349,24 +185,16 @@ export class Demo {
       this.#emit({ type: 'link', side: e.side, workerId: e.workerId, up: true, errorType: undefined });
     } else if (e.type === 'disconnected') {
       this.#emit({ type: 'link', side: e.side, workerId: e.workerId, up: false, errorType: e.errorType });
-      if (e.errorType === 'LW_ERR_HEARTBEAT_TIMEOUT') {
-        this.#detected(e.workerId, `${e.errorType} (${e.side})`, (kind) => kind === 'blackhole');
-      }
+      this.#tracker.linkDown(e.workerId, e.side, e.errorType);
     }
   }
 
-  /** A cleared fault has recovered once the link is up again and nothing fires for that worker. */
-  #checkRecovery(): void {
-    for (const f of this.#faults) {
-      if (f.clearedAt === undefined || f.recoveredAt !== undefined || this.#active.has(f.workerId)) continue;
-      const worker = this.#workers.get(f.workerId);
-      const hubSession = this.#hub?.sessions().get(f.workerId);
-      if (worker?.state !== 'connected' || !this.#hub?.linkOf(f.workerId)) continue;
-      if ((hubSession?.queue.hung ?? 0) > 0) continue;
-      if (this.#alertsOf(f.workerId).length > 0) continue;
-      f.recoveredAt = this.#now();
-      this.#emit({ type: 'recovered', fault: f });
-    }
+  /** Up on both sides, no handler hung, and no alert firing for this worker. */
+  #isRecovered(workerId: string): boolean {
+    const worker = this.#workers.get(workerId);
+    if (worker?.state !== 'connected' || !this.#hub?.linkOf(workerId)) return false;
+    if ((this.#hub.sessions().get(workerId)?.queue.hung ?? 0) > 0) return false;
+    return this.#alertsOf(workerId).length === 0;
   }
 
   #alertsOf(workerId: string): string[] {
@@ -396,7 +224,7 @@ export class Demo {
         acked: status?.counters.acked ?? 0,
         processed: session?.counters.processed ?? 0,
         alerts: this.#alertsOf(workerId),
-        fault: this.#active.get(workerId)?.kind,
+        fault: this.#tracker.activeKind(workerId),
       };
     });
     const processAlerts = new Set<string>();
@@ -408,15 +236,14 @@ export class Demo {
       hubUrl: hub?.url ?? '',
       linksUrl: hub ? `${hub.httpUrl}/links` : '',
       uptimeMs: this.#now(),
-      nextFaultInMs:
-        this.#nextFaultAt === undefined ? undefined : Math.max(0, this.#nextFaultAt - this.#now()),
+      nextFaultInMs: this.#tracker.nextFaultInMs(),
       rows,
       processAlerts: [...processAlerts],
     };
   }
 
   faults(): readonly FaultRecord[] {
-    return this.#faults;
+    return this.#tracker.faults();
   }
 
   /** Stops traffic and faults, drains within `timeoutMs`, and reports. Safe to call twice. */
@@ -426,15 +253,7 @@ export class Demo {
   }
 
   async #stop(timeoutMs: number): Promise<DemoSummary> {
-    for (const t of this.#timers) clearTimeout(t);
-    this.#timers.clear();
-    if (this.#tick) clearInterval(this.#tick);
-    this.#tick = undefined;
-    this.#nextFaultAt = undefined;
-    for (const f of this.#faults) {
-      if (f.clearedAt === undefined) f.interrupted = true;
-      this.#clear(f);
-    }
+    this.#tracker.stop();
     this.#producing.abort();
     const durationMs = this.#now();
     // Stopping a worker closes its outbox, which releases a producer blocked on a full one.
@@ -444,33 +263,14 @@ export class Demo {
     await this.#hub?.close({ timeoutMs });
     await Promise.all(this.#watchdogs.map((w) => w.stop()));
     await Promise.all([...this.#proxies.values()].map((p) => p.close()));
-    const counters = [...this.#workers.values()].map((w) => w.status().counters);
-    const sum = (k: keyof (typeof counters)[number]) => counters.reduce((n, c) => n + c[k], 0);
-    const hubTotals = this.#hub?.totals();
-    return {
-      role: 'demo',
+    return demoSummary({
       hubId: this.#hub?.hubId ?? '',
-      durationS: Math.round(durationMs / 100) / 10,
+      durationMs,
       workers: this.#ids.length,
-      sent: sum('sent'),
-      acked: sum('acked'),
-      replayed: sum('replayed'),
-      processed: hubTotals?.processed ?? 0,
-      duplicatesDropped: hubTotals?.duplicates ?? 0,
-      handlerTimeouts: hubTotals?.timedOut ?? 0,
-      faults: this.#faults.map((f) => ({
-        kind: f.kind,
-        workerId: f.workerId,
-        injectedAtS: Math.round(f.injectedAt / 100) / 10,
-        detectedBy: f.detectedBy ?? null,
-        detectedAfterMs: f.detectedAt === undefined ? null : Math.round(f.detectedAt - f.injectedAt),
-        recoveredAfterMs:
-          f.recoveredAt === undefined || f.clearedAt === undefined
-            ? null
-            : Math.round(f.recoveredAt - f.clearedAt),
-        interrupted: f.interrupted,
-      })),
+      workerCounters: [...this.#workers.values()].map((w) => w.status().counters),
+      hubTotals: this.#hub?.totals(),
+      faults: this.#tracker.faults(),
       alerts: { fired: this.#fired, resolved: this.#resolved, firingAtExit },
-    };
+    });
   }
 }

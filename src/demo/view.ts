@@ -1,5 +1,5 @@
 import type { Alert } from '../watchdog/alerts.js';
-import type { DemoEvent, DemoSnapshot, FaultRecord, WorkerRow } from './demo.js';
+import type { DemoEvent, DemoSnapshot, FaultRecord, WorkerRow } from './types.js';
 
 /** Where to look next, printed at start in both modes. */
 export interface Pointers {

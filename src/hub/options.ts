@@ -17,15 +17,26 @@ export interface CheckpointStore {
 export type HubRoute = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface HubOptions extends LinkOptions {
-  /** @default '127.0.0.1' */
+  /** Where to listen. @default '127.0.0.1' */
   host?: string;
-  /** 0 picks a free port. @default 0 */
+  /** Where to listen; 0 picks a free port. @default 0 */
   port?: number;
-  /** @default `<hostname>:<port>` for a fixed port, else 'hub-' + 8 random hex chars */
+  /**
+   * This hub in telemetry and alerts; keep it stable across restarts so
+   * alerts and silences follow it.
+   * @default `<hostname>:<port>` for a fixed port, else 'hub-' + 8 random hex chars
+   */
   hubId?: string;
-  /** Which token may claim which worker ids. */
+  /** Accepted tokens, `{ token, workerIds?, name? }[]`: which token may claim which worker ids. */
   tokens: TokenEntry[];
-  /** Processes every worker message, one worker's messages in order. */
+  /**
+   * Processes every worker message, one worker's messages in order:
+   * `(message, { signal }) => void | Promise<void>`. The ack goes out after
+   * it settles. A call that throws or times out is counted
+   * (`LW_ERR_HANDLER_FAILED`, `LW_ERR_HANDLER_TIMEOUT`) and acked, not
+   * retried, so one poison message cannot loop; retry inside the handler if
+   * you need to. A call cut short by shutdown is not acked and is replayed.
+   */
   handler: Handler;
   /** Heartbeat interval both sides use, agreed in the handshake, ms. @default 5000 */
   heartbeatIntervalMs?: number;

@@ -20,7 +20,11 @@ export interface LinkOptions {
   outboxMaxMessages?: number;
   /** Bytes kept for the peer until acked. @default 64 MiB */
   outboxMaxBytes?: number;
-  /** What `send()` does when the outbox is full. @default 'block' */
+  /**
+   * What `send()` does when the outbox is full: `block` (it waits),
+   * `drop-oldest`, `drop-newest`, or `reject` (`LW_ERR_OUTBOX_FULL`). Every
+   * drop is counted. @default 'block'
+   */
   overflow?: OverflowPolicy;
   /** Ack at most this long after a completion, ms. @default 20 */
   ackDelayMs?: number;

@@ -3,17 +3,17 @@ import type { HealthReason } from './alerts.js';
 
 /** Thresholds of the health rules. Defaults come from the heartbeat settings (see `deriveThresholds`). */
 export interface HealthThresholds {
-  /** Pending work with no ack or completion for this long is `progress-stalled`, ms. */
+  /** Pending work with no ack or completion for this long is `progress-stalled`, ms. @default max(3 × interval × misses, 5 s) */
   progressStallMs: number;
-  /** Socket buffer above the watermark this long is `transport-stalled`, ms. */
+  /** Socket buffer above the watermark this long is `transport-stalled`, ms. @default max(interval × misses, 1 s) */
   transportStallMs: number;
-  /** Consecutive heartbeat misses that raise the alert (one miss already degrades). */
+  /** Consecutive heartbeat misses that raise the alert (one miss already degrades). @default max(1, misses − 1) */
   heartbeatMissAlert: number;
-  /** A link down this long raises `link-down`, ms. */
+  /** A link down this long raises `link-down`, ms. @default interval × misses */
   linkDownMs: number;
-  /** Event-loop delay p99 above this is `event-loop-blocked`, ms. */
+  /** Event-loop delay p99 above this is `event-loop-blocked`, ms. @default 1000 */
   eventLoopDelayMs: number;
-  /** Consecutive failed telemetry exports that raise `telemetry-export-failing`. */
+  /** Consecutive failed telemetry exports that raise `telemetry-export-failing`. @default 3 */
   exportFailures: number;
 }
 

@@ -93,9 +93,7 @@ describe('telemetry from a real hub and worker', () => {
     expect(await otel.total(METRICS.heartbeatsReceived.name, h)).toBeGreaterThan(0);
     expect(await otel.total(METRICS.heartbeatRtt.name, w)).toBeGreaterThan(0);
     expect(await otel.total(METRICS.connects.name, w)).toBe(2);
-    expect(
-      await otel.total(METRICS.reconnects.name, { ...w, [ATTR.errorType]: 'LW_ERR_EVICTED' }),
-    ).toBe(1);
+    expect(await otel.total(METRICS.reconnects.name, { ...w, [ATTR.errorType]: 'LW_ERR_EVICTED' })).toBe(1);
     expect(await otel.total(METRICS.disconnects.name, { ...h, [ATTR.errorType]: 'LW_ERR_EVICTED' })).toBe(1);
     expect(await otel.total(METRICS.backoffDelay.name, w)).toBe(1);
     expect(await otel.total(METRICS.linkState.name, { ...w, [ATTR.state]: 'healthy' })).toBe(1);
