@@ -145,7 +145,11 @@ describe.concurrent('bad flags and files: exit code 2 and a message naming the f
   it('--listen on a port already in use exits with code 2', async () => {
     const { tokens } = files();
     await withBusyPort(async (port) => {
-      await usageError(hubArgs(tokens, `127.0.0.1:${port}`), `--listen 127.0.0.1:${port}: EADDRINUSE`, 4000);
+      await usageError(
+        hubArgs(tokens, `127.0.0.1:${port}`),
+        `--listen 127.0.0.1:${port}: EADDRINUSE`,
+        10_000,
+      );
     });
   });
 

@@ -51,17 +51,18 @@ function networkNamespace(): Namespace | undefined {
     holder.on('error', () => {});
     if (holder.pid === undefined) return undefined;
     const prefix = ['nsenter', '-t', String(holder.pid), ...enter];
-    // unshare has to have entered the namespace before nsenter can join it: retry briefly.
-    for (let i = 0; i < 50; i++) {
-      const up = spawnSync(prefix[0]!, [...prefix.slice(1), 'ip', 'link', 'set', 'lo', 'up'], {
-        stdio: 'ignore',
-      });
+    // unshare has to have entered the namespace before nsenter can join it: retry briefly, and
+    // bring loopback up only once the holder is in its own namespace (not while still in ours).
+    const outside = spawnSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' }).stdout;
+    for (let i = 0; i < 100 && holder.exitCode === null; i++) {
       const inside = spawnSync('readlink', [`/proc/${holder.pid}/ns/net`], { encoding: 'utf8' }).stdout;
-      const outside = spawnSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' }).stdout;
-      if (up.status === 0 && inside && inside !== outside) {
-        return { prefix, release: () => holder.kill('SIGKILL') };
+      if (inside && inside !== outside) {
+        const up = spawnSync(prefix[0]!, [...prefix.slice(1), 'ip', 'link', 'set', 'lo', 'up'], {
+          stdio: 'ignore',
+        });
+        if (up.status === 0) return { prefix, release: () => holder.kill('SIGKILL') };
+        break;
       }
-      if (holder.exitCode !== null) break;
       spawnSync('sleep', ['0.05']);
     }
     holder.kill('SIGKILL');

@@ -7,7 +7,7 @@ import { freePort, hubArgs, type Proc, runCli, summary, tempDir, writeFile } fro
  * test owns its processes: they run concurrently, so no shared afterEach may
  * kill another test's process.
  */
-async function runToExit(args: string[], deadlineMs = 8000): Promise<{ code: number | null; p: Proc }> {
+async function runToExit(args: string[], deadlineMs = 15_000): Promise<{ code: number | null; p: Proc }> {
   const p = runCli(args);
   const deadline = setTimeout(() => p.child.kill('SIGKILL'), deadlineMs);
   const { code } = await p.exited;

@@ -38,7 +38,7 @@ describe.concurrent('a worker whose synthetic traffic cannot go on', () => {
   // Regression: the producer threw "exceeds maxFrameBytes", the command gave up, and the
   // reconnect loop plus a leftover SIGTERM listener kept the process running until SIGKILL.
   it('--size over the frame limit exits 2 before starting, naming --size and the limit', async () => {
-    const { code, signal, p } = await runToExit(workerArgs(1, ['--size', '2000000']), 8000);
+    const { code, signal, p } = await runToExit(workerArgs(1, ['--size', '2000000']), 15_000);
     expect({ code, signal }, p.stderr()).toEqual({ code: 2, signal: null });
     expect(p.stderr()).toMatch(
       /linkwatch: --size: 2000000 bytes do not fit in one frame: at most \d+ bytes fit the 1048576-byte frame limit/,
@@ -47,7 +47,7 @@ describe.concurrent('a worker whose synthetic traffic cannot go on', () => {
   });
 
   it('the largest --size that fits is accepted: a hub acks three such messages', async () => {
-    const { p } = await runToExit(workerArgs(1, ['--size', '2000000']), 8000);
+    const { p } = await runToExit(workerArgs(1, ['--size', '2000000']), 15_000);
     const max = Number(/at most (\d+) bytes/.exec(p.stderr())?.[1]);
     expect(max).toBeGreaterThan(1_000_000);
     const port = await freePort();
