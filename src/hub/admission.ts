@@ -8,7 +8,7 @@ export interface AdmissionOptions {
   maxConcurrentHandshakes: number;
   /** Idle limit on a connection before its upgrade completes, ms. */
   headTimeoutMs: number;
-  onRefused(code: RefusalCode, socket: Socket): void;
+  onRefused(code: RefusalCode): void;
 }
 
 type Tracked = Socket & { [kOwner]?: Admission; [kPreAuth]?: boolean };
@@ -51,7 +51,7 @@ export class Admission {
   accepted(socket: Socket): void {
     socket.setNoDelay(true);
     if (this.#preAuth >= this.#o.maxPreAuthConnections) {
-      this.#o.onRefused('LW_ERR_CONNECTION_LIMIT', socket);
+      this.#o.onRefused('LW_ERR_CONNECTION_LIMIT');
       socket.destroy();
       return;
     }
@@ -129,7 +129,7 @@ export class Admission {
   /** @internal the socket sat idle before its upgrade for too long. */
   headTimedOut(socket: Tracked): void {
     if (!socket[kPreAuth]) return;
-    this.#o.onRefused('LW_ERR_REQUEST_TIMEOUT', socket);
+    this.#o.onRefused('LW_ERR_REQUEST_TIMEOUT');
     socket.destroy();
   }
 }

@@ -104,7 +104,7 @@ export class Hub {
       maxPreAuthConnections: this.#o.maxPreAuthConnections,
       maxConcurrentHandshakes: this.#o.maxConcurrentHandshakes,
       headTimeoutMs: this.#o.handshakeTimeoutMs,
-      onRefused: (code, socket) => this.#refused(code, socket),
+      onRefused: (code) => this.#refused(code),
     });
     this.#handshakeHost = this.#createHandshakeHost();
     this.#httpHost = {
@@ -138,7 +138,7 @@ export class Hub {
     // Node's own request-head deadline (headersTimeout) and parse errors: count, answer, close.
     this.#server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
       const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-      if (timedOut) this.#refused('LW_ERR_REQUEST_TIMEOUT', socket);
+      if (timedOut) this.#refused('LW_ERR_REQUEST_TIMEOUT');
       if (socket.writable)
         socket.end(
           `HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\n\r\n`,
@@ -240,7 +240,7 @@ export class Hub {
     return { side: 'hub', workerId: '', hubId: this.hubId, at: performance.now() };
   }
 
-  #refused(code: RefusalCode, _socket: Socket): void {
+  #refused(code: RefusalCode): void {
     if (code === 'LW_ERR_BUSY') this.stats.handshakesRefused++;
     else if (code === 'LW_ERR_CONNECTION_LIMIT') this.stats.connectionsRefused++;
     else this.stats.requestTimeouts++;
@@ -272,7 +272,7 @@ export class Hub {
       return;
     }
     if (!this.#admission.tryBeginHandshake()) {
-      this.#refused('LW_ERR_BUSY', socket);
+      this.#refused('LW_ERR_BUSY');
       rejectUpgrade(
         socket,
         503,

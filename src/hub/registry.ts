@@ -39,9 +39,6 @@ export class Registry {
     this.#hooks = hooks;
   }
 
-  get size(): number {
-    return this.#peers.size;
-  }
   get sessions(): ReadonlyMap<string, Session> {
     return this.#sessions;
   }

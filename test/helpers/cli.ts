@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 
 export const CLI = join(import.meta.dirname, '../../dist/cli/main.js');
 
@@ -99,4 +100,23 @@ export function summary(proc: Proc): Record<string, unknown> {
 /** `linkwatch hub` on `listen` with `tokens`, metrics off, then `extra` flags. */
 export function hubArgs(listen: string, tokens: string, ...extra: string[]): string[] {
   return ['hub', '--listen', listen, '--tokens', tokens, '--metrics-listen', 'off', ...extra];
+}
+
+/**
+ * A runCli whose processes are killed (and awaited) after each test, whatever
+ * the test left running. Call it at a test file's top level.
+ */
+export function cliPerTest(): (args: string[], env?: NodeJS.ProcessEnv) => Proc {
+  const procs: Proc[] = [];
+  afterEach(async () => {
+    const running = procs.splice(0);
+    for (const p of running)
+      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await Promise.all(running.map((p) => p.exited));
+  });
+  return (args, env = {}) => {
+    const p = runCli(args, env);
+    procs.push(p);
+    return p;
+  };
 }

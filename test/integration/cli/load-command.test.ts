@@ -1,20 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LinkInfo } from '../../../src/hub/link-info.js';
-import { freePort, hubArgs, type Proc, runCli, summary, tempDir, writeFile } from '../../helpers/cli.js';
+import { cliPerTest, freePort, hubArgs, summary, tempDir, writeFile } from '../../helpers/cli.js';
 
-const procs: Proc[] = [];
-afterEach(async () => {
-  const running = procs.splice(0);
-  for (const p of running)
-    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  await Promise.all(running.map((p) => p.exited));
-});
-
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const p = runCli(args, env);
-  procs.push(p);
-  return p;
-}
+const cli = cliPerTest();
 
 const WORKERS = 20;
 const FIRST = 'load-first-token-0123456789';

@@ -90,19 +90,30 @@ describe.concurrent('token files', () => {
     }
   });
 
-  // Regression: no warning on either side for a token file others can read.
-  it('a group- or world-readable token file is warned about on both sides, naming file and mode, never the token', async () => {
+  /** A hub and a worker whose token files have these modes, once the worker connected. */
+  async function connectedWithModes(secret: string, hubMode: number, workerMode: number) {
     const dir = tempDir();
-    const tokens = writeFile(dir, 'tokens', 'loose-secret-token-1 w-tok\n');
-    const token = writeFile(dir, 'token', 'loose-secret-token-1\n');
-    chmodSync(tokens, 0o644);
-    chmodSync(token, 0o640);
+    const tokens = writeFile(dir, 'tokens', `${secret} w-tok\n`);
+    const token = writeFile(dir, 'token', `${secret}\n`);
+    chmodSync(tokens, hubMode);
+    chmodSync(token, workerMode);
     const port = await freePort();
     const h = runCli(hub(port, tokens));
     const w = runCli(worker(port, token, ['--rate', '10']));
     try {
       await h.waitFor('hub listening');
       await w.waitFor('link connected');
+    } catch (err) {
+      await Promise.all([stopped(h), stopped(w)]);
+      throw err;
+    }
+    return { h, w, tokens, token };
+  }
+
+  // Regression: no warning on either side for a token file others can read.
+  it('a group- or world-readable token file is warned about on both sides, naming file and mode, never the token', async () => {
+    const { h, w, tokens, token } = await connectedWithModes('loose-secret-token-1', 0o644, 0o640);
+    try {
       const warning = (flag: string, file: string, mode: string) =>
         `"msg":"token file is accessible by other users","flag":"${flag}","file":"${file}","mode":"${mode}","hint":"chmod 600 ${file}"`;
       expect(h.stderr()).toContain(warning('--tokens', tokens, '0644'));
@@ -114,17 +125,8 @@ describe.concurrent('token files', () => {
   });
 
   it('an owner-only token file gets no warning', async () => {
-    const dir = tempDir();
-    const tokens = writeFile(dir, 'tokens', 'tight-secret-token-1 w-tok\n');
-    const token = writeFile(dir, 'token', 'tight-secret-token-1\n');
-    chmodSync(tokens, 0o600);
-    chmodSync(token, 0o400);
-    const port = await freePort();
-    const h = runCli(hub(port, tokens));
-    const w = runCli(worker(port, token, ['--rate', '10']));
+    const { h, w } = await connectedWithModes('tight-secret-token-1', 0o600, 0o400);
     try {
-      await h.waitFor('hub listening');
-      await w.waitFor('link connected');
       for (const p of [h, w]) expect(p.stderr()).not.toContain('token file is accessible');
     } finally {
       await Promise.all([stopped(h), stopped(w)]);
