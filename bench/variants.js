@@ -5,6 +5,9 @@
  */
 export const VARIANTS = {
   ours: { transport: 'ours' },
+  // Opt-in (--variants=): ours with each frame-mask setting, to measure what the worker's masking costs.
+  'ours-zero-mask': { transport: 'ours', options: { workerOptions: { frameMask: 'zero' } } },
+  'ours-random-mask': { transport: 'ours', options: { workerOptions: { frameMask: 'random' } } },
   raw: { transport: 'raw' },
   'raw+acks': { transport: 'raw', options: { acks: true } },
   'socket.io': { transport: 'socketio' },

@@ -3,7 +3,7 @@ import type { BackoffOptions } from '../link/backoff.js';
 import { type LinkOptions, type ParsedLinkOptions, parseLinkOptions } from '../link/options.js';
 import { WORKER_ID_PATTERN } from '../protocol/codec.js';
 import type { Handler } from '../queue/work-queue.js';
-import { functionOption, intOption, stringOption, tokenOption, urlOption } from '../validate.js';
+import { functionOption, intOption, oneOf, stringOption, tokenOption, urlOption } from '../validate.js';
 
 export interface WorkerOptions extends LinkOptions {
   /** Hub URLs (`ws://` or `wss://`), tried in order; failover rotates through them. */
@@ -30,7 +30,21 @@ export interface WorkerOptions extends LinkOptions {
   maxSupersedes?: number;
   /** Extra TLS options for `wss://` (a private CA, say). @default none */
   tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
+  /**
+   * The masking key of the frames the worker sends (RFC 6455 §5.3):
+   * `random` (a fresh key per frame, as browsers must) or `zero` (the key is
+   * four zero bytes, so neither side touches the payload). Masking keeps
+   * script-controlled bytes away from caching intermediaries that misread
+   * WebSocket traffic; a worker runs no untrusted script, its frames are
+   * JSON (no raw CR or LF), and over `wss://` no intermediary sees them.
+   * See docs/protocol.md "Masking" for the measured cost. @default 'random'
+   */
+  frameMask?: 'random' | 'zero';
 }
+
+/** See `WorkerOptions.frameMask`. */
+export type FrameMask = NonNullable<WorkerOptions['frameMask']>;
+export const FRAME_MASKS: readonly FrameMask[] = ['random', 'zero'];
 
 export interface ParsedWorkerOptions extends ParsedLinkOptions {
   hubs: string[];
@@ -41,9 +55,11 @@ export interface ParsedWorkerOptions extends ParsedLinkOptions {
   backoff: BackoffOptions;
   maxSupersedes: number;
   tls: WorkerOptions['tls'];
+  frameMask: FrameMask;
 }
 
 export const DEFAULT_MAX_SUPERSEDES = 3;
+export const DEFAULT_FRAME_MASK: FrameMask = 'random';
 
 /** Checks every worker option; each failure is a TypeError naming the option (never echoing the token). */
 export function parseWorkerOptions(options: WorkerOptions): ParsedWorkerOptions {
@@ -76,6 +92,7 @@ export function parseWorkerOptions(options: WorkerOptions): ParsedWorkerOptions 
     backoff: validateBackoff(options.backoff),
     maxSupersedes: intOption('maxSupersedes', options.maxSupersedes, DEFAULT_MAX_SUPERSEDES, { min: 1 }),
     tls: options.tls,
+    frameMask: oneOf('frameMask', options.frameMask, FRAME_MASKS, DEFAULT_FRAME_MASK),
   };
 }
 
