@@ -1,6 +1,6 @@
-import { dataFrameOf, encodeBatch } from '../protocol/codec.js';
+import { batchBytes, encodeBatch } from '../protocol/codec.js';
 import type { Session } from './session.js';
-import type { Transport } from './transport.js';
+import { TEXT, type Transport } from './transport.js';
 
 /**
  * Largest batch frame, bytes (a single message may still be up to
@@ -103,16 +103,11 @@ export class SendPump {
       }
       const batch = s.outbox.takeBatch(sendWindow, frameLimit);
       if (batch.length === 0) return;
-      let frame: string;
-      if (batch.length === 1) frame = dataFrameOf(batch[0]!.item);
-      else {
-        const items: string[] = new Array(batch.length);
-        for (let i = 0; i < batch.length; i++) items[i] = batch[i]!.item;
-        frame = encodeBatch(items);
-      }
-      this.#transport.send(frame, this.#written);
+      // Alone, the outbox's frame goes out as it is: no copy, and the same bytes on replay.
+      const lone = batch.length === 1;
+      this.#transport.send(lone ? batch[0]!.frame : encodeBatch(batch), TEXT, this.#written);
       this.#dataFramesSent++;
-      s.counters.bytesSent += frame.length;
+      s.counters.bytesSent += lone ? batch[0]!.bytes : batchBytes(batch);
       const perMessage = s.events.perMessage;
       for (const entry of batch) {
         const replay = entry.sends > 1;

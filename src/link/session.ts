@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { errorCode, LinkwatchError } from '../errors.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { encodeBatchItem, MAX_PAYLOAD_DEPTH, payloadProblem } from '../protocol/codec.js';
+import { encodeDataFrame, MAX_PAYLOAD_DEPTH, payloadProblem, TRACEPARENT } from '../protocol/codec.js';
 import type { BatchItem, JsonValue, Progress } from '../protocol/frames.js';
 import type { Handler, Message, WorkQueue, WorkQueueOptions } from '../queue/work-queue.js';
 import type { LinkEvents, Side } from './events.js';
@@ -241,11 +241,13 @@ export class Session {
         ),
       );
     }
-    // The envelope and traceparent are ASCII: only the payload has bytes beyond its UTF-16 length.
-    const pending = this.outbox.enqueue(
-      (seq) => encodeBatchItem(seq, probe, traceparent),
-      payloadBytes - probe.length,
-    );
+    // The peer would reject the frame (1007) and every replay of it: a poison message.
+    if (traceparent !== undefined && !(typeof traceparent === 'string' && TRACEPARENT.test(traceparent))) {
+      return Promise.reject(
+        new TypeError(`Expected \`traceparent\` to be a W3C traceparent, got ${typeof traceparent}`),
+      );
+    }
+    const pending = this.outbox.enqueue((seq) => encodeDataFrame(seq, probe, payloadBytes, traceparent));
     if (this.outbox.waiting > 0) {
       if (this.events.perMessage)
         this.events.emit({ ...this.#base(), type: 'outbox-blocked', waiting: this.outbox.waiting });

@@ -5,7 +5,12 @@ import { HEARTBEAT_FLOOD_LIMIT, Link, type LinkDown, type LinkSettings } from '.
 import { Session } from '../../../src/link/session.js';
 import type { Transport } from '../../../src/link/transport.js';
 import { CloseCode } from '../../../src/protocol/close-codes.js';
-import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, encodeFrame } from '../../../src/protocol/codec.js';
+import {
+  BUFFER_FRAME_BYTES,
+  DEFAULT_MAX_FRAME_BYTES,
+  decodeFrame,
+  encodeFrame,
+} from '../../../src/protocol/codec.js';
 import type { Frame } from '../../../src/protocol/frames.js';
 import { type Message, WorkQueue } from '../../../src/queue/work-queue.js';
 
@@ -19,6 +24,8 @@ const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 /** Records every frame written; `buffered` is what the test says the socket holds. */
 class FakeTransport implements Transport {
   frames: Frame[] = [];
+  /** What was handed to send(), as it was. */
+  raw: (string | Buffer)[] = [];
   sizes: number[] = [];
   buffered = 0;
   /** When set, every write adds its bytes to `buffered` (a peer that never reads). */
@@ -28,7 +35,10 @@ class FakeTransport implements Transport {
   get bufferedAmount(): number {
     return this.buffered;
   }
-  send(data: string, written?: (err?: Error) => void): void {
+  send(data: string | Buffer, options?: { binary: false }, written?: (err?: Error) => void): void {
+    // ws would send a Buffer without { binary: false } as a binary frame, which the peer rejects.
+    if (typeof data !== 'string' && options?.binary !== false) throw new Error('a Buffer written as binary');
+    this.raw.push(data);
     this.frames.push(decodeFrame(data, false, 64 * 1024 * 1024));
     this.sizes.push(Buffer.byteLength(data));
     if (this.growOnSend) this.buffered += Buffer.byteLength(data);
@@ -163,6 +173,35 @@ describe('Link: batching on send', () => {
     await Promise.all([session.send(1), session.send(2), session.send(3)]);
     await turn();
     expect(transport.data().map((f) => f.t)).toEqual(['data', 'data', 'data']);
+  });
+
+  it('refuses a traceparent that is not W3C at send(): the peer would reject the frame on every replay', async () => {
+    const { session, link } = setup();
+    link.start(0);
+    await expect(session.send({ a: 1 }, 'not-a-traceparent')).rejects.toThrow(
+      new TypeError('Expected `traceparent` to be a W3C traceparent, got string'),
+    );
+    expect(session.outbox.size).toBe(0);
+  });
+
+  it('writes a large message as the bytes the outbox encoded once, and the same bytes on replay', async () => {
+    const first = setup();
+    first.link.start(0);
+    await first.session.send({ pad: 'é'.repeat(BUFFER_FRAME_BYTES) }, TP);
+    await turn();
+    const written = first.transport.raw.find(Buffer.isBuffer);
+    expect(written).toBeInstanceOf(Buffer);
+    expect(first.transport.data()).toEqual([
+      { v: 1, t: 'data', seq: 1, p: { pad: 'é'.repeat(BUFFER_FRAME_BYTES) }, tp: TP },
+    ]);
+    // A new link over the same session (a reconnect) replays the very same Buffer.
+    first.link.teardown(new Error('cut') as never, { closeCode: undefined });
+    const transport = new FakeTransport();
+    const again = new Link(transport, first.session, first.link.settings, () => {});
+    links.push(again);
+    again.start(0);
+    expect(transport.raw.filter(Buffer.isBuffer)).toEqual([written]);
+    expect(transport.raw.find(Buffer.isBuffer)).toBe(written);
   });
 
   it('emits one data-sent event per message of a batch', async () => {
