@@ -4,7 +4,7 @@ import {
   BATCH_SEPARATOR_BYTES,
   DATA_ENVELOPE_BYTES,
   type EncodedFrame,
-} from '../protocol/codec.js';
+} from '../protocol/data-frames.js';
 
 /**
  * What `send()` does when the outbox is full.
@@ -113,6 +113,10 @@ export class Outbox {
   /** Sent on the current connection and not yet acked. */
   get inFlight(): number {
     return this.#next - this.#head;
+  }
+  /** Queued and not yet written on the current connection. */
+  get unsent(): number {
+    return this.#entries.length - this.#next;
   }
   get waiting(): number {
     return this.#waiters.length;

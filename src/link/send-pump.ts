@@ -1,4 +1,4 @@
-import { batchBytes, encodeBatch } from '../protocol/codec.js';
+import { batchBytes, encodeBatch } from '../protocol/data-frames.js';
 import type { Session } from './session.js';
 import { TEXT, type Transport } from './transport.js';
 
@@ -38,7 +38,7 @@ export class SendPump {
   // Polls bufferedAmount while above the high watermark; data waits while it runs.
   #drainTimer: ReturnType<typeof setInterval> | undefined;
   #stalledSince = 0;
-  // A pump is queued on process.nextTick: sends of the current tick join one frame.
+  // A pump is queued on process.nextTick: later sends of the current tick join one frame.
   #queued = false;
   #dataFramesSent = 0;
 
@@ -60,24 +60,27 @@ export class SendPump {
   }
 
   /**
-   * Pumps once the current tick's synchronous work and promise callbacks are
-   * done, so messages sent together leave in one frame. Not a timer: a lone
-   * message still goes out before any I/O is polled. A message of
-   * `messageBytes` that fills a frame alone (or any message to a revision-1
-   * peer) gains nothing from waiting and is written at once, as before
-   * batching: measured, this kept 16 KiB messages streaming while writing
-   * smaller ones early cost CPU at 1 KiB.
+   * A message was queued. The first one of a turn of the event loop is
+   * written at once when nothing else waits to go (a lone message pays no
+   * added latency); the ones queued after it in the same turn are written
+   * together once the turn's synchronous work and promise callbacks are done
+   * (`process.nextTick`), so a burst leaves in one batch frame. Not a timer:
+   * nothing ever waits for I/O to be polled. A message of `messageBytes`
+   * that fills a frame alone (or any message to a revision-1 peer) gains
+   * nothing from waiting and is written at once, as before batching.
    */
   request(messageBytes: number): void {
     if (this.#stopped) return;
+    const outbox = this.#session.outbox;
     if (messageBytes >= this.#frameLimit()) {
       // With the window full there is nothing to write: the ack that opens it pumps.
-      if (this.#session.outbox.inFlight < this.#settings.sendWindow) this.pump();
+      if (outbox.inFlight < this.#settings.sendWindow) this.pump();
       return;
     }
     if (this.#queued) return;
     this.#queued = true;
     process.nextTick(runQueued, this);
+    if (outbox.unsent === 1) this.pump();
   }
 
   /** For runQueued only. */

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { errorCode, LinkwatchError } from '../errors.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { encodeDataFrame, MAX_PAYLOAD_DEPTH, payloadProblem, TRACEPARENT } from '../protocol/codec.js';
+import { MAX_PAYLOAD_DEPTH, payloadProblem, TRACEPARENT } from '../protocol/codec.js';
+import { encodeDataFrame } from '../protocol/data-frames.js';
 import type { BatchItem, JsonValue, Progress } from '../protocol/frames.js';
 import type { Handler, Message, WorkQueue, WorkQueueOptions } from '../queue/work-queue.js';
 import type { LinkEvents, Side } from './events.js';
@@ -137,14 +138,16 @@ export class Session {
         if (this.events.active) this.events.emit({ ...this.#base(), type: 'outbox-dropped', seq, reason });
       },
     });
+    const hooks = options.hooks;
     this.queue = options.createQueue({
       ...options.queue,
       // The window bounds each peer stream; a restarted peer's old backlog may sit beside a new one.
       limit: options.queue.capacity * 2,
       handler: options.handler,
-      around: (message, traceparent, fn) => {
-        const around = this.hooks.around;
-        return around ? around(message, traceparent, fn) : fn();
+      // Read at each handler start, so hooks added later apply; none (no tracing) means the handler is
+      // called directly and a synchronous one settles without a promise.
+      get around() {
+        return hooks.around;
       },
       onEnqueued: (seq, depth, traceparent) => {
         if (this.events.perMessage)
@@ -286,6 +289,8 @@ export class Session {
         this.events.emit({ ...this.#base(), type: 'duplicate-dropped', seq: frame.seq });
       return true;
     }
+    // Closed (shutdown or expiry, maybe by a handler of this very batch): not accepted, the peer replays it.
+    if (this.queue.closed) return true;
     if (inbox.inFlight >= window || this.queue.full) return false;
     inbox.accept(frame.seq);
     this.counters.received++;

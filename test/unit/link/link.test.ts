@@ -5,12 +5,8 @@ import { HEARTBEAT_FLOOD_LIMIT, Link, type LinkDown, type LinkSettings } from '.
 import { Session } from '../../../src/link/session.js';
 import type { Transport } from '../../../src/link/transport.js';
 import { CloseCode } from '../../../src/protocol/close-codes.js';
-import {
-  BUFFER_FRAME_BYTES,
-  DEFAULT_MAX_FRAME_BYTES,
-  decodeFrame,
-  encodeFrame,
-} from '../../../src/protocol/codec.js';
+import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, encodeFrame } from '../../../src/protocol/codec.js';
+import { BUFFER_FRAME_BYTES } from '../../../src/protocol/data-frames.js';
 import type { Frame } from '../../../src/protocol/frames.js';
 import { type Message, WorkQueue } from '../../../src/queue/work-queue.js';
 
@@ -105,24 +101,29 @@ function setup(settings: Partial<LinkSettings> = {}, handler: (m: Message) => vo
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('Link: batching on send', () => {
-  it('writes the messages sent in one tick as one batch frame, each with its own seq and traceparent', async () => {
+  it('writes the first message of a turn inside send(), and those sent after it in that turn as one batch frame', async () => {
     const { session, transport, link } = setup();
     link.start(0);
-    const sends = [session.send({ a: 1 }, TP), session.send('two'), session.send([3], TP)];
+    const sends = [session.send('one')];
+    // Nothing else waited: it is on the wire before send() returns.
+    expect(transport.data()).toEqual([{ v: 1, t: 'data', seq: 1, p: 'one' }]);
+    sends.push(session.send({ a: 1 }, TP), session.send('two'), session.send([3], TP));
+    expect(transport.data()).toHaveLength(1);
     await Promise.all(sends);
     await turn();
     expect(transport.data()).toEqual([
+      { v: 1, t: 'data', seq: 1, p: 'one' },
       {
         v: 1,
         t: 'batch',
         m: [
-          { seq: 1, p: { a: 1 }, tp: TP },
-          { seq: 2, p: 'two' },
-          { seq: 3, p: [3], tp: TP },
+          { seq: 2, p: { a: 1 }, tp: TP },
+          { seq: 3, p: 'two' },
+          { seq: 4, p: [3], tp: TP },
         ],
       },
     ]);
-    expect(session.counters.sent).toBe(3);
+    expect(session.counters.sent).toBe(4);
   });
 
   it('writes a lone message as a plain data frame in the same turn, without a timer', async () => {
@@ -139,18 +140,11 @@ describe('Link: batching on send', () => {
     link.start(0);
     await Promise.all(Array.from({ length: 8 }, (_, i) => session.send(i)));
     await turn();
-    expect(transport.data().map(seqsOf)).toEqual([[1, 2, 3]]);
+    expect(transport.data().map(seqsOf)).toEqual([[1], [2, 3]]);
     link.receive(Buffer.from(encodeFrame({ v: 1, t: 'ack', seq: 2 })), false);
-    expect(transport.data().map(seqsOf)).toEqual([
-      [1, 2, 3],
-      [4, 5],
-    ]);
+    expect(transport.data().map(seqsOf)).toEqual([[1], [2, 3], [4, 5]]);
     link.receive(Buffer.from(encodeFrame({ v: 1, t: 'ack', seq: 5 })), false);
-    expect(transport.data().map(seqsOf)).toEqual([
-      [1, 2, 3],
-      [4, 5],
-      [6, 7, 8],
-    ]);
+    expect(transport.data().map(seqsOf)).toEqual([[1], [2, 3], [4, 5], [6, 7, 8]]);
     expect(session.outbox.inFlight).toBe(3);
   });
 
@@ -260,7 +254,11 @@ describe('Link: batching on receive', () => {
   });
 
   it('a batch that breaks the receive window closes 1008, and the breaking message is not counted as received', () => {
-    const { link, session, transport, downs } = setup({ receiveWindow: 3 });
+    // The first handler holds its slot, so the rest of the batch stays unprocessed.
+    const { link, session, transport, downs } = setup(
+      { receiveWindow: 3 },
+      () => new Promise<void>(() => {}),
+    );
     link.start(0);
     link.receive(
       Buffer.from(encodeFrame({ v: 1, t: 'batch', m: [1, 2, 3, 4].map((seq) => ({ seq, p: seq })) })),
@@ -270,6 +268,7 @@ describe('Link: batching on receive', () => {
     expect(transport.closed?.code).toBe(CloseCode.policyViolation);
     expect(session.counters.received).toBe(3);
     expect(session.inbox.lastAccepted).toBe(3);
+    session.closeQueue('shutdown');
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ClosedError, LinkwatchError, OutboxFullError } from '../../../src/errors.js';
 import { Outbox, type OutboxOptions, OVERFLOW_POLICIES, type SendReceipt } from '../../../src/link/outbox.js';
-import type { EncodedFrame } from '../../../src/protocol/codec.js';
+import type { EncodedFrame } from '../../../src/protocol/data-frames.js';
 
 /** A frame as encodeDataFrame returns it: the text and its UTF-8 size. */
 function enc(text: string): EncodedFrame {

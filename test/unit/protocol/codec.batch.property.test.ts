@@ -2,14 +2,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../../src/errors.js';
 import {
-  BUFFER_FRAME_BYTES,
   DEFAULT_MAX_FRAME_BYTES,
   decodeFrame,
-  encodeBatch,
-  encodeDataFrame,
   encodeFrame,
   validateFrame,
 } from '../../../src/protocol/codec.js';
+import { BUFFER_FRAME_BYTES, encodeBatch, encodeDataFrame } from '../../../src/protocol/data-frames.js';
 import type { BatchFrame, BatchItem, Frame, JsonValue } from '../../../src/protocol/frames.js';
 import { jsonEqual } from './fixtures.js';
 

@@ -2,25 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { LinkwatchError, ProtocolError } from '../../../src/errors.js';
 import { CloseCode, clampReason } from '../../../src/protocol/close-codes.js';
 import {
-  BATCH_ENVELOPE_BYTES,
-  BATCH_SEPARATOR_BYTES,
-  BUFFER_FRAME_BYTES,
-  DATA_ENVELOPE_BYTES,
   DEFAULT_MAX_FRAME_BYTES,
   decodeFrame,
-  encodeBatch,
-  encodeDataFrame,
   encodeFrame,
   validateFrame,
   WORKER_ID_PATTERN,
 } from '../../../src/protocol/codec.js';
-import {
-  type BatchItem,
-  FRAME_TYPES,
-  type Frame,
-  type JsonValue,
-  PROTOCOL_VERSION,
-} from '../../../src/protocol/frames.js';
+import { FRAME_TYPES, type Frame, type JsonValue, PROTOCOL_VERSION } from '../../../src/protocol/frames.js';
 import { expectProtocolError, KNOWN_FIELDS, TRACEPARENT, thrown, VALID_FRAMES } from './fixtures.js';
 
 const MAX = DEFAULT_MAX_FRAME_BYTES;
@@ -98,78 +86,7 @@ describe('encodeFrame / decodeFrame round trip', () => {
   });
 });
 
-describe('encodeDataFrame', () => {
-  const payloads: JsonValue[] = [
-    null,
-    0,
-    -1.5e-7,
-    'x"\\\u2028',
-    [1, [2, { a: 'b' }]],
-    { n: 1, s: 'é', e: {} },
-    // Past BUFFER_FRAME_BYTES the payload is written straight into a Buffer: ASCII, 2-, 3- and 4-byte characters.
-    { pad: 'x'.repeat(9000) },
-    { pad: 'é😀€'.repeat(1000), n: [1, 2] },
-  ];
-  const frameOf = (seq: number, p: JsonValue, tp?: string) => {
-    const json = JSON.stringify(p);
-    return encodeDataFrame(seq, json, Buffer.byteLength(json), tp);
-  };
-  it('writes byte for byte what encodeFrame writes, with and without a traceparent, and says its size', () => {
-    for (const p of payloads) {
-      for (const tp of [undefined, TRACEPARENT]) {
-        const expected = encodeFrame(
-          tp ? { v: 1, t: 'data', seq: 7, p, tp } : { v: 1, t: 'data', seq: 7, p },
-        );
-        const { frame, bytes } = frameOf(7, p, tp);
-        expect(frame.toString()).toBe(expected);
-        expect(bytes).toBe(Buffer.byteLength(expected));
-      }
-    }
-  });
-
-  it('keeps a small payload as a string and a large one as its UTF-8 bytes', () => {
-    expect(typeof frameOf(1, 'x'.repeat(BUFFER_FRAME_BYTES - 3)).frame).toBe('string');
-    expect(Buffer.isBuffer(frameOf(1, 'x'.repeat(BUFFER_FRAME_BYTES - 2)).frame)).toBe(true);
-  });
-});
-
-describe('encodeBatch', () => {
-  const TP2 = TRACEPARENT;
-  const small: BatchItem[] = [
-    { seq: 3, p: { a: 1 }, tp: TP2 },
-    { seq: 4, p: 'x' },
-    { seq: 9, p: null },
-    { seq: 10, p: { s: 'é😀' } },
-  ];
-  const large: BatchItem[] = [
-    { seq: 11, p: { pad: 'é'.repeat(4500) } },
-    { seq: 12, p: 'y'.repeat(9000), tp: TP2 },
-  ];
-  const encodeAll = (items: BatchItem[]) =>
-    items.map((i) => {
-      const json = JSON.stringify(i.p);
-      return encodeDataFrame(i.seq, json, Buffer.byteLength(json), i.tp);
-    });
-
-  for (const [name, items] of [
-    ['small items (strings)', small],
-    ['large items (Buffers)', large],
-    ['small and large items mixed', [...small, ...large]],
-  ] as const) {
-    it(`writes byte for byte what encodeFrame writes for the same batch frame: ${name}`, () => {
-      const frames = encodeAll([...items]);
-      const expected = encodeFrame({ v: 1, t: 'batch', m: [...items] });
-      const batch = encodeBatch(frames);
-      expect(batch.toString()).toBe(expected);
-      expect(Buffer.byteLength(expected)).toBe(
-        frames.reduce((n, f) => n + f.bytes - DATA_ENVELOPE_BYTES + BATCH_SEPARATOR_BYTES, 0) -
-          BATCH_SEPARATOR_BYTES +
-          BATCH_ENVELOPE_BYTES,
-      );
-      expect(decodeFrame(batch, false, MAX)).toEqual({ v: 1, t: 'batch', m: items });
-    });
-  }
-
+describe('batch frames', () => {
   it('strips unknown fields inside batch items', () => {
     const frame = decodeFrame('{"v":1,"t":"batch","m":[{"seq":1,"p":1,"x":2}]}', false, MAX);
     expect(frame).toEqual({ v: 1, t: 'batch', m: [{ seq: 1, p: 1 }] });
