@@ -109,8 +109,8 @@ async function sendThrough(frameMask: 'random' | 'zero' | undefined): Promise<Se
 }
 
 describe('frameMask', () => {
-  it("'zero' masks every frame with four zero bytes, so the payload crosses the wire as plain JSON", async () => {
-    const frames = await sendThrough('zero');
+  it("'zero' (the default) masks every frame with four zero bytes, so the payload crosses the wire as plain JSON", async () => {
+    const frames = await sendThrough(undefined);
     expect(frames.length).toBeGreaterThan(5);
     for (const f of frames) {
       expect(f.masked).toBe(true);
@@ -131,11 +131,11 @@ describe('frameMask', () => {
     expect(keys.size).toBe(frames.length);
   });
 
-  it('is checked: anything but random or zero is a TypeError naming the option', () => {
+  it("is checked: anything but random or zero is a TypeError naming the option; 'zero' by default", () => {
     const base = { hubs: ['ws://127.0.0.1:1'], workerId: 'w1', token: TOKEN };
     expect(() => parseWorkerOptions({ ...base, frameMask: 'none' as never })).toThrow(
       new TypeError(`Expected \`frameMask\` to be one of 'random', 'zero', got "none"`),
     );
-    expect(parseWorkerOptions(base).frameMask).toBe('random');
+    expect(parseWorkerOptions(base).frameMask).toBe('zero');
   });
 });
