@@ -69,6 +69,8 @@ function podSpec(role: Role, env: IEnvVar[]) {
   return {
     securityContext: POD_SECURITY,
     automountServiceAccountToken: false,
+    // No SERVICE_HOST/PORT variables per Service: they could shadow a LINKWATCH_* setting.
+    enableServiceLinks: false,
     containers: [container(role, env)],
     volumes: [{ name: 'config', configMap: { name: `${COMPONENT[role]}-config` } }],
   };

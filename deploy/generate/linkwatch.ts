@@ -46,6 +46,8 @@ export function hub(version: string): [Deployment, Service] {
         spec: {
           securityContext: POD_SECURITY,
           automountServiceAccountToken: false,
+          // No SERVICE_HOST/PORT variables per Service: they could shadow a LINKWATCH_* setting.
+          enableServiceLinks: false,
           // --shutdown-timeout (20s) to drain the workers' acks, plus telemetry's last flush.
           terminationGracePeriodSeconds: 30,
           initContainers: [tokens.init],
@@ -149,6 +151,8 @@ export function worker(version: string): DaemonSet {
         spec: {
           securityContext: POD_SECURITY,
           automountServiceAccountToken: false,
+          // No SERVICE_HOST/PORT variables per Service: they could shadow a LINKWATCH_* setting.
+          enableServiceLinks: false,
           // --shutdown-timeout (10s) to get the last acks, plus telemetry's last flush.
           terminationGracePeriodSeconds: 20,
           initContainers: [tokens.init],

@@ -1,5 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
+import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
+import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
+import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
+import { Service } from 'kubernetes-models/v1/Service';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { findBinary } from '../../helpers/binaries.js';
@@ -10,6 +20,20 @@ import { all, base, type Json, ROOT } from './objects.js';
  * the production overlay. No cluster is needed; no binary is installed for
  * this: without kubectl on PATH (CI has none) the test skips and says so.
  */
+
+/** The model class of every kind deploy/ holds, to validate what kustomize builds. */
+const MODELS: Record<string, new (data: Json) => { validate(): void }> = {
+  Namespace,
+  Deployment,
+  DaemonSet,
+  Service,
+  ConfigMap,
+  PersistentVolumeClaim,
+  NetworkPolicy,
+  PrometheusRule,
+  ServiceMonitor,
+  PodMonitor,
+};
 
 const kubectl = findBinary('kubectl');
 if (!kubectl) process.stderr.write('skipping kustomize builds: kubectl is not on PATH\n');
@@ -24,6 +48,16 @@ const sorted = (objects: Json[]) => [...objects].sort((a, b) => key(a).localeCom
 describe.skipIf(!kubectl)('kubectl kustomize (skipped: kubectl is not on PATH)', () => {
   it('builds the base into exactly the generated objects', () => {
     expect(sorted(build('base'))).toEqual(sorted(base));
+  });
+
+  it('every object the overlay builds still passes its schema', () => {
+    const objects = build('overlays/production');
+    expect(objects.length).toBeGreaterThan(20);
+    for (const o of objects) {
+      const Model = MODELS[o.kind];
+      expect(Model, o.kind).toBeDefined();
+      expect(() => new Model!(o).validate(), key(o)).not.toThrow();
+    }
   });
 
   it('builds the production overlay: your image, your traces backend, the operator label, a kept journal', () => {

@@ -32,6 +32,8 @@ describe.each(each)('%s', (_n, w) => {
       seccompProfile: { type: 'RuntimeDefault' },
     });
     expect(podSpec(w).automountServiceAccountToken).toBe(false);
+    // Service links would put LINKWATCH_OTEL_GATEWAY_PORT and the like into every container's env.
+    expect(podSpec(w).enableServiceLinks).toBe(false);
     expect(podSpec(w).hostNetwork ?? false).toBe(false);
   });
 
