@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import { allFiles, baseFiles, type KubeObject } from '../../../deploy/generate/manifests.js';
@@ -5,7 +6,7 @@ import { readSources } from '../../../deploy/generate/sources.js';
 
 /** The generated objects, as plain JSON, for the deploy tests to query. */
 
-export const ROOT = new URL('../../..', import.meta.url).pathname;
+export const ROOT = join(import.meta.dirname, '../../..');
 export const sources = readSources(ROOT);
 
 // biome-ignore lint/suspicious/noExplicitAny: manifests are checked field by field, as YAML readers see them
