@@ -1,8 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { UID } from '../../../deploy/generate/names.js';
+import { looseTokenFileMode } from '../../../src/cli/args.js';
+import { tempDir } from '../../helpers/cli.js';
 import { allContainers, containers, type Json, named, podSpec, ROOT, workloads } from './objects.js';
 
 /**
@@ -133,6 +136,30 @@ describe('tokens', () => {
       // The copy comes from the Secret's mount.
       const from = init!.volumeMounts!.find((m) => m.name === secret.name)!;
       expect(copy![1]!.startsWith(`${from.mountPath}/`)).toBe(true);
+    },
+  );
+});
+
+describe('the token copy, run as the init container runs it', () => {
+  it.each(workloads.filter((w) => podSpec(w).initContainers?.length).map((w) => [name(w), w] as const))(
+    '%s: leaves a 0400 copy the CLI reads without its "readable by others" warning',
+    (_n, w) => {
+      const [init] = podSpec(w).initContainers!;
+      const root = tempDir('linkwatch-token-copy-');
+      const secretMount = init!.volumeMounts!.find((m) => m.readOnly)!.mountPath;
+      const key = /cp "[^"]*\/([^/"]+)"/.exec(init!.command!.join(' '))![1]!;
+      // The Secret as the kubelet leaves it with fsGroup set: group-readable (kubernetes/kubernetes#57923).
+      mkdirSync(join(root, secretMount), { recursive: true });
+      for (const m of init!.volumeMounts!) mkdirSync(join(root, m.mountPath), { recursive: true });
+      const source = join(root, secretMount, key);
+      writeFileSync(source, 'a-token-for-the-copy-test\n', { mode: 0o440 });
+      expect(looseTokenFileMode(source)).toBe('0440');
+      const [shell, flag, script] = init!.command!;
+      execFileSync(shell!, [flag!, script!.replaceAll('"/run/', `"${root}/run/`)]);
+      const copy = join(root, /&& chmod 0400 "([^"]+)"/.exec(script!)![1]!);
+      expect(statSync(copy).mode & 0o777).toBe(0o400);
+      expect(readFileSync(copy, 'utf8')).toBe('a-token-for-the-copy-test\n');
+      expect(looseTokenFileMode(copy)).toBeUndefined();
     },
   );
 });
