@@ -10,6 +10,41 @@ import { CONTAINER_SECURITY, POD_SECURITY, TOKEN_MOUNT, tokenVolumes } from './s
 export const HUB_ID = 'linkwatch-hub';
 const JOURNAL_DIR = '/var/lib/linkwatch';
 
+/**
+ * What each probe catches and what it leaves to the watchdog and the rules. The
+ * generator writes these as comments above the probes, where a reader of the YAML sees them.
+ */
+export const PROBE_NOTES: Record<string, { readinessProbe: string; livenessProbe: string }> = {
+  hub: {
+    readinessProbe:
+      'Readiness, GET /readyz: 200 once the hub listens, 503 from the moment it starts closing, so the ' +
+      'Service stops sending new workers to a hub that is shutting down. It says nothing about the ' +
+      'links: a hub with every link stalled is still ready (the watchdog evicts stalled links; ' +
+      'LinkwatchProgressStalled and LinkwatchLinkDown page), and taking it out of the Service would ' +
+      'only disconnect everyone.',
+    livenessProbe:
+      'Liveness, GET /healthz: 200 while the event loop answers. It catches a hub frozen for a minute ' +
+      '(a blocked loop, a deadlock in a handler that never yields): six failed checks 10 s apart, each ' +
+      'given 5 s. Not sooner: at 10,000 workers a scrape blocks the loop for up to 50 ms and a restart ' +
+      'costs a reconnect storm (7.6 s at 10,000, README "Capacity"). Shorter blocks are ' +
+      "LinkwatchEventLoopBlocked's to report; a hung handler on one link is the watchdog's " +
+      '(LinkwatchHandlerHung).',
+  },
+  worker: {
+    readinessProbe:
+      "Readiness, GET /readyz: 200 while the worker's link to the hub is connected. A worker that " +
+      'cannot reach the hub is not ready, so a rollout of a broken version or config stops at the first ' +
+      'node. Not ready never restarts anything: the worker keeps reconnecting with backoff. A link that ' +
+      "is connected but stalled (no progress, heartbeats late) is the watchdog's (it reconnects) and " +
+      "the rules'.",
+    livenessProbe:
+      'Liveness, GET /healthz: 200 while the event loop answers; a worker frozen for a minute is ' +
+      'restarted. It is deliberately blind to the hub: restarting workers because the hub is down would ' +
+      'only add a storm when it returns. A worker that gave up (its id taken, ' +
+      'LinkwatchWorkerIdConflict) exits by itself.',
+  },
+};
+
 export function image(version: string): string {
   return `${LINKWATCH_IMAGE}:${version}`;
 }
@@ -75,23 +110,12 @@ export function hub(version: string): [Deployment, Service] {
                 { name: 'ws', containerPort: PORT.hubWs, protocol: 'TCP' },
                 { name: 'metrics', containerPort: PORT.hubMetrics, protocol: 'TCP' },
               ],
-              // Readiness, GET /readyz: 200 once the hub listens, 503 from the moment it starts
-              // closing, so the Service stops sending new workers to a hub that is shutting down.
-              // It says nothing about the links: a hub with every link stalled is still ready
-              // (the watchdog evicts stalled links; LinkwatchProgressStalled and LinkwatchLinkDown
-              // page), and taking it out of the Service would only disconnect everyone.
               readinessProbe: {
                 httpGet: { path: '/readyz', port: 'ws' },
                 periodSeconds: 5,
                 timeoutSeconds: 2,
                 failureThreshold: 2,
               },
-              // Liveness, GET /healthz: 200 while the event loop answers. It catches a hub frozen
-              // for a minute (a blocked loop, a deadlock in a handler that never yields): six
-              // failed checks 10 s apart, each given 5 s. Not sooner: at 10,000 workers a scrape
-              // blocks the loop for up to 50 ms and a restart costs a reconnect storm (7.6 s at
-              // 10,000, README "Capacity"). Shorter blocks are LinkwatchEventLoopBlocked's to report;
-              // a hung handler on one link is the watchdog's (LinkwatchHandlerHung).
               livenessProbe: {
                 httpGet: { path: '/healthz', port: 'ws' },
                 periodSeconds: 10,
@@ -185,21 +209,12 @@ export function worker(version: string): DaemonSet {
                 { name: 'metrics', containerPort: PORT.workerMetrics, protocol: 'TCP' },
                 { name: 'health', containerPort: PORT.workerHealth, protocol: 'TCP' },
               ],
-              // Readiness, GET /readyz: 200 while the worker's link to the hub is connected. A
-              // worker that cannot reach the hub is not ready, so a rollout of a broken version
-              // or config stops at the first node. Not ready never restarts anything: the worker
-              // keeps reconnecting with backoff. A link that is connected but stalled (no
-              // progress, heartbeats late) is the watchdog's (it reconnects) and the rules'.
               readinessProbe: {
                 httpGet: { path: '/readyz', port: 'health' },
                 periodSeconds: 5,
                 timeoutSeconds: 2,
                 failureThreshold: 2,
               },
-              // Liveness, GET /healthz: 200 while the event loop answers; a worker frozen for a
-              // minute is restarted. It is deliberately blind to the hub: restarting workers
-              // because the hub is down would only add a storm when it returns. A worker that
-              // gave up (its id taken, LinkwatchWorkerIdConflict) exits by itself.
               livenessProbe: {
                 httpGet: { path: '/healthz', port: 'health' },
                 periodSeconds: 10,

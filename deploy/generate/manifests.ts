@@ -1,8 +1,8 @@
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
-import { stringify } from 'yaml';
+import { Document, isScalar, stringify, visit } from 'yaml';
 import { agent, collectorConfigMap, gateway } from './collector.js';
-import { hub, worker } from './linkwatch.js';
+import { hub, PROBE_NOTES, worker } from './linkwatch.js';
 import {
   collectorMonitor,
   dashboardConfigMaps,
@@ -143,5 +143,41 @@ export function allFiles(sources: Sources): ManifestFile[] {
 /** The committed text of a file: a header, then its objects as YAML documents. */
 export function render(file: ManifestFile): string {
   const docs = file.data ? [file.data] : file.objects.map((o) => o.toJSON());
-  return HEADER + docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
+  return HEADER + docs.map(documentText).join('---\n');
+}
+
+/** Text as comment lines of at most `width` characters, each led by a space after the `#`. */
+function wrap(text: string, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + word.length + 1 > width) {
+      lines.push(line);
+      line = '';
+    }
+    line = line ? `${line} ${word}` : ` ${word}`;
+  }
+  return [...lines, line].join('\n');
+}
+
+/** One YAML document, with each probe of a linkwatch container preceded by what it catches. */
+function documentText(data: unknown): string {
+  const doc = new Document(data);
+  visit(doc, {
+    Map(_, map) {
+      const name = map.get('name');
+      const notes =
+        typeof name === 'string' && Object.hasOwn(PROBE_NOTES, name) ? PROBE_NOTES[name] : undefined;
+      if (!notes) return;
+      for (const pair of map.items) {
+        if (
+          isScalar(pair.key) &&
+          (pair.key.value === 'readinessProbe' || pair.key.value === 'livenessProbe')
+        ) {
+          pair.key.commentBefore = wrap(notes[pair.key.value], 96);
+        }
+      }
+    },
+  });
+  return doc.toString({ lineWidth: 0 });
 }

@@ -89,6 +89,24 @@ describe('linkwatch probes', () => {
       expect(window(c!.readinessProbe)).toBeLessThan(window(c!.livenessProbe));
     },
   );
+
+  it.each([
+    ['hub.yaml', 'hub'],
+    ['worker.yaml', 'worker'],
+  ])(
+    '%s says above each probe what it catches and what it leaves to the watchdog and the rules',
+    (file, c) => {
+      const text = readFileSync(join(ROOT, 'deploy/base', file), 'utf8');
+      for (const [probe, title] of [
+        ['readinessProbe', 'Readiness, GET /readyz'],
+        ['livenessProbe', 'Liveness, GET /healthz'],
+      ] as const) {
+        const comment = new RegExp(`# ${title}[^\\n]*\\n(?:\\s*#[^\\n]*\\n)*\\s*${probe}:`);
+        expect(text, `${c}: ${probe}`).toMatch(comment);
+        expect(text.match(comment)![0], `${c}: ${probe}`).toMatch(/watchdog|Linkwatch/);
+      }
+    },
+  );
 });
 
 describe('the Collectors', () => {
