@@ -1,5 +1,5 @@
 import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ObservedMetricsProducer } from '../../../src/cli/observed-producer.js';
 import { instrument, type LinkTelemetry } from '../../../src/telemetry/instrumentation.js';
 import { prometheusText, WITHOUT_SCOPE_INFO } from '../../../src/telemetry/prometheus-text.js';
@@ -7,6 +7,7 @@ import { fakeTarget } from './fake-target.js';
 
 let attached: LinkTelemetry[] = [];
 afterEach(() => {
+  vi.useRealTimers();
   for (const t of attached) t.dispose();
   attached = [];
 });
@@ -27,6 +28,8 @@ async function rendered(producer: ObservedMetricsProducer): Promise<string> {
 
 describe('prometheusText, the CLI renderer of per-worker series', () => {
   it("renders every sample exactly as the SDK's serializer does with the CLI's exporter flags", async () => {
+    // One clock for both renderings: the process heartbeat is the time of the collection.
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
     const producer = new ObservedMetricsProducer();
     const hub = fakeTarget('hub', 'hub-"1"');
     hub.addWorkers(['w-1', 'w\\2', 'w\n3']);
