@@ -152,6 +152,7 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
   const watchdog = attachWatchdog(worker, {
     logger: rt.logger,
     exportHealth: telemetry.exportHealth,
+    observedMetrics: telemetry.observedMetrics,
     ...watchdogOptions,
   });
   const onDrill = () => {
