@@ -21,6 +21,8 @@ export interface OutboxOptions {
   maxBytes: number;
   policy: OverflowPolicy;
   now?: () => number;
+  /** Called when an ack leaves nothing held. */
+  onEmpty?: () => void;
   /** Called for every message discarded by a drop policy. */
   onDrop?: (seq: number, reason: 'drop-oldest' | 'drop-newest') => void;
 }
@@ -65,6 +67,7 @@ export class Outbox {
   readonly #policy: OverflowPolicy;
   readonly #now: () => number;
   readonly #onDrop: OutboxOptions['onDrop'];
+  readonly #onEmpty: OutboxOptions['onEmpty'];
   // entries[head..] are unacked, in seq order; entries before head are garbage awaiting compaction.
   #entries: OutboxEntry[] = [];
   #head = 0;
@@ -85,6 +88,7 @@ export class Outbox {
     this.#policy = options.policy;
     this.#now = options.now ?? (() => performance.now());
     this.#onDrop = options.onDrop;
+    this.#onEmpty = options.onEmpty;
   }
 
   /** Messages held (sent-unacked plus unsent). */
@@ -204,6 +208,7 @@ export class Outbox {
     if (this.#next < this.#head) this.#next = this.#head;
     this.#compact();
     this.#admitWaiters();
+    if (this.#head === this.#entries.length) this.#onEmpty?.();
     return released;
   }
 

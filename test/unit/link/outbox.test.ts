@@ -199,6 +199,19 @@ describe('Outbox: flow-control window and replay', () => {
   });
 });
 
+describe('Outbox: empty', () => {
+  it('calls onEmpty when an ack leaves nothing held, and not before', async () => {
+    let empties = 0;
+    const box = outbox({ onEmpty: () => empties++ });
+    await fill(box, 3);
+    takeAll(box);
+    box.ack(2);
+    expect(empties).toBe(0);
+    box.ack(3);
+    expect(empties).toBe(1);
+  });
+});
+
 describe('Outbox: batches', () => {
   it('takeBatch takes what is waiting within the window and the frame limit; the first always goes', async () => {
     const box = outbox();

@@ -7,6 +7,8 @@ import {
   DATA_ENVELOPE_BYTES,
   encodeBatch,
   encodeDataFrame,
+  FrameSlab,
+  slabDataFrame,
 } from '../../../src/protocol/data-frames.js';
 import type { BatchItem, JsonValue } from '../../../src/protocol/frames.js';
 import { TRACEPARENT } from './fixtures.js';
@@ -89,4 +91,64 @@ describe('encodeBatch', () => {
       expect(decodeFrame(batch, false, MAX)).toEqual({ v: 1, t: 'batch', m: items });
     });
   }
+});
+
+describe('FrameSlab', () => {
+  const json = (p: JsonValue) => JSON.stringify(p);
+
+  it('frames a payload in place, byte for byte what encodeFrame writes, with and without a traceparent', () => {
+    const slab = new FrameSlab();
+    const payloads: JsonValue[] = [{ pad: 'x'.repeat(9000) }, { pad: 'é😀€'.repeat(2000), n: [1] }];
+    for (const p of payloads) {
+      for (const tp of [undefined, TRACEPARENT]) {
+        const written = slab.write(json(p));
+        expect(written).toBeDefined();
+        const { frame, bytes } = slabDataFrame(written!, 123_456, tp);
+        const expected = encodeFrame(
+          tp ? { v: 1, t: 'data', seq: 123_456, p, tp } : { v: 1, t: 'data', seq: 123_456, p },
+        );
+        expect(frame.toString()).toBe(expected);
+        expect(bytes).toBe(Buffer.byteLength(expected));
+      }
+    }
+  });
+
+  it('keeps frames written earlier intact while later ones fill the same slab and the next', () => {
+    const slab = new FrameSlab();
+    const frames = Array.from({ length: 20 }, (_, i) => {
+      const p = { i, pad: String.fromCharCode(97 + i).repeat(9000 + i) };
+      return { p, encoded: slabDataFrame(slab.write(json(p))!, i + 1, i % 2 ? TRACEPARENT : undefined) };
+    });
+    frames.forEach(({ p, encoded }, i) => {
+      const frame =
+        i % 2 ? { v: 1, t: 'data', seq: i + 1, p, tp: TRACEPARENT } : { v: 1, t: 'data', seq: i + 1, p };
+      expect(encoded.frame.toString()).toBe(encodeFrame(frame as never));
+    });
+    // The largest seq fits the head room.
+    const last = slabDataFrame(slab.write(json('z'.repeat(9000)))!, Number.MAX_SAFE_INTEGER);
+    expect(last.frame.toString()).toBe(
+      encodeFrame({ v: 1, t: 'data', seq: Number.MAX_SAFE_INTEGER, p: 'z'.repeat(9000) }),
+    );
+  });
+
+  it('leaves a payload over a quarter slab, or one that did not fit where it landed, to the caller', () => {
+    const slab = new FrameSlab();
+    expect(slab.write(json('x'.repeat(40_000)))).toBeUndefined();
+    // Three bytes a character: room was kept for its length only.
+    slab.write(json('a'.repeat(30_000)));
+    slab.write(json('b'.repeat(30_000)));
+    slab.write(json('c'.repeat(30_000)));
+    expect(slab.write(json('€'.repeat(30_000)))).toBeUndefined();
+  });
+
+  it('undo gives the space back; release starts the next write in a new slab', () => {
+    const slab = new FrameSlab();
+    const a = slab.write(json('a'.repeat(9000)))!;
+    slab.undo(a);
+    const b = slab.write(json('b'.repeat(9000)))!;
+    expect(b.slab).toBe(a.slab);
+    expect(b.start).toBe(a.start);
+    slab.release();
+    expect(slab.write(json('c'.repeat(9000)))!.slab).not.toBe(a.slab);
+  });
 });
