@@ -16,11 +16,11 @@ export const BATCH_ENVELOPE_BYTES = BATCH_HEAD.length + BATCH_TAIL.length;
 /** Bytes between two items of a batch, `},{`. */
 export const BATCH_SEPARATOR_BYTES = BATCH_SEPARATOR.length;
 /**
- * From this many payload bytes a data frame is kept as a Buffer, below as a
+ * From this many payload bytes a data frame is kept as a Buffer (written
+ * into a FrameSlab when it fits one, else by `encodeDataFrame`), below as a
  * string. ws then writes the outbox's bytes as they are, or a batch copies
- * them (memcpy): measured at 16 KiB, that saves 10-15% of the sender's
- * encoding work (a flattening copy of the joined string, ws's UTF-8 scan of
- * it, the encode at the write), and the bytes wait for their ack off the V8
+ * them (memcpy): no flattening copy of a joined string, no UTF-8 scan of it
+ * in ws, no encode at the write, and the bytes wait for their ack off the V8
  * heap. Small frames stay strings: a batch of them is one join, where
  * Buffers cost 50-150 ns more per message (made, then copied into the batch).
  */
