@@ -12,7 +12,17 @@
  * The second matters on a link slower than the data offered to it: the
  * heartbeats queue behind data in the same TCP stream, and their acks come
  * back late, while the link is plainly moving.
+ *
+ * A follower (the hub) keeps no clock of its own while the peer beats: its
+ * heartbeat goes out when the peer's arrives (`peerBeat()`), so the answer
+ * and its own heartbeat leave in one write, one syscall instead of two per
+ * interval and link. Its own timer is the fallback, FOLLOW_SLACK intervals
+ * after its last beat, for a peer that stopped beating. The dead deadline is
+ * the same in both modes.
  */
+
+/** A follower beats by itself when the peer's heartbeat has not come for this many intervals. */
+export const FOLLOW_SLACK = 1.25;
 export interface HeartbeatHost {
   /** Write a heartbeat frame with this id and timestamp. */
   sendHeartbeat(id: number, ts: number): void;
@@ -27,6 +37,8 @@ export interface HeartbeatHost {
 export interface HeartbeatOptions {
   intervalMs: number;
   misses: number;
+  /** Beat when the peer's heartbeat arrives (see the header); a timer only as the fallback. @default false */
+  follow?: boolean;
   /** Monotonic clock, ms. @default performance.now */
   now?: () => number;
 }
@@ -36,11 +48,14 @@ export class Heartbeat {
   readonly #interval: number;
   readonly #misses: number;
   readonly #now: () => number;
+  readonly #follow: boolean;
+  // An interval timer, or for a follower a timeout re-armed (refresh) at every beat.
   #tick: ReturnType<typeof setInterval> | undefined;
   #deadline: ReturnType<typeof setTimeout> | undefined;
   #nextId = 0;
-  // Id and send time of the heartbeat awaiting its ack, if any.
-  #outstanding: { id: number; sentAt: number } | undefined;
+  // Id (0: none) and send time of the heartbeat awaiting its ack; two fields, no object per beat.
+  #outstandingId = 0;
+  #outstandingSentAt = 0;
   // Last proven round trip (an ack arrived); start() counts as one.
   #lastRoundTrip = 0;
   #consecutiveMisses = 0;
@@ -54,11 +69,16 @@ export class Heartbeat {
   // progress and an outstanding heartbeat is a miss, whichever check took the flag.
   #moves = 0;
   #movesAtTick = 0;
+  // A follower's beats since start() and when the last went, for peerBeat()'s pace.
+  #beats = 0;
+  #startedAt = 0;
+  #lastBeatAt = 0;
 
   constructor(host: HeartbeatHost, options: HeartbeatOptions) {
     this.#host = host;
     this.#interval = options.intervalMs;
     this.#misses = options.misses;
+    this.#follow = options.follow ?? false;
     this.#now = options.now ?? (() => performance.now());
   }
 
@@ -85,17 +105,22 @@ export class Heartbeat {
     this.#progressSeen = false;
     this.#movesAtTick = this.#moves;
     this.#consecutiveMisses = 0;
+    this.#startedAt = this.#lastRoundTrip;
+    this.#beats = 0;
     this.#beat();
-    this.#tick = setInterval(() => this.#onTick(), this.#interval);
+    this.#tick = this.#follow
+      ? setTimeout(() => this.#onFollowTick(), this.#interval * FOLLOW_SLACK)
+      : setInterval(() => this.#onTick(), this.#interval);
     this.#armDeadline(this.deadAfterMs);
   }
 
   cancel(): void {
+    // clearInterval and clearTimeout clear either kind of timer.
     if (this.#tick) clearInterval(this.#tick);
     if (this.#deadline) clearTimeout(this.#deadline);
     this.#tick = undefined;
     this.#deadline = undefined;
-    this.#outstanding = undefined;
+    this.#outstandingId = 0;
   }
 
   /**
@@ -107,9 +132,9 @@ export class Heartbeat {
     const now = this.#now();
     this.#lastRoundTrip = now;
     this.#consecutiveMisses = 0;
-    if (this.#outstanding && this.#outstanding.id === id) {
-      this.#lastRttMs = now - this.#outstanding.sentAt;
-      this.#outstanding = undefined;
+    if (this.#outstandingId !== 0 && this.#outstandingId === id) {
+      this.#lastRttMs = now - this.#outstandingSentAt;
+      this.#outstandingId = 0;
     } else {
       this.#lastRttMs = Math.max(0, Date.now() - echoedTs);
     }
@@ -135,11 +160,38 @@ export class Heartbeat {
     this.#lastCheck = this.#now();
   }
 
+  /**
+   * The peer's heartbeat arrived. A follower beats now, so its heartbeat
+   * joins the answer's write, unless:
+   * - it beat less than half an interval ago, or would get ahead of one beat
+   *   per interval since start() (plus one): a peer that beats too fast is
+   *   not followed into its flood;
+   * - its last beat is unanswered and younger than an interval: replacing it
+   *   would judge it (a miss unless data moved) before a leader would, and on
+   *   a link slower than its traffic the peer's heartbeats arrive bunched.
+   */
+  peerBeat(): void {
+    if (!this.#follow || !this.#tick) return;
+    const now = this.#now();
+    const sinceBeat = now - this.#lastBeatAt;
+    if (sinceBeat < this.#interval / 2) return;
+    if (this.#outstandingId !== 0 && sinceBeat < this.#interval) return;
+    if (this.#beats + 1 > (now - this.#startedAt) / this.#interval + 2) return;
+    this.#onTick();
+    // The beat may have ended the link (a write past the buffer bound): cancel() cleared #tick.
+    this.#tick?.refresh();
+  }
+
+  #onFollowTick(): void {
+    this.#onTick();
+    this.#tick?.refresh();
+  }
+
   #onTick(): void {
     this.#check();
     const moved = this.#moves !== this.#movesAtTick;
     this.#movesAtTick = this.#moves;
-    if (this.#outstanding && !moved) {
+    if (this.#outstandingId !== 0 && !moved) {
       this.#consecutiveMisses++;
       this.#host.missed(this.#consecutiveMisses);
     }
@@ -149,8 +201,11 @@ export class Heartbeat {
   #beat(): void {
     const id = ++this.#nextId;
     const sentAt = this.#now();
+    this.#beats++;
+    this.#lastBeatAt = sentAt;
     // A newer heartbeat replaces the outstanding one; its RTT is measured instead.
-    this.#outstanding = { id, sentAt };
+    this.#outstandingId = id;
+    this.#outstandingSentAt = sentAt;
     this.#host.sendHeartbeat(id, Date.now());
   }
 

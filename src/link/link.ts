@@ -97,6 +97,8 @@ export class Link implements SessionLink {
     this.#heartbeat = new Heartbeat(heartbeatHost(this, session), {
       intervalMs: settings.heartbeatIntervalMs,
       misses: settings.heartbeatMisses,
+      // The worker keeps the beat; the hub answers with its own (one write per exchange).
+      follow: session.side === 'hub',
     });
   }
 
@@ -225,7 +227,7 @@ export class Link implements SessionLink {
       case 'hb':
         if (this.#heartbeatFlood()) return;
         s.counters.heartbeatsReceived++;
-        this.#write({ v: 1, t: 'hb-ack', id: frame.id, ts: frame.ts });
+        this.#answerHeartbeat(frame.id, frame.ts);
         s.lastHeartbeatAt = performance.now();
         s.peerProgress = frame.progress;
         if (s.events.active)
@@ -337,6 +339,22 @@ export class Link implements SessionLink {
     this.#write({ v: 1, t: 'ack', seq });
   }
 
+  /**
+   * Answers the peer's heartbeat, and sends what else is due with it in one
+   * write (the socket corked across the frames: one syscall, not up to
+   * three): a pending ack, early rather than on its timer, and on the hub
+   * (a follower, see Heartbeat) its own heartbeat. Writes were 26 % of a
+   * 5,000-link hub's CPU samples, one per frame.
+   */
+  #answerHeartbeat(id: number, ts: number): void {
+    const socket = socketOf(this.#transport);
+    socket?.cork();
+    this.#write({ v: 1, t: 'hb-ack', id, ts });
+    if (this.#ackTimer) this.#sendAck();
+    this.#heartbeat.peerBeat();
+    socket?.uncork();
+  }
+
   /** Control frames count toward the buffered-bytes bound and the drain deadline (SendPump). */
   #write(frame: Frame): void {
     if (!this.#down) this.#pump.writeControl(encodeFrame(frame));
@@ -398,6 +416,16 @@ export class Link implements SessionLink {
     }
     this.#onDown(this.#down);
   }
+}
+
+/**
+ * The net.Socket under a `ws` WebSocket (its `_socket`), to cork several
+ * frames into one write; undefined for other transports (test doubles),
+ * which then write frame by frame as before.
+ */
+function socketOf(transport: Transport): { cork(): void; uncork(): void } | undefined {
+  const socket = (transport as { _socket?: { cork?: unknown; uncork?: unknown } })._socket;
+  return typeof socket?.cork === 'function' ? (socket as { cork(): void; uncork(): void }) : undefined;
 }
 
 function rawLength(raw: Buffer | ArrayBuffer | Buffer[]): number {
