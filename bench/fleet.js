@@ -19,7 +19,9 @@
  *
  * --scrape=0 leaves the exporter on but never scrapes it (to tell the scrape's cost from the rest);
  * --cpu-prof=DIR writes the hub's CPU profile there (node --cpu-prof) when it exits;
- * --name=NAME writes fleet-NAME.{json,md} instead of fleet-latest.
+ * --name=NAME writes fleet-NAME.{json,md} instead of fleet-latest;
+ * --hub-node-options=FLAGS starts the hub with NODE_OPTIONS=FLAGS (e.g. --max-semi-space-size=2);
+ * --hub-cpus=LIST and --load-cpus=LIST pin the hub and the load processes with taskset (e.g. 0 and 1).
  *
  * Writes bench/results/fleet-latest.json and fleet-latest.md (see --name).
  */
@@ -59,6 +61,9 @@ function parseArgs(argv) {
     logLevel: 'warn',
     scrapeS: 15,
     cpuProf: undefined,
+    hubNodeOptions: '',
+    hubCpus: undefined,
+    loadCpus: undefined,
     name: 'latest',
   };
   for (const arg of argv) {
@@ -71,6 +76,9 @@ function parseArgs(argv) {
     else if (k === 'scrape') a.scrapeS = Number(v);
     else if (k === 'cpu-prof') a.cpuProf = v;
     else if (k === 'name') a.name = v;
+    else if (k === 'hub-node-options') a.hubNodeOptions = arg.slice(arg.indexOf('=') + 1);
+    else if (k === 'hub-cpus') a.hubCpus = v;
+    else if (k === 'load-cpus') a.loadCpus = v;
     else throw new Error(`unknown argument ${arg}; see the header of bench/fleet.js`);
   }
   a.storm = a.storm === undefined ? Math.max(...a.sizes) : a.storm;
@@ -141,8 +149,12 @@ async function runSize(n, args, dir, storm) {
   const httpUrl = `http://127.0.0.1:${port}`;
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   const env = { LINKWATCH_LOG_LEVEL: args.logLevel };
-  const hubEnv = args.cpuProf ? { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${args.cpuProf}` } : env;
-  let hub = runCli(hubArgs(port, metricsPort, tokens, journal), { env: hubEnv });
+  const hubOptions = [
+    args.hubNodeOptions,
+    args.cpuProf ? `--cpu-prof --cpu-prof-dir=${args.cpuProf}` : '',
+  ].filter(Boolean);
+  const hubEnv = hubOptions.length > 0 ? { ...env, NODE_OPTIONS: hubOptions.join(' ') } : env;
+  let hub = runCli(hubArgs(port, metricsPort, tokens, journal), { env: hubEnv, cpus: args.hubCpus });
   await hubUp(httpUrl);
   await sleep(2000);
   const empty = procSample(hub.child.pid);
@@ -175,6 +187,7 @@ async function runSize(n, args, dir, storm) {
     ],
     {
       env,
+      cpus: args.loadCpus,
       onLine: (l) => {
         if (l.type === 'progress') {
           latest = l;
@@ -226,7 +239,10 @@ async function runSize(n, args, dir, storm) {
       latest: () => latest,
       progress,
       restart: () => {
-        hub = runCli(hubArgs(port, metricsPort, tokens, journal), { env });
+        hub = runCli(hubArgs(port, metricsPort, tokens, journal), {
+          env: args.hubNodeOptions ? { ...env, NODE_OPTIONS: args.hubNodeOptions } : env,
+          cpus: args.hubCpus,
+        });
         return hub;
       },
       httpUrl,

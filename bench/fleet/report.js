@@ -51,7 +51,7 @@ ${meta.date} · node ${meta.node} · ${meta.cpu} × ${meta.cores} · load averag
 
 CLI hub with the Prometheus exporter (${args.scrapeS > 0 ? `scraped every ${args.scrapeS} s` : 'not scraped during the window'}) and the watchdog, heartbeat 1 s, \`--journal\`,
 log level ${args.logLevel}; workers from \`linkwatch load\` in ${args.procs} processes, 1 msg/s of 256 B each;
-steady window ${args.steadyS} s after a 5 s warm-up. ✓/✗ against the goals of issue 10.
+steady window ${args.steadyS} s after a 5 s warm-up. ✓/✗ against the goals of issue 10.${args.hubNodeOptions ? `\nHub started with \`NODE_OPTIONS=${args.hubNodeOptions}\`.` : ''}${args.hubCpus || args.loadCpus ? `\nPinned with taskset: hub on CPU ${args.hubCpus ?? 'any'}, load processes on CPU ${args.loadCpus ?? 'any'}.` : ''}
 
 | workers | connected | all connected (≤ ${goals.connectS} s) | hub CPU while connecting | hub CPU steady (≤ ${goals.cpuPercent} %) | hub RSS | RSS per link (≤ ${goals.rssPerLinkKb} KB) | RTT p99 (≤ ${goals.rttP99Ms} ms) | not healthy (0) | lost |
 |---|---|---|---|---|---|---|---|---|---|
