@@ -123,9 +123,18 @@ async function scrape(metricsUrl, pid) {
   // Series the SDK folded into one overflow series: its cardinality limit (2,000 by default) was hit.
   let overflow = 0;
   let hubLoopDelayMs;
+  // The hub's own heartbeat RTT histogram (hub-wide): cumulative counts by upper bound, seconds.
+  const hubRttBuckets = [];
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#')) continue;
     series++;
+    if (line.startsWith('linkwatch_heartbeat_rtt_seconds_bucket{') && line.includes('side="hub"')) {
+      const le = /le="([^"]+)"/.exec(line)?.[1];
+      hubRttBuckets.push({
+        le: le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le),
+        count: Number(line.split(' ').at(-1)),
+      });
+    }
     if (line.includes('otel_metric_overflow')) overflow++;
     // The watchdog's event-loop delay p99 (since its last check): the hub's own lag.
     if (line.startsWith('linkwatch_eventloop_delay_seconds'))
@@ -137,7 +146,33 @@ async function scrape(metricsUrl, pid) {
     )
       degraded++;
   }
-  return { ms, hubCpuS, bytes: text.length, series, degraded, overflow, hubLoopDelayMs };
+  return { ms, hubCpuS, bytes: text.length, series, degraded, overflow, hubLoopDelayMs, hubRttBuckets };
+}
+
+/**
+ * Percentiles of the hub's own heartbeat RTT between two scrapes, from the
+ * histogram's bucket counts: each is the upper bound of the bucket it falls in.
+ */
+function hubRttBetween(first, last) {
+  if (!first?.hubRttBuckets?.length || !last?.hubRttBuckets?.length) return undefined;
+  const counts = last.hubRttBuckets.map((b, i) => ({
+    le: b.le,
+    count: b.count - (first.hubRttBuckets[i]?.count ?? 0),
+  }));
+  const total = counts.at(-1).count;
+  if (total <= 0) return undefined;
+  const at = (q) => counts.find((b) => b.count >= q * total)?.le * 1000;
+  return { samples: total, p50AtMostMs: at(0.5), p90AtMostMs: at(0.9), p99AtMostMs: at(0.99) };
+}
+
+/** Median and worst of the hub's event-loop delay p99 (the watchdog's gauge) over the window's scrapes. */
+function hubLoopDelay(scrapes) {
+  const v = scrapes
+    .map((x) => x.hubLoopDelayMs)
+    .filter((x) => Number.isFinite(x))
+    .sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  return { p99Median: round(v[Math.floor(v.length / 2)]), p99Max: round(v.at(-1)) };
 }
 
 async function runSize(n, args, dir, storm) {
@@ -274,6 +309,11 @@ async function runSize(n, args, dir, storm) {
     hubRssSteadyMB: round(s1.rss / 2 ** 20),
     rssPerLinkKB: round((s1.rss - empty.rss) / n / 1024),
     rttMs: summary?.rttMs,
+    hubRttMs: hubRttBetween(
+      scrapes.find((x) => !x.error),
+      lastScrape,
+    ),
+    hubLoopDelayMs: hubLoopDelay([...scrapes, lastScrape].filter((x) => !x.error)),
     loadLoopDelayMs: summary?.loadLoopDelayMs,
     linkStates: links.states,
     linksError: links.error,
