@@ -80,6 +80,14 @@ export class Link implements SessionLink {
   #dataFramesReceived = 0;
   // Heartbeats heard on this link (see HEARTBEAT_FLOOD_LIMIT).
   #heartbeatsReceived = 0;
+  // The hub follows the worker's heartbeat (see Heartbeat); the worker leads.
+  readonly #follow: boolean;
+  // A worker's heartbeat is queued to follow this tick's data write (requestPump).
+  #beatQueued = false;
+  // The hub's answer to the peer's latest heartbeat waits for that read's data (#answerSoon).
+  #answerPending = false;
+  #answerId = 0;
+  #answerTs = 0;
 
   constructor(
     transport: Transport,
@@ -94,11 +102,12 @@ export class Link implements SessionLink {
     this.#pump = new SendPump(transport, session, settings, (buffered, stalledMs, what) =>
       this.#stalled(buffered, stalledMs, what),
     );
+    this.#follow = session.side === 'hub';
     this.#heartbeat = new Heartbeat(heartbeatHost(this, session), {
       intervalMs: settings.heartbeatIntervalMs,
       misses: settings.heartbeatMisses,
       // The worker keeps the beat; the hub answers with its own (one write per exchange).
-      follow: session.side === 'hub',
+      follow: this.#follow,
     });
   }
 
@@ -227,7 +236,8 @@ export class Link implements SessionLink {
       case 'hb':
         if (this.#heartbeatFlood()) return;
         s.counters.heartbeatsReceived++;
-        this.#answerHeartbeat(frame.id, frame.ts);
+        if (this.#follow) this.#answerSoon(frame.id, frame.ts);
+        else this.#answerHeartbeat(frame.id, frame.ts);
         s.lastHeartbeatAt = performance.now();
         s.peerProgress = frame.progress;
         if (s.events.active)
@@ -300,9 +310,60 @@ export class Link implements SessionLink {
     return true;
   }
 
-  /** Writes what is waiting once this tick's sends are in (see SendPump.request). */
+  /**
+   * Writes what is waiting once this tick's sends are in (see SendPump.request).
+   * A worker's heartbeat that is due rides with this data: written right after
+   * the pump's write, the socket corked across both (one syscall, and the hub
+   * reads both at once and answers both in one write).
+   */
   requestPump(messageBytes: number): void {
-    if (!this.#down) this.#pump.request(messageBytes);
+    if (this.#down) return;
+    this.#pump.request(messageBytes);
+    if (!this.#beatQueued && this.#heartbeat.beatWithDataDue) {
+      this.#beatQueued = true;
+      socketOf(this.#transport)?.cork();
+      process.nextTick(beatWithData, this);
+    }
+  }
+
+  /** For beatWithData only: after the pump's nextTick wrote the data. */
+  beatWithData(): void {
+    this.#beatQueued = false;
+    if (!this.#down) this.#heartbeat.dataSent();
+    socketOf(this.#transport)?.uncork();
+  }
+
+  /**
+   * The hub answers once the data that came with the heartbeat is processed,
+   * so the ack joins the answer's write: at once if the work queue is idle
+   * when the frames of this read are handled (a microtask), else when the
+   * next completion schedules an ack (scheduleAck), or at the next turn of
+   * the loop at the latest (a handler that takes longer).
+   */
+  #answerSoon(id: number, ts: number): void {
+    // Two heartbeats in one read (bunched behind data): the older one is answered now.
+    if (this.#answerPending) this.#answerNow();
+    this.#answerPending = true;
+    this.#answerId = id;
+    this.#answerTs = ts;
+    queueMicrotask(this.#answerIfIdle);
+  }
+
+  // Bound once per link: queueing the answer allocates nothing.
+  readonly #answerIfIdle = (): void => {
+    if (!this.#answerPending || this.#down) return;
+    if (this.#session.queue.depth === 0) this.#answerNow();
+    else setImmediate(answerLater, this);
+  };
+
+  /** For answerLater only: the handler took longer than this turn of the loop. */
+  answerLater(): void {
+    if (this.#answerPending && !this.#down) this.#answerNow();
+  }
+
+  #answerNow(): void {
+    this.#answerPending = false;
+    this.#answerHeartbeat(this.#answerId, this.#answerTs);
   }
 
   /** Writes what is waiting now, as far as the window and the socket buffer allow. */
@@ -314,6 +375,11 @@ export class Link implements SessionLink {
   scheduleAck(): void {
     if (this.#down) return;
     this.#unacked++;
+    // A heartbeat answer waits for this completion: the ack goes with it.
+    if (this.#answerPending) {
+      this.#answerNow();
+      return;
+    }
     // Ack by half a window at the latest, or a small window would stall on the ack timer.
     if (this.#unacked >= Math.min(this.#settings.ackBatch, Math.max(1, this.#settings.receiveWindow >> 1))) {
       this.#sendAck();
@@ -350,7 +416,7 @@ export class Link implements SessionLink {
     const socket = socketOf(this.#transport);
     socket?.cork();
     this.#write({ v: 1, t: 'hb-ack', id, ts });
-    if (this.#ackTimer) this.#sendAck();
+    if (this.#session.ackable > this.#lastAckSent) this.#sendAck();
     this.#heartbeat.peerBeat();
     socket?.uncork();
   }
@@ -416,6 +482,14 @@ export class Link implements SessionLink {
     }
     this.#onDown(this.#down);
   }
+}
+
+function beatWithData(link: Link): void {
+  link.beatWithData();
+}
+
+function answerLater(link: Link): void {
+  link.answerLater();
 }
 
 /**

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type LinkEvent, LinkEvents } from '../../../src/link/events.js';
-import { FOLLOW_SLACK } from '../../../src/link/heartbeat.js';
+import { FOLLOW_SLACK, LEAD_SLACK } from '../../../src/link/heartbeat.js';
 import { LinkHooks } from '../../../src/link/hooks.js';
 import { HEARTBEAT_FLOOD_LIMIT, Link, type LinkDown, type LinkSettings } from '../../../src/link/link.js';
 import { Session } from '../../../src/link/session.js';
@@ -403,11 +403,50 @@ describe('Link: one write per heartbeat exchange (issue 10)', () => {
     await turn(); // processed: its ack waits ackDelayMs
     expect(transport.writes).toHaveLength(1);
     link.receive(hb(1), false);
+    await Promise.resolve(); // answered once the read's frames are handled
     expect(transport.writes.slice(1).map((w) => w.map((f) => f.t))).toEqual([['hb-ack', 'ack', 'hb']]);
     expect(transport.writes[1]![1]).toMatchObject({ t: 'ack', seq: 1 });
     // The ack went early: its timer wrote nothing more.
     vi.advanceTimersByTime(50);
     expect(transport.writes).toHaveLength(2);
+  });
+
+  it('data and a heartbeat read together get one answer: the hb-ack, the ack of that data and the hub heartbeat', async () => {
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
+    });
+    const { link, transport } = setup({ heartbeatIntervalMs: 1000 }, () => {}, 'hub');
+    link.start(0);
+    const first = transport.frames[0] as { id: number; ts: number };
+    link.receive(Buffer.from(encodeFrame({ v: 1, t: 'hb-ack', id: first.id, ts: first.ts })), false);
+    vi.advanceTimersByTime(1000);
+    // One TCP read: ws hands both frames over in one synchronous loop.
+    link.receive(data(1), false);
+    link.receive(hb(1), false);
+    await turn();
+    expect(transport.writes.slice(1).map((w) => w.map((f) => f.t))).toEqual([['hb-ack', 'ack', 'hb']]);
+  });
+
+  it("a worker's due heartbeat rides with its data: one write holding the data frame and the hb", async () => {
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
+    });
+    const { link, transport, session } = setup({ heartbeatIntervalMs: 1000 }, () => {}, 'worker');
+    link.start(0);
+    const first = transport.frames[0] as { id: number; ts: number };
+    link.receive(Buffer.from(encodeFrame({ v: 1, t: 'hb-ack', id: first.id, ts: first.ts })), false);
+    vi.advanceTimersByTime(300);
+    void session.send({ n: 1 }); // under half an interval since the beat: the data goes alone
+    await turn();
+    vi.advanceTimersByTime(300);
+    void session.send({ n: 2 });
+    await turn();
+    expect(transport.writes.map((w) => w.map((f) => f.t))).toEqual([['hb'], ['data'], ['data', 'hb']]);
+    // Its own timer now waits LEAD_SLACK intervals: steady data keeps the beat.
+    vi.advanceTimersByTime(1000 * LEAD_SLACK - 1);
+    expect(transport.frames.filter((f) => f.t === 'hb')).toHaveLength(2);
+    vi.advanceTimersByTime(1);
+    expect(transport.frames.filter((f) => f.t === 'hb')).toHaveLength(3);
   });
 
   it('a worker keeps its own beat: its answer carries the hb-ack (and a pending ack), not a heartbeat', () => {
