@@ -1,7 +1,7 @@
 import { DeadlineError, type LinkwatchError, ProtocolError } from '../errors.js';
 import { CloseCode, clampReason } from '../protocol/close-codes.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
-import type { BatchItem, Frame } from '../protocol/frames.js';
+import type { BatchItem, Frame, Progress } from '../protocol/frames.js';
 import { peerCloseError } from './endpoint.js';
 import { Heartbeat, type HeartbeatHost } from './heartbeat.js';
 import { SendPump } from './send-pump.js';
@@ -239,7 +239,7 @@ export class Link implements SessionLink {
         if (this.#follow) this.#answerSoon(frame.id, frame.ts);
         else this.#answerHeartbeat(frame.id, frame.ts);
         s.lastHeartbeatAt = performance.now();
-        s.peerProgress = frame.progress;
+        s.peerProgress = keepProgress(s.peerProgress, frame.progress);
         if (s.events.active)
           s.events.emit({ ...s.eventBase(), type: 'heartbeat-received', progress: frame.progress });
         return;
@@ -482,6 +482,21 @@ export class Link implements SessionLink {
     }
     this.#onDown(this.#down);
   }
+}
+
+/**
+ * The peer's progress, copied into the session's own object: keeping each
+ * heartbeat's decoded object instead made one object per link and second
+ * that lived until the next heartbeat, long enough for V8 to move it to the
+ * old generation, where it stayed as garbage until a full collection.
+ */
+function keepProgress(kept: Progress | undefined, heard: Progress): Progress {
+  if (!kept) return { sent: heard.sent, acked: heard.acked, processed: heard.processed, depth: heard.depth };
+  kept.sent = heard.sent;
+  kept.acked = heard.acked;
+  kept.processed = heard.processed;
+  kept.depth = heard.depth;
+  return kept;
 }
 
 function beatWithData(link: Link): void {
