@@ -18,7 +18,14 @@
  * - the longest event-loop stall during it (a 1 ms interval timer's worst
  *   lateness), which is what heartbeats and the sentinel feel.
  *
- * `--write` stores the numbers in bench/results/telemetry-scrape.json.
+ * `--alerting` is a mass outage: every worker's link is down and the hub's
+ * watchdog telemetry (src/watchdog/otel-sink.ts, as attachWatchdog sets it
+ * up, with the CLI's producer when the build has one) has a
+ * LinkwatchLinkDown firing for each, so the per-worker alert series are in
+ * the scrape too.
+ *
+ * `--write` stores the numbers in bench/results/telemetry-scrape.json
+ * (`telemetry-scrape-alerting.json` with `--alerting`).
  */
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -31,9 +38,13 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import * as sdk from '../dist/cli/telemetry-sdk.js';
 import { LinkEvents } from '../dist/link/events.js';
 import { instrument } from '../dist/telemetry/instrumentation.js';
+import { makeAlert } from '../dist/watchdog/alerts.js';
+import { WatchdogTelemetry } from '../dist/watchdog/otel-sink.js';
 
 // Builds from before the rewrite have neither; then the exporter's own server is measured.
 const endpoint = await import('../dist/cli/metrics-endpoint.js').catch(() => undefined);
+// Builds from before the exporter dropped the scope labels have no flag.
+const { WITHOUT_SCOPE_INFO = false } = await import('../dist/telemetry/prometheus-text.js').catch(() => ({}));
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -81,15 +92,15 @@ function fakeSession(workerId, hubId, i) {
   };
 }
 
-/** A hub with `n` connected workers, as far as telemetry can tell. */
-function fakeHub(n, hubId) {
+/** A hub with `n` connected workers (all down with `alerting`), as far as telemetry can tell. */
+function fakeHub(n, hubId, alerting) {
   const events = new LinkEvents();
   const sessions = new Map();
   const links = new Map();
   for (let i = 0; i < n; i++) {
     const id = `worker-${String(i).padStart(5, '0')}`;
     sessions.set(id, fakeSession(id, hubId, i));
-    links.set(id, { silentMs: () => 800, bufferedAmount: 0 });
+    if (!alerting) links.set(id, { silentMs: () => 800, bufferedAmount: 0 });
   }
   const totals = () => {
     const sum = {};
@@ -192,15 +203,34 @@ function scrape(client, port) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function measure(n, rounds) {
+/** The hub's watchdog telemetry with a LinkwatchLinkDown firing for every worker. */
+function massOutage(sessions, hubId, meterProvider, producers) {
+  const watchdog = new WatchdogTelemetry({
+    meterProvider,
+    base: { 'linkwatch.link.side': 'hub', 'linkwatch.hub.id': hubId },
+    ...(producers ? { observedMetrics: producers.link } : {}),
+  });
+  const since = new Date();
+  for (const id of sessions.keys()) {
+    watchdog.deliver(makeAlert('link-down', { workerId: id, hubId, side: 'hub' }, 'down', since));
+  }
+  return watchdog;
+}
+
+async function measure(n, rounds, alerting) {
   const hubId = 'hub-bench';
   const port = await freePort();
   const producers =
     typeof sdk.linkwatchMetricProducers === 'function' ? sdk.linkwatchMetricProducers() : undefined;
-  const exporter = new PrometheusExporter({ host: '127.0.0.1', port, preventServerStart: true });
+  const exporter = new PrometheusExporter({
+    host: '127.0.0.1',
+    port,
+    preventServerStart: true,
+    withoutScopeInfo: WITHOUT_SCOPE_INFO,
+  });
   const views = typeof sdk.linkwatchViews === 'function' ? sdk.linkwatchViews() : [];
   const meterProvider = new MeterProvider({ readers: [exporter], views });
-  const fake = fakeHub(n, hubId);
+  const fake = fakeHub(n, hubId, alerting);
   const telemetry = instrument(fake.target, {
     side: 'hub',
     hubId,
@@ -208,6 +238,7 @@ async function measure(n, rounds) {
     ...(producers ? { observedMetrics: producers.link } : {}),
   });
   feed(fake.events, fake.sessions, hubId);
+  const watchdog = alerting ? massOutage(fake.sessions, hubId, meterProvider, producers) : undefined;
   const server =
     producers && endpoint
       ? await endpoint.startMetricsEndpoint(exporter, producers.link, '127.0.0.1', port)
@@ -224,6 +255,7 @@ async function measure(n, rounds) {
   if (server) server.close();
   else await exporter.stopServer();
   telemetry.dispose();
+  await watchdog?.close();
   await meterProvider.shutdown();
   const pick = (k) => median(runs.map((x) => x[k]));
   return {
@@ -234,6 +266,7 @@ async function measure(n, rounds) {
     scrapeMs: Math.round(pick('ms')),
     eventLoopBlockMs: Math.round(pick('eventLoopBlockMs')),
     rounds,
+    alerting,
   };
 }
 
@@ -246,17 +279,18 @@ if (process.argv.includes('--client')) {
 async function main() {
   const workers = arg('workers', '1000,10000').split(',').map(Number);
   const rounds = Number(arg('rounds', '3'));
+  const alerting = process.argv.includes('--alerting');
   const results = [];
   for (const n of workers) {
-    const r = await measure(n, rounds);
+    const r = await measure(n, rounds, alerting);
     results.push(r);
     console.log(
-      `${n} workers: ${(r.bytes / 1e6).toFixed(2)} MB, ${r.series} series (${r.overflowSeries} overflow), ` +
+      `${n} workers${alerting ? ', every one alerting' : ''}: ${(r.bytes / 1e6).toFixed(2)} MB, ${r.series} series (${r.overflowSeries} overflow), ` +
         `scrape ${r.scrapeMs} ms, event loop blocked ${r.eventLoopBlockMs} ms (median of ${rounds})`,
     );
   }
   if (process.argv.includes('--write')) {
-    const out = join(here, 'results', 'telemetry-scrape.json');
+    const out = join(here, 'results', `telemetry-scrape${alerting ? '-alerting' : ''}.json`);
     writeFileSync(
       out,
       `${JSON.stringify({ at: new Date().toISOString(), node: process.version, results }, null, 2)}\n`,

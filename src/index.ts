@@ -78,7 +78,7 @@ export {
 } from './watchdog/attach.js';
 export type { HealthThresholds } from './watchdog/health.js';
 export type { WatchedLink, WatchedSession } from './watchdog/link-tracker.js';
-export type { WatchdogTelemetryOptions } from './watchdog/otel-sink.js';
+export type { ObservedAlertsSink, WatchdogTelemetryOptions } from './watchdog/otel-sink.js';
 export type { EventLoopSentinel, SentinelOptions } from './watchdog/sentinel.js';
 export {
   Watchdog,

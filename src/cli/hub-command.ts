@@ -159,6 +159,7 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
   const watchdog = attachWatchdog(hub, {
     logger: rt.logger,
     exportHealth: telemetry.exportHealth,
+    observedMetrics: telemetry.observedMetrics,
     ...watchdogOptions,
   });
   // Listen for SIGINT/SIGTERM before saying "listening": a signal sent on that line must not find

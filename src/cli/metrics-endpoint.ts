@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
-import { prometheusText } from '../telemetry/prometheus-text.js';
+import { prometheusText, WITHOUT_SCOPE_INFO } from '../telemetry/prometheus-text.js';
 import type { ObservedMetricsProducer } from './observed-producer.js';
 
 /**
@@ -17,7 +17,8 @@ export async function startMetricsEndpoint(
   host: string,
   port: number,
 ): Promise<Server> {
-  const serializer = new PrometheusSerializer();
+  // As the exporter's own: no prefix, no timestamps, no resource labels, target_info kept.
+  const serializer = new PrometheusSerializer(undefined, false, undefined, false, WITHOUT_SCOPE_INFO);
   const serve = async (res: ServerResponse) => {
     const { resourceMetrics } = await exporter.collect();
     res.statusCode = 200;

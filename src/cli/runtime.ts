@@ -1,5 +1,6 @@
 import type { Hub } from '../hub/hub.js';
 import type { Logger } from '../log/logger.js';
+import type { ObservedAlertsSink } from '../watchdog/otel-sink.js';
 import type { Worker } from '../worker/worker.js';
 import type { ExportHealth } from './telemetry-sdk.js';
 
@@ -15,6 +16,8 @@ export interface TelemetryHandle {
   metricsUrl: string | undefined;
   /** Export outcomes of OTLP metrics, for the watchdog. */
   exportHealth: ExportHealth;
+  /** Where the watchdog's alert series go (the producer of observed metrics; see otel-sink.ts). */
+  observedMetrics?: ObservedAlertsSink;
   attachHub(hub: Hub): void;
   attachWorker(worker: Worker): void;
   /** Flushes and stops exporters; safe to call twice. */

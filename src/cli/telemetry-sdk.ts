@@ -28,6 +28,7 @@ import { ATTR_SERVICE_INSTANCE_ID } from '@opentelemetry/semantic-conventions/in
 import type { Level, LogSink } from '../log/logger.js';
 import { CARDINALITY_LIMIT } from '../telemetry/catalog.js';
 import { DEFAULT_TRACE_SAMPLE_RATIO } from '../telemetry/link-spans.js';
+import { WITHOUT_SCOPE_INFO } from '../telemetry/prometheus-text.js';
 import { startMetricsEndpoint } from './metrics-endpoint.js';
 import { ObservedMetricsProducer } from './observed-producer.js';
 
@@ -189,6 +190,7 @@ export async function startSdk(options: SdkOptions): Promise<Sdk> {
       host: options.prometheus.host,
       port: options.prometheus.port,
       preventServerStart: true,
+      withoutScopeInfo: WITHOUT_SCOPE_INFO,
     });
     readers.push(prometheus);
   }

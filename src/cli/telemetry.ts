@@ -30,6 +30,7 @@ export async function startTelemetry(
   return {
     metricsUrl: sdk.metricsUrl,
     exportHealth: sdk.exportHealth,
+    observedMetrics: sdk.observedMetrics,
     attachHub(hub: Hub) {
       attached.push(instrument(hub, { side: 'hub', hubId: hub.hubId, ...fromSdk }));
     },

@@ -18,6 +18,11 @@ export interface LinkHookProvider {
   send?: ((session: SessionView) => SendTrace | undefined) | undefined;
   /** Runs a handler call inside the consumer span's context. */
   around?: AroundHandler | undefined;
+  /**
+   * The peer's ack released messages of this session (once per ack frame,
+   * not per message), so producer spans end when their ack arrives.
+   */
+  acked?: ((session: SessionView) => void) | undefined;
   /** The watchdog's state of a link, shown on /links and in the link-state metric. */
   stateOf?: ((workerId: string) => LinkState | undefined) | undefined;
   /** Alerts firing for a link, shown on /links. */
@@ -38,6 +43,7 @@ export class LinkHooks {
   #providers: LinkHookProvider[] = [];
   #send: LinkHookProvider['send'];
   #around: LinkHookProvider['around'];
+  #acked: LinkHookProvider['acked'];
   #stateOf: LinkHookProvider['stateOf'];
   #alertsOf: LinkHookProvider['alertsOf'];
 
@@ -46,6 +52,9 @@ export class LinkHooks {
   }
   get around(): LinkHookProvider['around'] {
     return this.#around;
+  }
+  get acked(): LinkHookProvider['acked'] {
+    return this.#acked;
   }
   get stateOf(): LinkHookProvider['stateOf'] {
     return this.#stateOf;
@@ -70,6 +79,7 @@ export class LinkHooks {
   #compose(): void {
     const sends = this.#providers.flatMap((p) => (p.send ? [p.send] : []));
     const arounds = this.#providers.flatMap((p) => (p.around ? [p.around] : []));
+    const acks = this.#providers.flatMap((p) => (p.acked ? [p.acked] : []));
     const states = this.#providers.flatMap((p) => (p.stateOf ? [p.stateOf] : []));
     const alerts = this.#providers.flatMap((p) => (p.alertsOf ? [p.alertsOf] : []));
     this.#send = sends.length <= 1 ? sends[0] : (session) => fanOut(sends.map((f) => f(session)));
@@ -81,6 +91,12 @@ export class LinkHooks {
               (inner, a) => () => a(message, traceparent, inner),
               fn,
             )();
+    this.#acked =
+      acks.length <= 1
+        ? acks[0]
+        : (session) => {
+            for (const f of acks) f(session);
+          };
     this.#stateOf =
       states.length <= 1
         ? states[0]

@@ -227,6 +227,7 @@ export class Link implements SessionLink {
         if (released > 0) {
           this.#heartbeat.progress();
           s.counters.acked += released;
+          s.hooks.acked?.(s);
           if (s.events.perMessage)
             s.events.emit({ ...s.eventBase(), type: 'data-acked', seq: frame.seq, released });
         }

@@ -522,7 +522,7 @@ export const SPANS = {
     name: 'send linkwatch',
     kind: 'producer',
     description:
-      'A data message from send() until linkwatch sees the peer acked it (the next send or lifecycle event on the link, a heartbeat at the latest). Its context travels in the frame.',
+      'A data message from send() until the ack frame that covers it arrives (the peer acks once its handler settled, acks coalesced). Its context travels in the frame.',
     attributes: [
       ATTR.workerId,
       ATTR.side,
@@ -538,7 +538,7 @@ export const SPANS = {
     name: 'process linkwatch',
     kind: 'consumer',
     description:
-      'A received message from handler start to completion; child of the producer span. Decided in the around hook: a sampled traceparent, or the ratio for a frame without one.',
+      "A received message from handler start to completion; child of the producer span. Decided in the around hook: the frame's traceparent flag; a frame without one at the ratio, unless its peer sent a traceparent on this link (then the peer chose not to trace it).",
     attributes: [
       ATTR.workerId,
       ATTR.hubId,

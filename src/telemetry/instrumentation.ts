@@ -165,7 +165,11 @@ export class LinkTelemetry {
     this.#tracing = tracing;
     this.#removeHooks?.();
     this.#removeHooks = tracing
-      ? this.#target.hooks.add({ send: this.#spans.send, around: this.#spans.around })
+      ? this.#target.hooks.add({
+          send: this.#spans.send,
+          around: this.#spans.around,
+          acked: this.#spans.acked,
+        })
       : undefined;
   }
 

@@ -41,10 +41,14 @@ export const HEARTBEAT_OUTCOME = 'linkwatch.heartbeat.outcome';
  *   trip costs one map entry.
  * - Messages: at most `maxMessageTracesPerSecond` per process; within that,
  *   the producer span when the caller's context is sampled or, at `ratio`,
- *   on its own; the consumer span when the frame's traceparent is
- *   sampled or, for a frame without one, at `ratio`. Decided before any span
- *   object exists, in the send and around hooks, so no per-message event is
- *   needed; a producer span ends when the session's counters show its ack.
+ *   on its own; the consumer span when the frame's traceparent is sampled.
+ *   A frame without one is sampled at `ratio` only if its peer has sent no
+ *   traceparent on this link: a peer that traces sends one with every
+ *   message it samples, so its other frames are messages it chose not to
+ *   trace, and sampling them again would double the traces. Decided before
+ *   any span object exists, in the send and around hooks, so no per-message
+ *   event is needed; a producer span ends in the acked hook, when the ack
+ *   frame that covers its message arrives.
  */
 export class LinkSpans {
   readonly #attrs: LinkAttributes;
@@ -66,6 +70,8 @@ export class LinkSpans {
   readonly #processSpans = new Map<string, Span>();
   readonly #outageSpans = new Map<string, { span: Span; attempts: number }>();
   readonly #handshakeSpans = new Map<string, Span>();
+  // Peers that sent a traceparent on their current link (they make the sampling decision); bounded by links.
+  readonly #tracingPeers = new Set<string>();
 
   constructor(
     side: 'hub' | 'worker',
@@ -144,6 +150,8 @@ export class LinkSpans {
         this.#handshakeEnd(e.workerId, undefined, e.errorType);
         return;
       case 'disconnected':
+        // The next link may come from a process with other tracing settings.
+        this.#tracingPeers.delete(e.workerId);
         this.#outageStart(e.workerId, e.errorType, this.#attrs.base(e.workerId, e.hubId));
         this.#heartbeatEnd(e, 'down', e.errorType);
         return;
@@ -166,6 +174,7 @@ export class LinkSpans {
     this.#processSpans.clear();
     this.#outageSpans.clear();
     this.#handshakeSpans.clear();
+    this.#tracingPeers.clear();
   }
 
   // Heartbeats
@@ -242,10 +251,12 @@ export class LinkSpans {
    * timeout ends a hung call's span (queue-failed) before the call returns.
    */
   readonly around: AroundHandler = (message, traceparent, fn) => {
-    // The flags are the last two hex digits; bit 0 is "sampled".
-    const sampled = traceparent
-      ? (Number.parseInt(traceparent.slice(-2), 16) & TraceFlags.SAMPLED) !== 0
-      : this.#sampled();
+    let sampled: boolean;
+    if (traceparent) {
+      // The flags are the last two hex digits; bit 0 is "sampled".
+      sampled = (Number.parseInt(traceparent.slice(-2), 16) & TraceFlags.SAMPLED) !== 0;
+      this.#tracingPeers.add(message.workerId);
+    } else sampled = !this.#tracingPeers.has(message.workerId) && this.#sampled();
     if (!sampled || !this.#withinRate()) return fn();
     const span = this.#processStart(message.workerId, message.seq, traceparent);
     if (!span) return fn();
@@ -266,12 +277,20 @@ export class LinkSpans {
   };
 
   /**
+   * The acked hook: the core calls it once per ack frame that released
+   * messages (acks are cumulative and coalesced, so not per message). With
+   * no producer span open it is one Map size check.
+   */
+  readonly acked = (session: SessionView): void => {
+    if (this.#producerSpans.size > 0) this.#settleProducers(session);
+  };
+
+  /**
    * Ends the producer spans whose messages the peer acked. Seqs count up
    * from 1 in a session's stream and every message ends acked or dropped, so
    * acked + dropped reaching a seq means it and all before it are settled.
-   * Checked at the next send and the next lifecycle event on the link (a
-   * heartbeat at the latest), not per ack: an ack is a per-message event,
-   * and listening to those costs every message an event object.
+   * Called from the acked hook as the ack arrives; the next send and
+   * lifecycle event check too, for acks that came with a reconnect.
    */
   #settleProducers(session: SessionView): void {
     const list = this.#producerSpans.get(session.workerId);

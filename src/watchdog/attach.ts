@@ -29,7 +29,7 @@ export interface WatchedWorker extends WatchdogTarget {
 }
 
 export type AttachOptions = Omit<WatchdogOptions, 'side' | 'hubId' | 'reconnect' | 'evict' | 'heartbeat'> &
-  Pick<WatchdogTelemetryOptions, 'meterProvider' | 'tracerProvider'> & {
+  Pick<WatchdogTelemetryOptions, 'meterProvider' | 'tracerProvider' | 'observedMetrics'> & {
     logger?: Logger;
     exportHealth?: WatchdogOptions['exportHealth'] & WatchdogTelemetryOptions['exportHealth'];
   };
@@ -76,6 +76,7 @@ export function attachWatchdog(target: WatchedHub | WatchedWorker, options: Atta
     ...(options.tracerProvider ? { tracerProvider: options.tracerProvider } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.exportHealth ? { exportHealth: options.exportHealth } : {}),
+    ...(options.observedMetrics ? { observedMetrics: options.observedMetrics } : {}),
     eventLoop: { delayMs: () => watchdog.loopDelayMs, blocks: () => watchdog.sentinel?.blocks ?? 0 },
     base: hub
       ? { 'linkwatch.link.side': 'hub', 'linkwatch.hub.id': hub.hubId }

@@ -10,7 +10,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { Logger } from '../log/logger.js';
-import { ATTR, METRICS } from '../telemetry/catalog.js';
+import { ATTR, METRICS, type MetricKey } from '../telemetry/catalog.js';
 import { ALERT_SPECS, type Alert, type AlertSink } from './alerts.js';
 
 /**
@@ -19,6 +19,21 @@ import { ALERT_SPECS, type Alert, type AlertSink } from './alerts.js';
  * watchdog does not load the link instrumentation for two strings.
  */
 export const WATCHDOG_SCOPE = { name: 'linkwatch', version: '0.1.0' } as const;
+
+/**
+ * The CLI's producer of observed metrics (ObservedMetricsSink of the link
+ * instrumentation, declared here by shape: the watchdog does not load it).
+ */
+export interface ObservedAlertsSink {
+  add(
+    observe: (emit: (key: MetricKey, value: number, attrs: Attributes) => void) => Generator<void>,
+  ): () => void;
+}
+
+/** Alert series observed between two pauses (yields) of a scrape. */
+const ALERTS_PER_SLICE = 1_000;
+/** A resolved alert's count stays this long, then its series goes (the hub's default session TTL). */
+export const ALERT_COUNT_TTL_MS = 10 * 60_000;
 
 export interface WatchdogTelemetryOptions {
   meterProvider?: MeterProvider;
@@ -29,17 +44,36 @@ export interface WatchdogTelemetryOptions {
   /** Failed telemetry exports are counted from here. */
   exportHealth?: { onFailure: Set<() => void> };
   base?: Attributes;
+  // A hub in a mass outage has one or two alert series per worker (20,000 at 10,000 workers), which
+  // the SDK would hash at every collection, serialize in one call and keep for good. Through the sink
+  // they are rendered in slices that yield, and a resolved alert's count goes after ALERT_COUNT_TTL_MS.
+  /** Where the alert series go instead of SDK instruments (the CLI passes its producer; docs/telemetry.md). */
+  observedMetrics?: ObservedAlertsSink;
 }
 
 interface Instruments {
   provider: MeterProvider;
-  alerts: Counter;
+  /** Undefined with an observed sink: the alert series go there. */
+  alerts: Counter | undefined;
   deliveryFailures: Counter;
   exportFailures: Counter;
   blocks: Counter;
-  active: Observable;
+  active: Observable | undefined;
   delay: Observable;
   dispose(): void;
+}
+
+/** Times an alert (reason and link) fired; `resolvedAt` set while it is not firing. */
+interface FiredCount {
+  attrs: Attributes;
+  count: number;
+  resolvedAt: number | undefined;
+  /** One of the process's zero series, kept for good. */
+  seed: boolean;
+}
+
+function countKey(reason: string, attributes: Attributes): string {
+  return `${reason}|${attributes[ATTR.workerId] ?? ''}`;
 }
 
 /**
@@ -49,7 +83,11 @@ interface Instruments {
  */
 export class WatchdogTelemetry implements AlertSink {
   readonly #o: WatchdogTelemetryOptions;
-  readonly #active = new Map<string, Alert>();
+  // Firing alerts' attributes, by alert name and worker.
+  readonly #active = new Map<string, Attributes>();
+  // With an observed sink: counts by countKey(), seeded at 0 per alert of this process.
+  readonly #fired = new Map<string, FiredCount>();
+  #removeObserved: (() => void) | undefined;
   #ins: Instruments | undefined;
   #blocksSeen = 0;
   readonly #onExportFailure = () => this.#instruments().exportFailures.add(1, this.#o.base ?? {});
@@ -57,6 +95,7 @@ export class WatchdogTelemetry implements AlertSink {
   constructor(options: WatchdogTelemetryOptions = {}) {
     this.#o = options;
     options.exportHealth?.onFailure.add(this.#onExportFailure);
+    this.#removeObserved = options.observedMetrics?.add((emit) => this.#observeAlerts(emit));
     this.#instruments();
   }
 
@@ -69,14 +108,18 @@ export class WatchdogTelemetry implements AlertSink {
       unit: METRICS[k].unit,
       description: METRICS[k].description,
     });
-    const active = meter.createObservableGauge(METRICS.alertActive.name, opts('alertActive'));
+    const observed = this.#removeObserved !== undefined;
+    const active = observed
+      ? undefined
+      : meter.createObservableGauge(METRICS.alertActive.name, opts('alertActive'));
     const delay = meter.createObservableGauge(METRICS.eventLoopDelay.name, opts('eventLoopDelay'));
+    const observables = active ? [active, delay] : [delay];
     const observe = (r: BatchObservableResult) => this.#observe(r);
-    meter.addBatchObservableCallback(observe, [active, delay]);
+    meter.addBatchObservableCallback(observe, observables);
     const base = this.#o.base ?? {};
     const ins: Instruments = {
       provider,
-      alerts: meter.createCounter(METRICS.alerts.name, opts('alerts')),
+      alerts: observed ? undefined : meter.createCounter(METRICS.alerts.name, opts('alerts')),
       deliveryFailures: meter.createCounter(
         METRICS.alertDeliveryFailures.name,
         opts('alertDeliveryFailures'),
@@ -88,17 +131,21 @@ export class WatchdogTelemetry implements AlertSink {
       blocks: meter.createCounter(METRICS.eventLoopBlocks.name, opts('eventLoopBlocks')),
       active,
       delay,
-      dispose: () => meter.removeBatchObservableCallback(observe, [active, delay]),
+      dispose: () => meter.removeBatchObservableCallback(observe, observables),
     };
     for (const c of [ins.deliveryFailures, ins.exportFailures, ins.blocks]) c.add(0, base);
     // One zero series per alert of this process, so the counter exists before anything fires.
     for (const [reason, spec] of Object.entries(ALERT_SPECS)) {
-      ins.alerts.add(0, {
+      const attrs = {
         ...base,
         [ATTR.alertName]: spec.name,
         [ATTR.severity]: spec.severity,
         [ATTR.reason]: reason,
-      });
+      };
+      const key = countKey(reason, attrs);
+      if (ins.alerts) ins.alerts.add(0, attrs);
+      else if (!this.#fired.has(key))
+        this.#fired.set(key, { attrs, count: 0, resolvedAt: undefined, seed: true });
     }
     this.#ins = ins;
     return ins;
@@ -108,7 +155,7 @@ export class WatchdogTelemetry implements AlertSink {
     const ins = this.#ins;
     if (!ins) return;
     const base = this.#o.base ?? {};
-    for (const a of this.#active.values()) r.observe(ins.active, 1, attrs(a));
+    if (ins.active) for (const a of this.#active.values()) r.observe(ins.active, 1, a);
     if (this.#o.eventLoop) {
       r.observe(ins.delay, this.#o.eventLoop.delayMs() / 1000, base);
       const blocks = this.#o.eventLoop.blocks();
@@ -116,6 +163,29 @@ export class WatchdogTelemetry implements AlertSink {
         ins.blocks.add(blocks - this.#blocksSeen, base);
         this.#blocksSeen = blocks;
       }
+    }
+  }
+
+  /**
+   * The alert series for an observed sink: 1 per firing alert, and every
+   * count; pauses every ALERTS_PER_SLICE series so a scrape can yield. A
+   * resolved alert's count goes after ALERT_COUNT_TTL_MS, so the series of
+   * workers that alerted once do not pile up for the life of the process.
+   */
+  *#observeAlerts(emit: (key: MetricKey, value: number, attrs: Attributes) => void): Generator<void> {
+    let n = 0;
+    for (const a of this.#active.values()) {
+      emit('alertActive', 1, a);
+      if (++n % ALERTS_PER_SLICE === 0) yield;
+    }
+    const now = performance.now();
+    for (const [key, f] of this.#fired) {
+      if (!f.seed && f.resolvedAt !== undefined && now - f.resolvedAt > ALERT_COUNT_TTL_MS) {
+        this.#fired.delete(key);
+        continue;
+      }
+      emit('alerts', f.count, f.attrs);
+      if (++n % ALERTS_PER_SLICE === 0) yield;
     }
   }
 
@@ -129,10 +199,13 @@ export class WatchdogTelemetry implements AlertSink {
     const key = `${alert.name}|${alert.labels.linkwatch_worker_id ?? ''}`;
     const a = attrs(alert);
     if (alert.status === 'firing') {
-      this.#active.set(key, alert);
-      ins.alerts.add(1, a);
+      this.#active.set(key, a);
+      if (ins.alerts) ins.alerts.add(1, a);
+      else this.#count(alert.reason, a);
     } else {
       this.#active.delete(key);
+      const f = this.#fired.get(countKey(alert.reason, a));
+      if (f) f.resolvedAt = performance.now();
     }
     const fields = {
       alertname: alert.name,
@@ -165,8 +238,19 @@ export class WatchdogTelemetry implements AlertSink {
     span.end();
   }
 
+  #count(reason: string, a: Attributes): void {
+    const key = countKey(reason, a);
+    const f = this.#fired.get(key);
+    if (f) {
+      f.count++;
+      f.resolvedAt = undefined;
+    } else this.#fired.set(key, { attrs: a, count: 1, resolvedAt: undefined, seed: false });
+  }
+
   async close(): Promise<void> {
     this.#o.exportHealth?.onFailure.delete(this.#onExportFailure);
+    this.#removeObserved?.();
+    this.#removeObserved = undefined;
     this.#ins?.dispose();
     this.#ins = undefined;
   }

@@ -35,8 +35,21 @@ export interface Proc {
   waitFor(text: string | RegExp, timeoutMs?: number): Promise<void>;
 }
 
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, [CLI, ...args], {
+export interface RunOptions {
+  /**
+   * Open-file limit of the process (`ulimit -n` in a shell that then execs
+   * node, so the pid and signals are node's). A hub of 10,000 workers needs
+   * a descriptor per socket; see fd-limit.ts for what the machine allows.
+   */
+  fdLimit?: number;
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, options: RunOptions = {}): Proc {
+  const [command, argv] =
+    options.fdLimit === undefined
+      ? [process.execPath, [CLI, ...args]]
+      : ['sh', ['-c', `ulimit -n ${options.fdLimit} && exec "$0" "$@"`, process.execPath, CLI, ...args]];
+  const child = spawn(command, argv, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

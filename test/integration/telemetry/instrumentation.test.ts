@@ -257,3 +257,31 @@ describe('telemetry from a real hub and worker', () => {
     expect(slowest).toBeGreaterThan(300);
   });
 });
+
+describe('one sampling decision per message over a real link', () => {
+  it('when the worker traces, every hub process span continues a worker send span, and send spans end at their ack', async () => {
+    const rec = recorder();
+    hub = await startHub({ handler: rec.handler, hubId: 'hub-r', heartbeatIntervalMs: 5_000 });
+    const providers = { meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider };
+    // The same ratio on both sides, as one OTEL_TRACES_SAMPLER_ARG for the fleet would give.
+    attached.push(instrument(hub, { ...providers, side: 'hub', hubId: 'hub-r', traceSampleRatio: 0.3 }));
+    const w = startWorker(hub.url, { workerId: 'w-r' }, false);
+    worker = w;
+    attached.push(instrument(w, { ...providers, side: 'worker', traceSampleRatio: 0.3 }));
+    w.start();
+    await w.waitConnected();
+    for (let i = 0; i < 400; i++) await w.send({ i });
+    await waitFor(() => w.session.outbox.size === 0, 10_000, 'everything acked');
+    const sends = otel.finished('send linkwatch');
+    const processes = otel.finished('process linkwatch');
+    expect(sends.length).toBeGreaterThan(60);
+    // Before, the hub sampled 30% of the frames that came without a traceparent on its own: roots.
+    const sendIds = new Set(sends.map((s) => s.spanContext().spanId));
+    expect(processes.filter((p) => !sendIds.has(p.parentSpanContext?.spanId ?? ''))).toEqual([]);
+    expect(processes.length).toBe(sends.length);
+    // Heartbeats every 5 s: the spans ended as the acks came, not at the next heartbeat.
+    const ms = (t: [number, number]) => t[0] * 1000 + t[1] / 1e6;
+    const longest = Math.max(...sends.map((s) => ms(s.endTime) - ms(s.startTime)));
+    expect(longest).toBeLessThan(2_000);
+  });
+});

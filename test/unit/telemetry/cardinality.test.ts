@@ -88,7 +88,7 @@ describe('cardinality at fleet size', () => {
     const up = body.split('\n').filter((l) => l.startsWith('linkwatch_link_up{'));
     expect(up).toHaveLength(MAX_WORKERS);
     expect(up[0]).toMatch(
-      /^linkwatch_link_up\{linkwatch_worker_id="worker-00000",linkwatch_link_side="hub",linkwatch_hub_id="hub-1",otel_scope_name="linkwatch",otel_scope_version="0.1.0"\} 1$/,
+      /^linkwatch_link_up\{linkwatch_worker_id="worker-00000",linkwatch_link_side="hub",linkwatch_hub_id="hub-1"\} 1$/,
     );
     const otlp = points((await producer.collect()).resourceMetrics);
     expect(otlp.filter((p) => p.attributes[ATTR.workerId] !== undefined)).toHaveLength(

@@ -143,6 +143,53 @@ describe('message spans are decided before they are built', () => {
     expect(named('send linkwatch').map((s) => s.attributes['linkwatch.seq'])).toEqual([1, 2, 3, 4]);
     expect(worker.events.perMessage).toBe(false);
   });
+
+  it('a producer span ends when the ack frame covering it arrives, not at the next send or heartbeat of an idle link', () => {
+    const worker = attach('worker', { traceSampleRatio: 1 });
+    const session = sessionOf(worker);
+    const counters = session.counters as { acked: number };
+    for (let seq = 1; seq <= 2; seq++) worker.hooks.send?.(session)?.queued(seq, 'queued');
+    // The link goes idle: no send, no heartbeat. The core calls the acked hook per ack frame.
+    counters.acked = 1;
+    const ackedAt = Date.now();
+    worker.hooks.acked?.(session);
+    const ended = named('send linkwatch');
+    expect(ended.map((s) => s.attributes['linkwatch.seq'])).toEqual([1]);
+    const endMs = ended[0]!.endTime[0] * 1000 + ended[0]!.endTime[1] / 1e6;
+    expect(Math.abs(endMs - ackedAt)).toBeLessThan(50);
+    counters.acked = 2;
+    worker.hooks.acked?.(session);
+    expect(named('send linkwatch')).toHaveLength(2);
+    expect(worker.events.perMessage).toBe(false);
+  });
+
+  it('a hub follows a tracing peer: frames it left without a traceparent are not sampled again, until its next link', async () => {
+    // Ratio 1 on the hub: without the rule every frame below would get a span.
+    const hub = attach('hub', { traceSampleRatio: 1 });
+    const traced = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01';
+    let seq = 0;
+    const frame = (workerId: string, traceparent?: string) =>
+      hub.hooks.around?.({ workerId, stream: 's', seq: ++seq, payload: null }, traceparent, async () => {});
+    await frame('w1', traced);
+    for (let i = 0; i < 10; i++) await frame('w1');
+    // A worker that never sent a traceparent does not trace: the hub samples its frames itself.
+    await frame('w2');
+    const bySeq = () =>
+      named('process linkwatch').map((s) => [s.attributes[ATTR.workerId], s.attributes['linkwatch.seq']]);
+    expect(bySeq()).toEqual([
+      ['w1', 1],
+      ['w2', 12],
+    ]);
+    // A new link may come from a process that no longer traces.
+    hub.emit('w1', {
+      type: 'disconnected',
+      errorType: 'LW_ERR_CONNECTION_LOST',
+      closeCode: 1006,
+      uptimeMs: 5,
+    });
+    await frame('w1');
+    expect(bySeq()).toContainEqual(['w1', 13]);
+  });
 });
 
 describe('heartbeat spans: every anomaly, a sample of the healthy', () => {
