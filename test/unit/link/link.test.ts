@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type LinkEvent, LinkEvents } from '../../../src/link/events.js';
+import { FOLLOW_SLACK, LEAD_SLACK } from '../../../src/link/heartbeat.js';
 import { LinkHooks } from '../../../src/link/hooks.js';
 import { HEARTBEAT_FLOOD_LIMIT, Link, type LinkDown, type LinkSettings } from '../../../src/link/link.js';
 import { Session } from '../../../src/link/session.js';
@@ -28,6 +29,21 @@ class FakeTransport implements Transport {
   growOnSend = false;
   closed: { code: number; reason: string } | undefined;
   terminated = false;
+  /** The frames of each write to the socket: one per send, or all those sent while corked. */
+  writes: Frame[][] = [];
+  #corked = 0;
+  #pending: Frame[] = [];
+  /** Like ws's net.Socket under `_socket`: cork() holds writes until the matching uncork(). */
+  readonly _socket = {
+    cork: () => {
+      this.#corked++;
+    },
+    uncork: () => {
+      if (--this.#corked > 0) return;
+      if (this.#pending.length > 0) this.writes.push(this.#pending);
+      this.#pending = [];
+    },
+  };
   get bufferedAmount(): number {
     return this.buffered;
   }
@@ -35,7 +51,10 @@ class FakeTransport implements Transport {
     // ws would send a Buffer without { binary: false } as a binary frame, which the peer rejects.
     if (typeof data !== 'string' && options?.binary !== false) throw new Error('a Buffer written as binary');
     this.raw.push(data);
-    this.frames.push(decodeFrame(data, false, 64 * 1024 * 1024));
+    const frame = decodeFrame(data, false, 64 * 1024 * 1024);
+    if (this.#corked > 0) this.#pending.push(frame);
+    else this.writes.push([frame]);
+    this.frames.push(frame);
     this.sizes.push(Buffer.byteLength(data));
     if (this.growOnSend) this.buffered += Buffer.byteLength(data);
     written?.();
@@ -57,12 +76,16 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-function setup(settings: Partial<LinkSettings> = {}, handler: (m: Message) => void = () => {}) {
+function setup(
+  settings: Partial<LinkSettings> = {},
+  handler: (m: Message) => void = () => {},
+  side: 'worker' | 'hub' = 'worker',
+) {
   const events = new LinkEvents();
   const seen: LinkEvent[] = [];
   events.subscribe((e) => seen.push(e));
   const session = new Session({
-    side: 'worker',
+    side,
     workerId: 'w1',
     events,
     handler,
@@ -390,3 +413,100 @@ function seqsOf(f: Frame): number[] {
   if (f.t === 'data') return [f.seq];
   return [];
 }
+
+describe('Link: one write per heartbeat exchange (issue 10)', () => {
+  const hb = (id: number) =>
+    Buffer.from(
+      encodeFrame({
+        v: 1,
+        t: 'hb',
+        id,
+        ts: Date.now(),
+        progress: { sent: 1, acked: 0, processed: 0, depth: 0 },
+      }),
+    );
+  const data = (seq: number) => Buffer.from(encodeFrame({ v: 1, t: 'data', seq, p: { n: seq } }));
+
+  it("the hub answers a worker's heartbeat with the hb-ack, the pending ack and its own heartbeat in one write", async () => {
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
+    });
+    const { link, transport } = setup({ heartbeatIntervalMs: 1000 }, () => {}, 'hub');
+    link.start(0);
+    expect(transport.writes.map((w) => w.map((f) => f.t))).toEqual([['hb']]);
+    const first = transport.frames[0] as { id: number; ts: number };
+    link.receive(Buffer.from(encodeFrame({ v: 1, t: 'hb-ack', id: first.id, ts: first.ts })), false);
+    vi.advanceTimersByTime(990);
+    link.receive(data(1), false);
+    await turn(); // processed: its ack waits ackDelayMs
+    expect(transport.writes).toHaveLength(1);
+    link.receive(hb(1), false);
+    await Promise.resolve(); // answered once the read's frames are handled
+    expect(transport.writes.slice(1).map((w) => w.map((f) => f.t))).toEqual([['hb-ack', 'ack', 'hb']]);
+    expect(transport.writes[1]![1]).toMatchObject({ t: 'ack', seq: 1 });
+    // The ack went early: its timer wrote nothing more.
+    vi.advanceTimersByTime(50);
+    expect(transport.writes).toHaveLength(2);
+  });
+
+  it('data and a heartbeat read together get one answer: the hb-ack, the ack of that data and the hub heartbeat', async () => {
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
+    });
+    const { link, transport } = setup({ heartbeatIntervalMs: 1000 }, () => {}, 'hub');
+    link.start(0);
+    const first = transport.frames[0] as { id: number; ts: number };
+    link.receive(Buffer.from(encodeFrame({ v: 1, t: 'hb-ack', id: first.id, ts: first.ts })), false);
+    vi.advanceTimersByTime(1000);
+    // One TCP read: ws hands both frames over in one synchronous loop.
+    link.receive(data(1), false);
+    link.receive(hb(1), false);
+    await turn();
+    expect(transport.writes.slice(1).map((w) => w.map((f) => f.t))).toEqual([['hb-ack', 'ack', 'hb']]);
+  });
+
+  it("a worker's due heartbeat rides with its data: one write holding the data frame and the hb", async () => {
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
+    });
+    const { link, transport, session } = setup({ heartbeatIntervalMs: 1000 }, () => {}, 'worker');
+    link.start(0);
+    const first = transport.frames[0] as { id: number; ts: number };
+    link.receive(Buffer.from(encodeFrame({ v: 1, t: 'hb-ack', id: first.id, ts: first.ts })), false);
+    vi.advanceTimersByTime(300);
+    void session.send({ n: 1 }); // under half an interval since the beat: the data goes alone
+    await turn();
+    vi.advanceTimersByTime(300);
+    void session.send({ n: 2 });
+    await turn();
+    expect(transport.writes.map((w) => w.map((f) => f.t))).toEqual([['hb'], ['data'], ['data', 'hb']]);
+    // Its own timer now waits LEAD_SLACK intervals: steady data keeps the beat.
+    vi.advanceTimersByTime(1000 * LEAD_SLACK - 1);
+    expect(transport.frames.filter((f) => f.t === 'hb')).toHaveLength(2);
+    vi.advanceTimersByTime(1);
+    expect(transport.frames.filter((f) => f.t === 'hb')).toHaveLength(3);
+  });
+
+  it('a worker keeps its own beat: its answer carries the hb-ack (and a pending ack), not a heartbeat', () => {
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
+    });
+    const { link, transport } = setup({ heartbeatIntervalMs: 1000 }, () => {}, 'worker');
+    link.start(0);
+    vi.advanceTimersByTime(500);
+    link.receive(hb(1), false);
+    expect(transport.writes.map((w) => w.map((f) => f.t))).toEqual([['hb'], ['hb-ack']]);
+    vi.advanceTimersByTime(500);
+    expect(transport.writes.map((w) => w.map((f) => f.t))).toEqual([['hb'], ['hb-ack'], ['hb']]);
+  });
+
+  it('the hub still beats on its own, FOLLOW_SLACK intervals apart, for a peer that sends no heartbeats', () => {
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
+    });
+    const { link, transport } = setup({ heartbeatIntervalMs: 1000, heartbeatMisses: 100 }, () => {}, 'hub');
+    link.start(0);
+    vi.advanceTimersByTime(1000 * FOLLOW_SLACK * 4);
+    expect(transport.frames.filter((f) => f.t === 'hb')).toHaveLength(5);
+  });
+});
