@@ -319,12 +319,15 @@ export class Link implements SessionLink {
    */
   requestPump(messageBytes: number): void {
     if (this.#down) return;
-    this.#pump.request(messageBytes);
-    if (!this.#beatQueued && this.#heartbeat.beatWithDataDue) {
+    // Corked first: the pump may write a lone message inside request(), and it must join the beat's write.
+    const beat = !this.#beatQueued && this.#heartbeat.beatWithDataDue;
+    if (beat) {
       this.#beatQueued = true;
       socketOf(this.#transport)?.cork();
-      process.nextTick(beatWithData, this);
     }
+    this.#pump.request(messageBytes);
+    // Queued after the pump's own nextTick, so the rest of this tick's data goes first.
+    if (beat) process.nextTick(beatWithData, this);
   }
 
   /** For beatWithData only: after the pump's nextTick wrote the data. */
