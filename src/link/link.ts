@@ -319,12 +319,15 @@ export class Link implements SessionLink {
    */
   requestPump(messageBytes: number): void {
     if (this.#down) return;
-    this.#pump.request(messageBytes);
-    if (!this.#beatQueued && this.#heartbeat.beatWithDataDue) {
+    // Corked before the pump, which may write a lone message inside this call;
+    // the beat is queued after the pump's own nextTick, so it follows the whole turn's data.
+    const beat = !this.#beatQueued && this.#heartbeat.beatWithDataDue;
+    if (beat) {
       this.#beatQueued = true;
       socketOf(this.#transport)?.cork();
-      process.nextTick(beatWithData, this);
     }
+    this.#pump.request(messageBytes);
+    if (beat) process.nextTick(beatWithData, this);
   }
 
   /** For beatWithData only: after the pump's nextTick wrote the data. */
