@@ -319,14 +319,14 @@ export class Link implements SessionLink {
    */
   requestPump(messageBytes: number): void {
     if (this.#down) return;
-    // Corked first: the pump may write a lone message inside request(), and it must join the beat's write.
+    // Corked before the pump, which may write a lone message inside this call;
+    // the beat is queued after the pump's own nextTick, so it follows the whole turn's data.
     const beat = !this.#beatQueued && this.#heartbeat.beatWithDataDue;
     if (beat) {
       this.#beatQueued = true;
       socketOf(this.#transport)?.cork();
     }
     this.#pump.request(messageBytes);
-    // Queued after the pump's own nextTick, so the rest of this tick's data goes first.
     if (beat) process.nextTick(beatWithData, this);
   }
 

@@ -487,6 +487,25 @@ describe('Link: one write per heartbeat exchange (issue 10)', () => {
     expect(transport.frames.filter((f) => f.t === 'hb')).toHaveLength(3);
   });
 
+  it("a burst with a due heartbeat leaves in one write: the first message written inside send(), the rest of the turn's, then the hb", async () => {
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
+    });
+    const { link, transport, session } = setup({ heartbeatIntervalMs: 1000 }, () => {}, 'worker');
+    link.start(0);
+    const first = transport.frames[0] as { id: number; ts: number };
+    link.receive(Buffer.from(encodeFrame({ v: 1, t: 'hb-ack', id: first.id, ts: first.ts })), false);
+    vi.advanceTimersByTime(600);
+    void session.send({ n: 1 });
+    void session.send({ n: 2 });
+    void session.send({ n: 3 });
+    await turn();
+    const writes = transport.writes.slice(1).map((w) => w.map((f) => f.t));
+    expect(writes).toHaveLength(1);
+    expect(writes[0]!.at(-1)).toBe('hb');
+    expect(transport.frames.filter((f) => f.t === 'data' || f.t === 'batch').length).toBeGreaterThan(0);
+  });
+
   it('a worker keeps its own beat: its answer carries the hb-ack (and a pending ack), not a heartbeat', () => {
     vi.useFakeTimers({
       toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
