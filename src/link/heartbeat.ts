@@ -248,19 +248,20 @@ export class Heartbeat {
 
   // Re-armed lazily: acks only move #lastRoundTrip, so the hot path sets no timers.
   #armDeadline(inMs: number): void {
-    this.#deadline = setTimeout(
-      () => {
-        this.#deadline = undefined;
-        this.#check();
-        const silent = this.silentMs();
-        if (silent >= this.deadAfterMs) {
-          this.cancel();
-          this.#host.dead(silent);
-        } else {
-          this.#armDeadline(this.deadAfterMs - silent);
-        }
-      },
-      Math.max(1, inMs),
-    );
+    this.#deadline = setTimeout(this.#onDeadline, Math.max(1, inMs));
   }
+
+  // Bound once per Heartbeat: a re-armed deadline allocates its Timeout and no closure. (Both
+  // live for seconds, long enough to be promoted, and end as old-generation garbage.)
+  readonly #onDeadline = (): void => {
+    this.#deadline = undefined;
+    this.#check();
+    const silent = this.silentMs();
+    if (silent >= this.deadAfterMs) {
+      this.cancel();
+      this.#host.dead(silent);
+    } else {
+      this.#armDeadline(this.deadAfterMs - silent);
+    }
+  };
 }
