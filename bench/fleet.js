@@ -19,7 +19,9 @@
  *
  * --scrape=0 leaves the exporter on but never scrapes it (to tell the scrape's cost from the rest);
  * --cpu-prof=DIR writes the hub's CPU profile there (node --cpu-prof) when it exits;
- * --name=NAME writes fleet-NAME.{json,md} instead of fleet-latest.
+ * --name=NAME writes fleet-NAME.{json,md} instead of fleet-latest;
+ * --hub-node-options=FLAGS starts the hub with NODE_OPTIONS=FLAGS (e.g. --max-semi-space-size=2);
+ * --hub-cpus=LIST and --load-cpus=LIST pin the hub and the load processes with taskset (e.g. 0 and 1).
  *
  * Writes bench/results/fleet-latest.json and fleet-latest.md (see --name).
  */
@@ -59,6 +61,9 @@ function parseArgs(argv) {
     logLevel: 'warn',
     scrapeS: 15,
     cpuProf: undefined,
+    hubNodeOptions: '',
+    hubCpus: undefined,
+    loadCpus: undefined,
     name: 'latest',
   };
   for (const arg of argv) {
@@ -71,6 +76,9 @@ function parseArgs(argv) {
     else if (k === 'scrape') a.scrapeS = Number(v);
     else if (k === 'cpu-prof') a.cpuProf = v;
     else if (k === 'name') a.name = v;
+    else if (k === 'hub-node-options') a.hubNodeOptions = arg.slice(arg.indexOf('=') + 1);
+    else if (k === 'hub-cpus') a.hubCpus = v;
+    else if (k === 'load-cpus') a.loadCpus = v;
     else throw new Error(`unknown argument ${arg}; see the header of bench/fleet.js`);
   }
   a.storm = a.storm === undefined ? Math.max(...a.sizes) : a.storm;
@@ -115,9 +123,18 @@ async function scrape(metricsUrl, pid) {
   // Series the SDK folded into one overflow series: its cardinality limit (2,000 by default) was hit.
   let overflow = 0;
   let hubLoopDelayMs;
+  // The hub's own heartbeat RTT histogram (hub-wide): cumulative counts by upper bound, seconds.
+  const hubRttBuckets = [];
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#')) continue;
     series++;
+    if (line.startsWith('linkwatch_heartbeat_rtt_seconds_bucket{') && line.includes('side="hub"')) {
+      const le = /le="([^"]+)"/.exec(line)?.[1];
+      hubRttBuckets.push({
+        le: le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le),
+        count: Number(line.split(' ').at(-1)),
+      });
+    }
     if (line.includes('otel_metric_overflow')) overflow++;
     // The watchdog's event-loop delay p99 (since its last check): the hub's own lag.
     if (line.startsWith('linkwatch_eventloop_delay_seconds'))
@@ -129,7 +146,33 @@ async function scrape(metricsUrl, pid) {
     )
       degraded++;
   }
-  return { ms, hubCpuS, bytes: text.length, series, degraded, overflow, hubLoopDelayMs };
+  return { ms, hubCpuS, bytes: text.length, series, degraded, overflow, hubLoopDelayMs, hubRttBuckets };
+}
+
+/**
+ * Percentiles of the hub's own heartbeat RTT between two scrapes, from the
+ * histogram's bucket counts: each is the upper bound of the bucket it falls in.
+ */
+function hubRttBetween(first, last) {
+  if (!first?.hubRttBuckets?.length || !last?.hubRttBuckets?.length) return undefined;
+  const counts = last.hubRttBuckets.map((b, i) => ({
+    le: b.le,
+    count: b.count - (first.hubRttBuckets[i]?.count ?? 0),
+  }));
+  const total = counts.at(-1).count;
+  if (total <= 0) return undefined;
+  const at = (q) => counts.find((b) => b.count >= q * total)?.le * 1000;
+  return { samples: total, p50AtMostMs: at(0.5), p90AtMostMs: at(0.9), p99AtMostMs: at(0.99) };
+}
+
+/** Median and worst of the hub's event-loop delay p99 (the watchdog's gauge) over the window's scrapes. */
+function hubLoopDelay(scrapes) {
+  const v = scrapes
+    .map((x) => x.hubLoopDelayMs)
+    .filter((x) => Number.isFinite(x))
+    .sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  return { p99Median: round(v[Math.floor(v.length / 2)]), p99Max: round(v.at(-1)) };
 }
 
 async function runSize(n, args, dir, storm) {
@@ -141,8 +184,12 @@ async function runSize(n, args, dir, storm) {
   const httpUrl = `http://127.0.0.1:${port}`;
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   const env = { LINKWATCH_LOG_LEVEL: args.logLevel };
-  const hubEnv = args.cpuProf ? { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${args.cpuProf}` } : env;
-  let hub = runCli(hubArgs(port, metricsPort, tokens, journal), { env: hubEnv });
+  const hubOptions = [
+    args.hubNodeOptions,
+    args.cpuProf ? `--cpu-prof --cpu-prof-dir=${args.cpuProf}` : '',
+  ].filter(Boolean);
+  const hubEnv = hubOptions.length > 0 ? { ...env, NODE_OPTIONS: hubOptions.join(' ') } : env;
+  let hub = runCli(hubArgs(port, metricsPort, tokens, journal), { env: hubEnv, cpus: args.hubCpus });
   await hubUp(httpUrl);
   await sleep(2000);
   const empty = procSample(hub.child.pid);
@@ -175,6 +222,7 @@ async function runSize(n, args, dir, storm) {
     ],
     {
       env,
+      cpus: args.loadCpus,
       onLine: (l) => {
         if (l.type === 'progress') {
           latest = l;
@@ -226,7 +274,10 @@ async function runSize(n, args, dir, storm) {
       latest: () => latest,
       progress,
       restart: () => {
-        hub = runCli(hubArgs(port, metricsPort, tokens, journal), { env });
+        hub = runCli(hubArgs(port, metricsPort, tokens, journal), {
+          env: args.hubNodeOptions ? { ...env, NODE_OPTIONS: args.hubNodeOptions } : env,
+          cpus: args.hubCpus,
+        });
         return hub;
       },
       httpUrl,
@@ -258,6 +309,11 @@ async function runSize(n, args, dir, storm) {
     hubRssSteadyMB: round(s1.rss / 2 ** 20),
     rssPerLinkKB: round((s1.rss - empty.rss) / n / 1024),
     rttMs: summary?.rttMs,
+    hubRttMs: hubRttBetween(
+      scrapes.find((x) => !x.error),
+      lastScrape,
+    ),
+    hubLoopDelayMs: hubLoopDelay([...scrapes, lastScrape].filter((x) => !x.error)),
     loadLoopDelayMs: summary?.loadLoopDelayMs,
     linkStates: links.states,
     linksError: links.error,

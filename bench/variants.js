@@ -5,6 +5,8 @@
  */
 export const VARIANTS = {
   ours: { transport: 'ours' },
+  // Opt-in (--variants=): ours with RFC 6455's random masking keys instead of the default zero key.
+  'ours-random-mask': { transport: 'ours', options: { workerOptions: { frameMask: 'random' } } },
   raw: { transport: 'raw' },
   'raw+acks': { transport: 'raw', options: { acks: true } },
   'socket.io': { transport: 'socketio' },

@@ -2,16 +2,22 @@
  * Summarises a V8 .cpuprofile: self time by function (and by file), so a
  * fleet run says where the hub's CPU went.
  *
- *   npx node bench/fleet/cpuprofile.js FILE.cpuprofile [top=30]
+ *   npx node bench/fleet/cpuprofile.js FILE.cpuprofile [top=30] [fromS] [toS]
+ *
+ * fromS/toS keep only the samples taken that many seconds after the profile
+ * began (e.g. the steady window, without the connect phase).
  */
 import { readFileSync } from 'node:fs';
 
-export function summarise(file, top = 30) {
+export function summarise(file, top = 30, fromS = 0, toS = Number.POSITIVE_INFINITY) {
   const p = JSON.parse(readFileSync(file, 'utf8'));
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const self = new Map();
   const dt = p.timeDeltas;
+  let at = 0;
   for (let i = 0; i < p.samples.length; i++) {
+    at += dt[i] ?? 0;
+    if (at < fromS * 1e6 || at > toS * 1e6) continue;
     self.set(p.samples[i], (self.get(p.samples[i]) ?? 0) + (dt[i] ?? 0));
   }
   const fns = new Map();
@@ -48,7 +54,8 @@ export function summarise(file, top = 30) {
 }
 
 if (process.argv[1] === new URL(import.meta.url).pathname) {
-  const s = summarise(process.argv[2], Number(process.argv[3] ?? 30));
+  const [file, top = 30, fromS = 0, toS = Number.POSITIVE_INFINITY] = process.argv.slice(2);
+  const s = summarise(file, Number(top), Number(fromS), Number(toS));
   console.log(`total ${s.totalMs} ms sampled`);
   console.log('by file or package:');
   for (const r of s.files) console.log(`  ${String(r.percent).padStart(5)} %  ${r.what}`);

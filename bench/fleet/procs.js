@@ -36,10 +36,6 @@ export function cpuPercent(a, b) {
   return Math.round(((b.cpuS - a.cpuS) / ((b.at - a.at) / 1000)) * 1000) / 10;
 }
 
-/**
- * Spawns the CLI. `onLine` sees every stdout line parsed as JSON (others are
- * ignored); stderr is kept (last 64 KB) for error messages.
- */
 const live = new Set();
 
 /** SIGKILLs every CLI process this benchmark started that still runs (after a failure). */
@@ -47,8 +43,16 @@ export function killLeftovers() {
   for (const child of live) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
-export function runCli(args, { env = {}, onLine } = {}) {
-  const child = spawn(process.execPath, [CLI, ...args], {
+/**
+ * Spawns the CLI. `onLine` sees every stdout line parsed as JSON (others are
+ * ignored); stderr is kept (last 64 KB) for error messages.
+ */
+export function runCli(args, { env = {}, onLine, cpus } = {}) {
+  // With `cpus`, taskset pins the process (it execs node, so the pid is node's).
+  const [cmd, argv] = cpus
+    ? ['taskset', ['-c', cpus, process.execPath, CLI, ...args]]
+    : [process.execPath, [CLI, ...args]];
+  const child = spawn(cmd, argv, {
     env: { ...process.env, LINKWATCH_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

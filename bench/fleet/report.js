@@ -51,7 +51,7 @@ ${meta.date} · node ${meta.node} · ${meta.cpu} × ${meta.cores} · load averag
 
 CLI hub with the Prometheus exporter (${args.scrapeS > 0 ? `scraped every ${args.scrapeS} s` : 'not scraped during the window'}) and the watchdog, heartbeat 1 s, \`--journal\`,
 log level ${args.logLevel}; workers from \`linkwatch load\` in ${args.procs} processes, 1 msg/s of 256 B each;
-steady window ${args.steadyS} s after a 5 s warm-up. ✓/✗ against the goals of issue 10.
+steady window ${args.steadyS} s after a 5 s warm-up. ✓/✗ against the goals of issue 10.${args.hubNodeOptions ? `\nHub started with \`NODE_OPTIONS=${args.hubNodeOptions}\`.` : ''}${args.hubCpus || args.loadCpus ? `\nPinned with taskset: hub on CPU ${args.hubCpus ?? 'any'}, load processes on CPU ${args.loadCpus ?? 'any'}.` : ''}
 
 | workers | connected | all connected (≤ ${goals.connectS} s) | hub CPU while connecting | hub CPU steady (≤ ${goals.cpuPercent} %) | hub RSS | RSS per link (≤ ${goals.rssPerLinkKb} KB) | RTT p99 (≤ ${goals.rttP99Ms} ms) | not healthy (0) | lost |
 |---|---|---|---|---|---|---|---|---|---|
@@ -63,6 +63,19 @@ ${results
   .map(
     (r) =>
       `| ${r.workers.toLocaleString('en')} | ${fmt(r.hubCpuMsPerConnect, 2)} ms | ${fmt(r.hubCpuUsPerLinkSecond, 0)} µs | ${fmt(r.machineLoadAverage)} | ${r.scrape?.error ? r.scrape.error : `${fmt(r.scrape?.ms / 1000)} s, ${fmt(r.scrape?.bytes / 2 ** 20)} MB`} | ${r.scrape?.series?.toLocaleString('en') ?? '—'} | ${r.scrape?.overflow ?? '—'} | ${fmt(r.scrape?.hubCpuS)} s | ${r.linksMs === null || r.linksMs === undefined ? 'no answer' : `${r.linksMs} ms`} | ${fmt(r.rttMs?.p50)} / ${fmt(r.rttMs?.p90)} ms | ${fmt(r.loadLoopDelayMs?.p99Median)} / ${fmt(r.loadLoopDelayMs?.p99Max)} ms |`,
+  )
+  .join('\n')}
+
+Where the heartbeat RTT goes: the workers' RTT (their hb to the hub's hb-ack, through both event loops), the
+hub's own RTT (its hb to the worker's hb-ack; bucket upper bounds of its histogram over the window), and the
+event-loop delay p99 of the hub (the watchdog's gauge at each scrape) and of the load processes.
+
+| workers | worker-observed RTT p50 / p90 / p99 | hub-observed RTT p50 / p90 / p99 (at most) | hub loop delay p99 (median / worst) | load processes' loop delay p99 (median / worst) |
+|---|---|---|---|---|
+${results
+  .map(
+    (r) =>
+      `| ${r.workers.toLocaleString('en')} | ${fmt(r.rttMs?.p50)} / ${fmt(r.rttMs?.p90)} / ${fmt(r.rttMs?.p99)} ms | ${r.hubRttMs ? `${fmt(r.hubRttMs.p50AtMostMs)} / ${fmt(r.hubRttMs.p90AtMostMs)} / ${fmt(r.hubRttMs.p99AtMostMs)} ms` : '—'} | ${fmt(r.hubLoopDelayMs?.p99Median)} / ${fmt(r.hubLoopDelayMs?.p99Max)} ms | ${fmt(r.loadLoopDelayMs?.p99Median)} / ${fmt(r.loadLoopDelayMs?.p99Max)} ms |`,
   )
   .join('\n')}
 

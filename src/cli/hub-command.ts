@@ -117,7 +117,8 @@ export async function hubCommand(argv: string[], rt: Runtime): Promise<number> {
       if (values['handler-ignores-deadline']) await new Promise((r) => setTimeout(r, delayMs));
       else await abortableDelay(delayMs, signal);
     }
-    journal?.append(m.workerId, m.stream, m.seq);
+    // One write per turn of the loop for every message processed in it (see appendSoon).
+    if (journal) await journal.appendSoon(m.workerId, m.stream, m.seq);
   };
   const hubId = values['hub-id'];
   const telemetry = await rt.startTelemetry({

@@ -47,6 +47,10 @@ export class Journal implements CheckpointStore {
   readonly #commitEveryAdvance: boolean;
   // Worker id → stream → state. Nested maps: no separator a stream id could forge.
   readonly #streams = new Map<string, Map<string, StreamState>>();
+  // Records appendSoon() collected this turn of the loop, and the promise their callers wait on.
+  #batch: { workerId: string; stream: string; seq: number }[] = [];
+  #written: Promise<void> | undefined;
+  #settle: { resolve: () => void; reject: (err: unknown) => void } | undefined;
 
   constructor(file: string, options: JournalOptions = {}) {
     this.#commitEveryAdvance = options.commitEveryAdvance ?? false;
@@ -84,7 +88,51 @@ export class Journal implements CheckpointStore {
     this.#effect(this.#state(workerId, stream), seq);
   }
 
+  /**
+   * Like append(), but the record is written together with every other one
+   * appended in this turn of the event loop, in one write at its end
+   * (setImmediate): a hub of 10,000 workers at 1 msg/s made 10,000 write
+   * syscalls a second, one per message. Resolves once written (rejects if
+   * the write failed); the message counts as processed, and is acked, only
+   * then, so a crash before the write loses nothing: the worker still holds
+   * the message and sends it again.
+   */
+  appendSoon(workerId: string, stream: string, seq: number): Promise<void> {
+    this.#batch.push({ workerId, stream, seq });
+    if (!this.#written) {
+      this.#written = new Promise((resolve, reject) => {
+        this.#settle = { resolve, reject };
+      });
+      setImmediate(flushJournal, this);
+    }
+    return this.#written;
+  }
+
+  /** Writes the records appendSoon() collected (flushJournal, close()). */
+  flush(): void {
+    const batch = this.#batch;
+    const settle = this.#settle;
+    this.#batch = [];
+    this.#written = undefined;
+    this.#settle = undefined;
+    if (batch.length === 0) {
+      settle?.resolve();
+      return;
+    }
+    let text = '';
+    for (const r of batch) text += `${encodeRecord(r.workerId, r.stream, r.seq)}\n`;
+    try {
+      writeSync(this.#fd, text);
+    } catch (err) {
+      settle?.reject(err);
+      return;
+    }
+    for (const r of batch) this.#effect(this.#state(r.workerId, r.stream), r.seq);
+    settle?.resolve();
+  }
+
   close(): void {
+    this.flush();
     closeSync(this.#fd);
   }
 
@@ -126,6 +174,10 @@ export class Journal implements CheckpointStore {
     });
     return torn ? bytes.length - Buffer.byteLength(torn, 'utf8') : undefined;
   }
+}
+
+function flushJournal(journal: Journal): void {
+  journal.flush();
 }
 
 export interface JournalRecord {

@@ -8,6 +8,7 @@ import { LOAD_USAGE, loadCommand } from './load-command.js';
 import type { Runtime } from './runtime.js';
 import { startTelemetry } from './telemetry.js';
 import { WORKER_USAGE, workerCommand } from './worker-command.js';
+import { capYoungGeneration } from './young-generation.js';
 
 const USAGE = `usage: linkwatch <command> [options]
 
@@ -64,6 +65,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'hub':
+        // Re-executes this process once, before anything starts (see young-generation.ts).
+        capYoungGeneration();
         return await hubCommand(rest, rt);
       case 'worker':
         return await workerCommand(rest, rt);

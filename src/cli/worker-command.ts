@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_FRAME_BYTES } from '../defaults.js';
 import { OVERFLOW_POLICIES, type OverflowPolicy } from '../link/outbox.js';
@@ -15,6 +16,7 @@ import {
   warnIfTokenFileLoose,
 } from './args.js';
 import { blockEventLoop, drillDuration, MAX_BLOCK_DRILL_MS } from './drills.js';
+import { startHealthEndpoint } from './health-endpoint.js';
 import type { Runtime } from './runtime.js';
 import { watchdogFlags } from './watchdog-flags.js';
 
@@ -33,6 +35,8 @@ export const WORKER_USAGE = `linkwatch worker --hub URL [--hub URL ...] --id ID 
   --ca FILE                   trust this CA for wss://
   --metrics-listen HOST:PORT  Prometheus exporter (default 127.0.0.1:9465, one above the hub's, so both
                               run on one host; "off" disables)
+  --health-listen HOST:PORT   serve GET /healthz (the process answers) and /readyz (503 until the link is
+                              connected) for orchestrator probes (default off)
   --shutdown-timeout DUR      default 10s
   --alertmanager URL          also post watchdog alerts to Alertmanager's v2 API (e.g. http://127.0.0.1:9093)
                               (or LINKWATCH_ALERTMANAGER_URL, which keeps user:pass@ out of ps)
@@ -58,6 +62,7 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
       'backoff-initial': { type: 'string' },
       'backoff-max': { type: 'string' },
       'metrics-listen': { type: 'string', default: DEFAULT_WORKER_METRICS_LISTEN },
+      'health-listen': { type: 'string', default: 'off' },
       'shutdown-timeout': { type: 'string', default: '10s' },
       alertmanager: { type: 'string' },
       'watchdog-action': { type: 'string' },
@@ -88,6 +93,8 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
   const blockMs = drillDuration('drill-block', values['drill-block'], MAX_BLOCK_DRILL_MS);
   const shutdownTimeoutMs = parseDuration('shutdown-timeout', values['shutdown-timeout']);
   const watchdogOptions = watchdogFlags(values);
+  const healthListen =
+    values['health-listen'] === 'off' ? undefined : parseHostPort('health-listen', values['health-listen']);
   const backoff = {
     ...(values['backoff-initial']
       ? { initialDelayMs: parseDuration('backoff-initial', values['backoff-initial']) }
@@ -124,6 +131,22 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
     throw err;
   }
   telemetry.attachWorker(worker);
+  let health: Server | undefined;
+  if (healthListen) {
+    const w = worker;
+    try {
+      health = await startHealthEndpoint(
+        { id: values.id, ready: () => w.state === 'connected' },
+        healthListen.host,
+        healthListen.port,
+      );
+    } catch (err) {
+      await telemetry.shutdown();
+      throw new UsageError(
+        `--health-listen ${values['health-listen']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
+    }
+  }
   const links = linkLogger(rt.logger);
   worker.on(links, 'lifecycle');
   const watchdog = attachWatchdog(worker, {
@@ -178,6 +201,7 @@ export async function workerCommand(argv: string[], rt: Runtime): Promise<number
   // unreachable). Waiting for the producer first would wait forever.
   const report = await worker.stop({ timeoutMs: shutdownTimeoutMs });
   await producing.catch(() => {});
+  health?.close();
   await watchdog.stop();
   links.close(); // the last sampled counts, before telemetry flushes
   const c = worker.status().counters;

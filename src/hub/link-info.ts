@@ -47,7 +47,8 @@ export function linkInfo(
     queueHung: s.queue.hung,
     reconnects: s.counters.reconnects,
     counters: { ...s.counters },
-    peerProgress: s.peerProgress ?? null,
+    // A copy: the session updates its own in place at every heartbeat.
+    peerProgress: s.peerProgress ? { ...s.peerProgress } : null,
     lastError: p.lastError ?? null,
     state: agreeingState(p.link !== undefined, state),
     alerts,

@@ -12,7 +12,33 @@
  * The second matters on a link slower than the data offered to it: the
  * heartbeats queue behind data in the same TCP stream, and their acks come
  * back late, while the link is plainly moving.
+ *
+ * Both sides' heartbeats leave in the same writes as other frames where they
+ * can, because at fleet scale the syscalls were the hub's largest cost (one
+ * writev per frame, 26 % of a 5,000-link hub's CPU samples):
+ *
+ * - A follower (the hub) keeps no clock of its own while the peer beats: it
+ *   beats when the peer's heartbeat arrives (`peerBeat()`), so the hb-ack and
+ *   its own heartbeat leave in one write. Its own timer is the fallback,
+ *   FOLLOW_SLACK intervals after its last beat, for a peer that stopped.
+ * - A leader (the worker) beats on its interval, or with data it writes
+ *   (`dataSent()`) once half an interval passed, so data and heartbeat arrive
+ *   in one read and the hub's answer can carry the ack too. After such a
+ *   beat its own timer waits LEAD_SLACK intervals, so steady data keeps the
+ *   beat and a timer beat does not race it.
+ *
+ * An early beat never comes less than half an interval after the last one,
+ * never gets more than one ahead of one per interval since start() (the
+ * peer's flood limit allows ten), and never replaces its own unanswered beat
+ * before an interval passed (it would be judged, a miss unless data moved,
+ * before its time). The dead deadline is the same in every mode.
  */
+
+/** A follower beats by itself when the peer's heartbeat has not come for this many intervals. */
+export const FOLLOW_SLACK = 1.5;
+/** After a beat that went with data, a leader's own timer waits this many intervals. */
+export const LEAD_SLACK = 1.25;
+
 export interface HeartbeatHost {
   /** Write a heartbeat frame with this id and timestamp. */
   sendHeartbeat(id: number, ts: number): void;
@@ -27,6 +53,8 @@ export interface HeartbeatHost {
 export interface HeartbeatOptions {
   intervalMs: number;
   misses: number;
+  /** Beat when the peer's heartbeat arrives (the hub; see the header), else lead (the worker). @default false */
+  follow?: boolean;
   /** Monotonic clock, ms. @default performance.now */
   now?: () => number;
 }
@@ -36,11 +64,15 @@ export class Heartbeat {
   readonly #interval: number;
   readonly #misses: number;
   readonly #now: () => number;
-  #tick: ReturnType<typeof setInterval> | undefined;
+  readonly #follow: boolean;
+  // The next own beat; re-armed at every beat (refreshed while its delay stays the same).
+  #tick: ReturnType<typeof setTimeout> | undefined;
+  #tickMs = 0;
   #deadline: ReturnType<typeof setTimeout> | undefined;
   #nextId = 0;
-  // Id and send time of the heartbeat awaiting its ack, if any.
-  #outstanding: { id: number; sentAt: number } | undefined;
+  // Id (0: none) and send time of the heartbeat awaiting its ack; two fields, no object per beat.
+  #outstandingId = 0;
+  #outstandingSentAt = 0;
   // Last proven round trip (an ack arrived); start() counts as one.
   #lastRoundTrip = 0;
   #consecutiveMisses = 0;
@@ -54,11 +86,16 @@ export class Heartbeat {
   // progress and an outstanding heartbeat is a miss, whichever check took the flag.
   #moves = 0;
   #movesAtTick = 0;
+  // Beats since start() and when the last went, for the pace of early beats.
+  #beats = 0;
+  #startedAt = 0;
+  #lastBeatAt = 0;
 
   constructor(host: HeartbeatHost, options: HeartbeatOptions) {
     this.#host = host;
     this.#interval = options.intervalMs;
     this.#misses = options.misses;
+    this.#follow = options.follow ?? false;
     this.#now = options.now ?? (() => performance.now());
   }
 
@@ -85,17 +122,19 @@ export class Heartbeat {
     this.#progressSeen = false;
     this.#movesAtTick = this.#moves;
     this.#consecutiveMisses = 0;
+    this.#startedAt = this.#lastRoundTrip;
+    this.#beats = 0;
     this.#beat();
-    this.#tick = setInterval(() => this.#onTick(), this.#interval);
+    this.#arm(this.#ownDelay());
     this.#armDeadline(this.deadAfterMs);
   }
 
   cancel(): void {
-    if (this.#tick) clearInterval(this.#tick);
+    if (this.#tick) clearTimeout(this.#tick);
     if (this.#deadline) clearTimeout(this.#deadline);
     this.#tick = undefined;
     this.#deadline = undefined;
-    this.#outstanding = undefined;
+    this.#outstandingId = 0;
   }
 
   /**
@@ -107,9 +146,9 @@ export class Heartbeat {
     const now = this.#now();
     this.#lastRoundTrip = now;
     this.#consecutiveMisses = 0;
-    if (this.#outstanding && this.#outstanding.id === id) {
-      this.#lastRttMs = now - this.#outstanding.sentAt;
-      this.#outstanding = undefined;
+    if (this.#outstandingId !== 0 && this.#outstandingId === id) {
+      this.#lastRttMs = now - this.#outstandingSentAt;
+      this.#outstandingId = 0;
     } else {
       this.#lastRttMs = Math.max(0, Date.now() - echoedTs);
     }
@@ -135,11 +174,61 @@ export class Heartbeat {
     this.#lastCheck = this.#now();
   }
 
-  #onTick(): void {
+  /** The peer's heartbeat arrived: a follower beats now if it may (see the header). */
+  peerBeat(): void {
+    if (!this.#follow || !this.#earlyBeatAllowed()) return;
+    this.#round();
+    if (this.#tick) this.#arm(this.#interval * FOLLOW_SLACK);
+  }
+
+  /** A leader would beat with data written now: call dataSent() right after writing it. */
+  get beatWithDataDue(): boolean {
+    return !this.#follow && this.#earlyBeatAllowed();
+  }
+
+  /** Data was just written: a leader beats now if it may, in the same write (see the header). */
+  dataSent(): void {
+    if (!this.beatWithDataDue) return;
+    this.#round();
+    if (this.#tick) this.#arm(this.#interval * LEAD_SLACK);
+  }
+
+  #earlyBeatAllowed(): boolean {
+    if (!this.#tick) return false;
+    const now = this.#now();
+    const sinceBeat = now - this.#lastBeatAt;
+    if (sinceBeat < this.#interval / 2) return false;
+    if (this.#outstandingId !== 0 && sinceBeat < this.#interval) return false;
+    return this.#beats + 1 <= (now - this.#startedAt) / this.#interval + 2;
+  }
+
+  #ownDelay(): number {
+    return this.#follow ? this.#interval * FOLLOW_SLACK : this.#interval;
+  }
+
+  #arm(ms: number): void {
+    if (this.#tick && this.#tickMs === ms) {
+      this.#tick.refresh();
+      return;
+    }
+    if (this.#tick) clearTimeout(this.#tick);
+    this.#tickMs = ms;
+    this.#tick = setTimeout(this.#onTimer, ms);
+  }
+
+  // Bound once per Heartbeat: arming the timer allocates no closure.
+  readonly #onTimer = (): void => {
+    this.#round();
+    // The beat may have ended the link (a write past the buffer bound): cancel() cleared #tick.
+    if (this.#tick) this.#arm(this.#ownDelay());
+  };
+
+  /** Applies progress, judges the outstanding beat (a miss unless answered or data moved), beats. */
+  #round(): void {
     this.#check();
     const moved = this.#moves !== this.#movesAtTick;
     this.#movesAtTick = this.#moves;
-    if (this.#outstanding && !moved) {
+    if (this.#outstandingId !== 0 && !moved) {
       this.#consecutiveMisses++;
       this.#host.missed(this.#consecutiveMisses);
     }
@@ -149,8 +238,11 @@ export class Heartbeat {
   #beat(): void {
     const id = ++this.#nextId;
     const sentAt = this.#now();
+    this.#beats++;
+    this.#lastBeatAt = sentAt;
     // A newer heartbeat replaces the outstanding one; its RTT is measured instead.
-    this.#outstanding = { id, sentAt };
+    this.#outstandingId = id;
+    this.#outstandingSentAt = sentAt;
     this.#host.sendHeartbeat(id, Date.now());
   }
 

@@ -1,5 +1,10 @@
 import { ClosedError, OutboxFullError } from '../errors.js';
-import { BATCH_ENVELOPE_BYTES, BATCH_SEPARATOR_BYTES } from '../protocol/codec.js';
+import {
+  BATCH_ENVELOPE_BYTES,
+  BATCH_SEPARATOR_BYTES,
+  DATA_ENVELOPE_BYTES,
+  type EncodedFrame,
+} from '../protocol/data-frames.js';
 
 /**
  * What `send()` does when the outbox is full.
@@ -16,14 +21,20 @@ export interface OutboxOptions {
   maxBytes: number;
   policy: OverflowPolicy;
   now?: () => number;
+  /** Called when an ack leaves nothing held. */
+  onEmpty?: () => void;
   /** Called for every message discarded by a drop policy. */
   onDrop?: (seq: number, reason: 'drop-oldest' | 'drop-newest') => void;
 }
 
-export interface OutboxEntry {
+export interface OutboxEntry extends EncodedFrame {
   readonly seq: number;
-  /** The encoded message as batch item fields (see `encodeBatchItem`); replays resend the same bytes. */
-  readonly item: string;
+  /**
+   * The message as its data frame (see `encodeDataFrame`), encoded once:
+   * written as is alone, put into a batch, resent as is on replay.
+   */
+  readonly frame: string | Buffer;
+  /** The frame's size in UTF-8 bytes. */
   readonly bytes: number;
   readonly enqueuedAt: number;
   /** How many times it went on the wire; > 1 means replayed. */
@@ -35,12 +46,11 @@ export interface SendReceipt {
   status: 'queued' | 'dropped';
 }
 
-type Encode = (seq: number) => string;
+type Encode = (seq: number) => EncodedFrame;
 // What takeBatch returns when nothing may be written (asked once per send while the window is full).
 const NOTHING: readonly OutboxEntry[] = Object.freeze([]);
 interface Waiter {
   encode: Encode;
-  extraBytes: number | undefined;
   resolve: (receipt: SendReceipt) => void;
   reject: (err: Error) => void;
 }
@@ -57,6 +67,7 @@ export class Outbox {
   readonly #policy: OverflowPolicy;
   readonly #now: () => number;
   readonly #onDrop: OutboxOptions['onDrop'];
+  readonly #onEmpty: OutboxOptions['onEmpty'];
   // entries[head..] are unacked, in seq order; entries before head are garbage awaiting compaction.
   #entries: OutboxEntry[] = [];
   #head = 0;
@@ -77,6 +88,7 @@ export class Outbox {
     this.#policy = options.policy;
     this.#now = options.now ?? (() => performance.now());
     this.#onDrop = options.onDrop;
+    this.#onEmpty = options.onEmpty;
   }
 
   /** Messages held (sent-unacked plus unsent). */
@@ -106,6 +118,10 @@ export class Outbox {
   get inFlight(): number {
     return this.#next - this.#head;
   }
+  /** Queued and not yet written on the current connection. */
+  get unsent(): number {
+    return this.#entries.length - this.#next;
+  }
   get waiting(): number {
     return this.#waiters.length;
   }
@@ -116,16 +132,15 @@ export class Outbox {
   }
 
   /**
-   * Queues one message. See OverflowPolicy for what happens when full.
-   * `extraBytes`, when the caller knows it, is UTF-8 bytes minus UTF-16 units
-   * of the encoded message, so a large payload is not scanned again for its size.
+   * Queues one message; `encode` gets its seq and returns its data frame.
+   * See OverflowPolicy for what happens when full.
    */
-  enqueue(encode: Encode, extraBytes?: number): Promise<SendReceipt> {
+  enqueue(encode: Encode): Promise<SendReceipt> {
     if (this.#closed) return Promise.reject(this.#closed);
-    if (this.#waiters.length === 0 && this.#hasRoom()) return Promise.resolve(this.#push(encode, extraBytes));
+    if (this.#waiters.length === 0 && this.#hasRoom()) return Promise.resolve(this.#push(encode));
     switch (this.#policy) {
       case 'block':
-        return new Promise((resolve, reject) => this.#waiters.push({ encode, extraBytes, resolve, reject }));
+        return new Promise((resolve, reject) => this.#waiters.push({ encode, resolve, reject }));
       case 'reject':
         return Promise.reject(
           new OutboxFullError(
@@ -139,7 +154,7 @@ export class Outbox {
       }
       case 'drop-oldest': {
         while (this.size > 0 && !this.#hasRoom()) this.#dropOldest();
-        return Promise.resolve(this.#push(encode, extraBytes));
+        return Promise.resolve(this.#push(encode));
       }
     }
   }
@@ -155,9 +170,9 @@ export class Outbox {
 
   /**
    * The entries to write next as one frame: what is waiting, up to the
-   * flow-control window, while their batch frame stays within
-   * `maxFrameBytes`. The first always goes (alone it fits, or send() would
-   * have refused it). Empty when nothing may be written.
+   * flow-control window, while their batch frame (see `encodeBatch`) stays
+   * within `maxFrameBytes`. The first always goes (alone it fits, or send()
+   * would have refused it). Empty when nothing may be written.
    */
   takeBatch(window: number, maxFrameBytes: number): readonly OutboxEntry[] {
     if (this.#next >= this.#entries.length || this.#next - this.#head >= window) return NOTHING;
@@ -166,7 +181,7 @@ export class Outbox {
     for (;;) {
       if (this.#next >= this.#entries.length || this.#next - this.#head >= window) break;
       const entry = this.#entries[this.#next]!;
-      bytes += entry.bytes + BATCH_SEPARATOR_BYTES;
+      bytes += entry.bytes - DATA_ENVELOPE_BYTES + BATCH_SEPARATOR_BYTES;
       if (batch.length > 0 && bytes > maxFrameBytes) break;
       this.#next++;
       entry.sends++;
@@ -193,6 +208,7 @@ export class Outbox {
     if (this.#next < this.#head) this.#next = this.#head;
     this.#compact();
     this.#admitWaiters();
+    if (this.#head === this.#entries.length) this.#onEmpty?.();
     return released;
   }
 
@@ -218,11 +234,10 @@ export class Outbox {
     return this.size < this.#max && this.#bytes < this.#maxBytes;
   }
 
-  #push(encode: Encode, extraBytes: number | undefined): SendReceipt {
+  #push(encode: Encode): SendReceipt {
     const seq = ++this.#lastSeq;
-    const item = encode(seq);
-    const bytes = extraBytes === undefined ? Buffer.byteLength(item, 'utf8') : item.length + extraBytes;
-    this.#entries.push({ seq, item, bytes, enqueuedAt: this.#now(), sends: 0 });
+    const { frame, bytes } = encode(seq);
+    this.#entries.push({ seq, frame, bytes, enqueuedAt: this.#now(), sends: 0 });
     this.#bytes += bytes;
     return { seq, status: 'queued' };
   }
@@ -238,7 +253,7 @@ export class Outbox {
   #admitWaiters(): void {
     while (this.#waiters.length > 0 && this.#hasRoom()) {
       const w = this.#waiters.shift()!;
-      w.resolve(this.#push(w.encode, w.extraBytes));
+      w.resolve(this.#push(w.encode));
     }
   }
 

@@ -1,16 +1,33 @@
-import { dataFrameOf, encodeBatch } from '../protocol/codec.js';
+import { batchBytes, encodeBatch } from '../protocol/data-frames.js';
 import type { Session } from './session.js';
-import type { Transport } from './transport.js';
+import { TEXT, type Transport } from './transport.js';
 
 /**
- * Largest batch frame, bytes (a single message may still be up to
- * maxFrameBytes). A frame is delivered only once whole, and our acks and
- * heartbeats wait behind it. On a link slower than its traffic, 64 KiB frames
- * at 512 KB/s (125 ms each) made heartbeats at a 100 ms interval count as
- * missed; 16 KiB (31 ms there) is what a stream of 16 KiB messages always did.
- * It still carries over 200 small messages per frame.
+ * Batch frames hold at most `batchLimit()` bytes (a single message may still
+ * be up to maxFrameBytes). A frame is delivered only once whole, and our
+ * acks and heartbeats wait behind it: on a link slower than its traffic,
+ * 64 KiB frames at 512 KB/s (125 ms each) made heartbeats at a 100 ms
+ * interval count as missed. So the limit is what the slowest link the send
+ * deadline accepts (half the watermark per `sendStallTimeoutMs`) carries in
+ * a quarter of the heartbeat interval, between these two bounds. The floor
+ * is what a stream of 16 KiB messages always sent, and still carries over
+ * 200 small messages per frame; with the defaults (5 s heartbeats) frames
+ * reach the ceiling, which measured 24% less CPU per message than 16 KiB
+ * frames at 1 KiB and at 16 KiB (bench/results/send-batch.md).
  */
-export const MAX_BATCH_BYTES = 16 * 1024;
+export const MIN_BATCH_BYTES = 16 * 1024;
+export const MAX_BATCH_BYTES = 64 * 1024;
+
+/** The largest batch frame for these settings; 0 without batching (see MIN_BATCH_BYTES). */
+export function batchLimit(settings: SendPumpSettings): number {
+  const { batch, maxFrameBytes, highWatermarkBytes, sendStallTimeoutMs, heartbeatIntervalMs } = settings;
+  if (!batch) return 0;
+  const slowestBytesPerMs = highWatermarkBytes / 2 / sendStallTimeoutMs;
+  const byHeartbeat = Math.floor((slowestBytesPerMs * heartbeatIntervalMs) / 4);
+  const limit = Math.min(MAX_BATCH_BYTES, Math.max(MIN_BATCH_BYTES, byHeartbeat));
+  // Never above what the peer accepts, nor above the watermark (data stops there).
+  return Math.min(maxFrameBytes, highWatermarkBytes, limit);
+}
 
 /** The link settings the pump reads. */
 export interface SendPumpSettings {
@@ -18,6 +35,7 @@ export interface SendPumpSettings {
   maxFrameBytes: number;
   highWatermarkBytes: number;
   sendStallTimeoutMs: number;
+  heartbeatIntervalMs: number;
   batch?: boolean | undefined;
 }
 
@@ -38,9 +56,11 @@ export class SendPump {
   // Polls bufferedAmount while above the high watermark; data waits while it runs.
   #drainTimer: ReturnType<typeof setInterval> | undefined;
   #stalledSince = 0;
-  // A pump is queued on process.nextTick: sends of the current tick join one frame.
+  // A pump is queued on process.nextTick: later sends of the current tick join one frame.
   #queued = false;
   #dataFramesSent = 0;
+  // batchLimit(settings), fixed for the link.
+  readonly #frameLimit: number;
 
   constructor(
     transport: Transport,
@@ -52,6 +72,7 @@ export class SendPump {
     this.#session = session;
     this.#settings = settings;
     this.#stalled = stalled;
+    this.#frameLimit = batchLimit(settings);
   }
 
   /** Data-carrying frames (data or batch) written. */
@@ -60,24 +81,27 @@ export class SendPump {
   }
 
   /**
-   * Pumps once the current tick's synchronous work and promise callbacks are
-   * done, so messages sent together leave in one frame. Not a timer: a lone
-   * message still goes out before any I/O is polled. A message of
-   * `messageBytes` that fills a frame alone (or any message to a revision-1
-   * peer) gains nothing from waiting and is written at once, as before
-   * batching: measured, this kept 16 KiB messages streaming while writing
-   * smaller ones early cost CPU at 1 KiB.
+   * A message was queued. The first one of a turn of the event loop is
+   * written at once when nothing else waits to go (a lone message pays no
+   * added latency); the ones queued after it in the same turn are written
+   * together once the turn's synchronous work and promise callbacks are done
+   * (`process.nextTick`), so a burst leaves in one batch frame. Not a timer:
+   * nothing ever waits for I/O to be polled. A message of `messageBytes`
+   * that fills a frame alone (or any message to a revision-1 peer) gains
+   * nothing from waiting and is written at once, as before batching.
    */
   request(messageBytes: number): void {
     if (this.#stopped) return;
-    if (messageBytes >= this.#frameLimit()) {
+    const outbox = this.#session.outbox;
+    if (messageBytes >= this.#frameLimit) {
       // With the window full there is nothing to write: the ack that opens it pumps.
-      if (this.#session.outbox.inFlight < this.#settings.sendWindow) this.pump();
+      if (outbox.inFlight < this.#settings.sendWindow) this.pump();
       return;
     }
     if (this.#queued) return;
     this.#queued = true;
     process.nextTick(runQueued, this);
+    if (outbox.unsent === 1) this.pump();
   }
 
   /** For runQueued only. */
@@ -95,7 +119,7 @@ export class SendPump {
     if (this.#stopped || this.#drainTimer) return;
     const s = this.#session;
     const { sendWindow, highWatermarkBytes } = this.#settings;
-    const frameLimit = this.#frameLimit();
+    const frameLimit = this.#frameLimit;
     for (;;) {
       if (this.#transport.bufferedAmount >= highWatermarkBytes) {
         this.#watchDrain();
@@ -103,16 +127,11 @@ export class SendPump {
       }
       const batch = s.outbox.takeBatch(sendWindow, frameLimit);
       if (batch.length === 0) return;
-      let frame: string;
-      if (batch.length === 1) frame = dataFrameOf(batch[0]!.item);
-      else {
-        const items: string[] = new Array(batch.length);
-        for (let i = 0; i < batch.length; i++) items[i] = batch[i]!.item;
-        frame = encodeBatch(items);
-      }
-      this.#transport.send(frame, this.#written);
+      // Alone, the outbox's frame goes out as it is: no copy, and the same bytes on replay.
+      const lone = batch.length === 1;
+      this.#transport.send(lone ? batch[0]!.frame : encodeBatch(batch), TEXT, this.#written);
       this.#dataFramesSent++;
-      s.counters.bytesSent += frame.length;
+      s.counters.bytesSent += lone ? batch[0]!.bytes : batchBytes(batch);
       const perMessage = s.events.perMessage;
       for (const entry of batch) {
         const replay = entry.sends > 1;
@@ -150,12 +169,6 @@ export class SendPump {
     this.#stopped = true;
     if (this.#drainTimer) clearInterval(this.#drainTimer);
     this.#drainTimer = undefined;
-  }
-
-  /** Largest frame built from several messages; 0 without batching. Never above the watermark. */
-  #frameLimit(): number {
-    const { batch, maxFrameBytes, highWatermarkBytes } = this.#settings;
-    return batch ? Math.min(maxFrameBytes, highWatermarkBytes, MAX_BATCH_BYTES) : 0;
   }
 
   /**

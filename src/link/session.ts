@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { errorCode, LinkwatchError } from '../errors.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { encodeBatchItem, MAX_PAYLOAD_DEPTH, payloadProblem } from '../protocol/codec.js';
+import { MAX_PAYLOAD_DEPTH, payloadProblem, TRACEPARENT } from '../protocol/codec.js';
+import { BUFFER_FRAME_BYTES, encodeDataFrame, FrameSlab, slabDataFrame } from '../protocol/data-frames.js';
 import type { BatchItem, JsonValue, Progress } from '../protocol/frames.js';
 import type { Handler, Message, WorkQueue, WorkQueueOptions } from '../queue/work-queue.js';
 import type { LinkEvents, Side } from './events.js';
@@ -116,6 +117,8 @@ export class Session {
   /** Commits the checkpoint store failed (threw or rejected). */
   checkpointFailures = 0;
   #link: SessionLink | undefined;
+  // Large payloads are encoded into it; let go of whenever the outbox empties.
+  readonly #slab = new FrameSlab();
   readonly #maxFrameBytes: number;
   readonly #onProcessed: SessionOptions['onProcessed'];
   /** performance.now() of the last heartbeat heard from the peer. */
@@ -132,19 +135,22 @@ export class Session {
     this.#onProcessed = options.onProcessed;
     this.outbox = new Outbox({
       ...options.outbox,
+      onEmpty: () => this.#slab.release(),
       onDrop: (seq, reason) => {
         this.counters.dropped++;
         if (this.events.active) this.events.emit({ ...this.#base(), type: 'outbox-dropped', seq, reason });
       },
     });
+    const hooks = options.hooks;
     this.queue = options.createQueue({
       ...options.queue,
       // The window bounds each peer stream; a restarted peer's old backlog may sit beside a new one.
       limit: options.queue.capacity * 2,
       handler: options.handler,
-      around: (message, traceparent, fn) => {
-        const around = this.hooks.around;
-        return around ? around(message, traceparent, fn) : fn();
+      // Read at each handler start, so hooks added later apply; none (no tracing) means the handler is
+      // called directly and a synchronous one settles without a promise.
+      get around() {
+        return hooks.around;
       },
       onEnqueued: (seq, depth, traceparent) => {
         if (this.events.perMessage)
@@ -231,20 +237,30 @@ export class Session {
     }
     if (probe === undefined)
       return Promise.reject(new TypeError('payload must be JSON-serializable, got undefined'));
-    const payloadBytes = Buffer.byteLength(probe, 'utf8');
+    // A large payload is encoded once, into the slab (see FrameSlab); else measured, and encoded at enqueue.
+    const inSlab = probe.length >= BUFFER_FRAME_BYTES ? this.#slab.write(probe) : undefined;
+    const payloadBytes = inSlab ? inSlab.bytes : Buffer.byteLength(probe, 'utf8');
     // 64 bytes covers the frame envelope around the payload.
     const size = payloadBytes + 64 + (traceparent ? 64 : 0);
     if (size > this.#maxFrameBytes) {
+      if (inSlab) this.#slab.undo(inSlab);
       return Promise.reject(
         new RangeError(
           `payload of ${size} bytes (with envelope) exceeds maxFrameBytes ${this.#maxFrameBytes}`,
         ),
       );
     }
-    // The envelope and traceparent are ASCII: only the payload has bytes beyond its UTF-16 length.
+    // The peer would reject the frame (1007) and every replay of it: a poison message.
+    if (traceparent !== undefined && !(typeof traceparent === 'string' && TRACEPARENT.test(traceparent))) {
+      if (inSlab) this.#slab.undo(inSlab);
+      return Promise.reject(
+        new TypeError(`Expected \`traceparent\` to be a W3C traceparent, got ${typeof traceparent}`),
+      );
+    }
     const pending = this.outbox.enqueue(
-      (seq) => encodeBatchItem(seq, probe, traceparent),
-      payloadBytes - probe.length,
+      inSlab
+        ? (seq) => slabDataFrame(inSlab, seq, traceparent)
+        : (seq) => encodeDataFrame(seq, probe, payloadBytes, traceparent),
     );
     if (this.outbox.waiting > 0) {
       if (this.events.perMessage)
@@ -284,6 +300,8 @@ export class Session {
         this.events.emit({ ...this.#base(), type: 'duplicate-dropped', seq: frame.seq });
       return true;
     }
+    // Closed (shutdown or expiry, maybe by a handler of this very batch): not accepted, the peer replays it.
+    if (this.queue.closed) return true;
     if (inbox.inFlight >= window || this.queue.full) return false;
     inbox.accept(frame.seq);
     this.counters.received++;

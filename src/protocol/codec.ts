@@ -22,45 +22,6 @@ export function encodeFrame(frame: Frame): string {
 }
 
 /**
- * A data frame around a payload the sender already serialised (it needed the
- * JSON for the size check), so the payload is not stringified twice per
- * message. Byte for byte what `encodeFrame` writes for the same frame.
- */
-export function encodeDataFrame(seq: number, payloadJson: string, traceparent?: string): string {
-  return dataFrameOf(encodeBatchItem(seq, payloadJson, traceparent));
-}
-
-/**
- * One message as the fields of a batch item, `"seq":N,"p":…,"tp":…` (no
- * braces). The outbox keeps this form: alone it becomes a data frame
- * (`dataFrameOf`), with others a batch (`encodeBatch`), by concatenation only,
- * so a large payload is neither re-encoded nor copied before the write.
- */
-export function encodeBatchItem(seq: number, payloadJson: string, traceparent?: string): string {
-  const tp = traceparent ? `,"tp":${JSON.stringify(traceparent)}` : '';
-  return `"seq":${seq},"p":${payloadJson}${tp}`;
-}
-
-const DATA_HEAD = '{"v":1,"t":"data",';
-const BATCH_HEAD = '{"v":1,"t":"batch","m":[{';
-const BATCH_SEPARATOR = '},{';
-const BATCH_TAIL = '}]}';
-/** Bytes a batch frame adds around one item. */
-export const BATCH_ENVELOPE_BYTES = BATCH_HEAD.length + BATCH_TAIL.length;
-/** Bytes each further item adds besides its own. */
-export const BATCH_SEPARATOR_BYTES = BATCH_SEPARATOR.length;
-
-/** The data frame of one batch item. */
-export function dataFrameOf(item: string): string {
-  return `${DATA_HEAD}${item}}`;
-}
-
-/** A batch frame of items from `encodeBatchItem`, in seq order. */
-export function encodeBatch(items: readonly string[]): string {
-  return BATCH_HEAD + items.join(BATCH_SEPARATOR) + BATCH_TAIL;
-}
-
-/**
  * Pure decoder: bytes in, a validated frame or a ProtocolError out. It never
  * throws anything else (a property test feeds it 100,000+ random frames).
  */
@@ -235,7 +196,8 @@ function problemAt(v: unknown, depth: number): string | undefined {
   return undefined;
 }
 
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** A W3C traceparent, as data items carry it. */
+export const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /** Checks shape and types, and returns a frame holding only known fields. */
 export function validateFrame(value: unknown): Frame {

@@ -134,17 +134,38 @@ export class WorkQueue {
     return this.#hung;
   }
 
-  /** Returns false when the queue is at its limit (the flow-control window should prevent that). */
+  /** close() ran: add() refuses everything. */
+  get closed(): boolean {
+    return this.#closed !== undefined;
+  }
+
+  /**
+   * False when at its limit (the window should prevent that) or closed. An
+   * item that finds the queue idle starts inside this call, as on a raw
+   * socket: the microtask hop it used to wait for cost a median 11 µs on the
+   * hub at 2,000 msg/s. Else the drain after the caller's sync work starts it.
+   */
   add(message: Message, traceparent: string | undefined, tag?: unknown): boolean {
-    if (this.depth >= this.#limit) return false;
+    if (this.#closed || this.depth >= this.#limit) return false;
     const enqueuedAt = performance.now();
     this.#options.onEnqueued?.(message.seq, this.depth + 1, traceparent);
-    this.#waiting.push({ message, traceparent, enqueuedAt, tag, settled: false });
+    const item: Item = { message, traceparent, enqueuedAt, tag, settled: false };
+    if (this.#idle()) {
+      this.#start(this.#freeSlot(), item);
+      return true;
+    }
+    this.#waiting.push(item);
     this.#queueDrain();
     return true;
   }
 
-  /** Starts items after the caller's synchronous work (a whole batch frame is added first). */
+  /** A slot is free, nothing waits, and no drain is running or queued (it would start items before this one). */
+  #idle(): boolean {
+    const waiting = this.#head < this.#waiting.length;
+    return this.#running < this.#slots.length && !waiting && !this.#draining && !this.#drainQueued;
+  }
+
+  /** Starts waiting items after the caller's synchronous work (the rest of a batch frame is added first). */
   #queueDrain(): void {
     if (this.#drainQueued || this.#draining) return;
     this.#drainQueued = true;

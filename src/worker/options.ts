@@ -3,7 +3,7 @@ import type { BackoffOptions } from '../link/backoff.js';
 import { type LinkOptions, type ParsedLinkOptions, parseLinkOptions } from '../link/options.js';
 import { WORKER_ID_PATTERN } from '../protocol/codec.js';
 import type { Handler } from '../queue/work-queue.js';
-import { functionOption, intOption, stringOption, tokenOption, urlOption } from '../validate.js';
+import { functionOption, intOption, oneOf, stringOption, tokenOption, urlOption } from '../validate.js';
 
 export interface WorkerOptions extends LinkOptions {
   /** Hub URLs (`ws://` or `wss://`), tried in order; failover rotates through them. */
@@ -30,7 +30,23 @@ export interface WorkerOptions extends LinkOptions {
   maxSupersedes?: number;
   /** Extra TLS options for `wss://` (a private CA, say). @default none */
   tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
+  /**
+   * The masking key of the frames the worker sends (RFC 6455 §5.3): `zero`
+   * (four zero bytes, so neither side copies or XORs the payload: at 16 KiB
+   * that halved the CPU per message) or `random` (a fresh key per frame, as
+   * RFC 6455 asks of clients and browsers must do). Masking keeps
+   * script-controlled bytes from caching intermediaries that misread
+   * WebSocket traffic; a worker runs no untrusted script, every frame is
+   * JSON text (no raw CR or LF), and over `wss://` no intermediary sees it.
+   * Choose `random` behind a plain-HTTP intercepting proxy you do not
+   * trust. See docs/protocol.md "Masking". @default 'zero'
+   */
+  frameMask?: 'random' | 'zero';
 }
+
+/** See `WorkerOptions.frameMask`. */
+export type FrameMask = NonNullable<WorkerOptions['frameMask']>;
+export const FRAME_MASKS: readonly FrameMask[] = ['random', 'zero'];
 
 export interface ParsedWorkerOptions extends ParsedLinkOptions {
   hubs: string[];
@@ -41,9 +57,12 @@ export interface ParsedWorkerOptions extends ParsedLinkOptions {
   backoff: BackoffOptions;
   maxSupersedes: number;
   tls: WorkerOptions['tls'];
+  frameMask: FrameMask;
 }
 
 export const DEFAULT_MAX_SUPERSEDES = 3;
+/** Why zero by default: docs/protocol.md "Masking" (the cost measured, and what masking protects). */
+export const DEFAULT_FRAME_MASK: FrameMask = 'zero';
 
 /** Checks every worker option; each failure is a TypeError naming the option (never echoing the token). */
 export function parseWorkerOptions(options: WorkerOptions): ParsedWorkerOptions {
@@ -76,6 +95,7 @@ export function parseWorkerOptions(options: WorkerOptions): ParsedWorkerOptions 
     backoff: validateBackoff(options.backoff),
     maxSupersedes: intOption('maxSupersedes', options.maxSupersedes, DEFAULT_MAX_SUPERSEDES, { min: 1 }),
     tls: options.tls,
+    frameMask: oneOf('frameMask', options.frameMask, FRAME_MASKS, DEFAULT_FRAME_MASK),
   };
 }
 

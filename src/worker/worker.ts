@@ -260,6 +260,7 @@ export class Worker {
         handshakeTimeoutMs: this.#o.handshakeTimeoutMs,
         maxFrameBytes: this.#o.maxFrameBytes,
         tls: this.#o.tls,
+        frameMask: this.#o.frameMask,
         hello: () => ({
           v: 1,
           t: 'hello',

@@ -139,3 +139,29 @@ describe('the --journal file', () => {
     expect(readFileSync(file, 'utf8').match(/"p":/g)).toHaveLength(2);
   });
 });
+
+describe('Journal.appendSoon: one write per turn of the event loop', () => {
+  it('writes the records of one turn together, and resolves each caller once they are in the file', async () => {
+    const file = journalFile();
+    const j = new Journal(file);
+    const first = j.appendSoon('A', 's', 1);
+    const second = j.appendSoon('B', 's', 7);
+    expect(readFileSync(file, 'utf8')).toBe(''); // nothing written before the turn ends
+    expect(j.load('A', 's')).toBeUndefined();
+    await Promise.all([first, second]);
+    expect(readFileSync(file, 'utf8')).toBe(`${encodeRecord('A', 's', 1)}\n${encodeRecord('B', 's', 7)}\n`);
+    expect(j.load('B', 's')).toBe(7);
+    await j.appendSoon('A', 's', 2); // a later turn: a write of its own
+    j.close();
+    expect(reopen(file).load('A', 's')).toBe(2);
+  });
+
+  it('close() writes what is still waiting', async () => {
+    const file = journalFile();
+    const j = new Journal(file);
+    const pending = j.appendSoon('A', 's', 3);
+    j.close();
+    await pending;
+    expect(reopen(file).load('A', 's')).toBe(3);
+  });
+});

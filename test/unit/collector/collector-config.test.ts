@@ -10,6 +10,9 @@ const FILES = readdirSync(DIR)
   .filter((f) => f.endsWith('.yaml'))
   .sort();
 
+interface TelemetryReader {
+  pull?: { exporter?: { prometheus?: { host?: string; port?: number } } };
+}
 type Section = Record<string, Record<string, unknown> | null>;
 interface Pipeline {
   receivers?: string[];
@@ -22,7 +25,11 @@ interface CollectorConfig {
   exporters?: Section;
   extensions?: Section;
   connectors?: Section;
-  service: { extensions?: string[]; pipelines: Record<string, Pipeline> };
+  service: {
+    extensions?: string[];
+    pipelines: Record<string, Pipeline>;
+    telemetry?: { metrics?: { level?: string; readers?: TelemetryReader[] } };
+  };
 }
 
 /** Expands `${env:NAME:-default}` as the Collector does with an empty environment. */
@@ -45,6 +52,9 @@ function endpoints(node: unknown, path: string, out: [string, string][] = []): [
   }
   return out;
 }
+
+/** A Collector `${env:...}` reference (not a JS template), as the configs spell it. */
+const ADMIN_HOST = ['$', '{env:LINKWATCH_ADMIN_LISTEN_HOST:-127.0.0.1}'].join('');
 
 const componentType = (id: string) => id.split('/')[0]!;
 
@@ -124,8 +134,29 @@ describe('collector configs', () => {
           'exporters',
         ),
       ];
+      for (const reader of resolved.service.telemetry?.metrics?.readers ?? []) {
+        const prom = reader.pull?.exporter?.prometheus;
+        listeners.push(['service.telemetry.metrics', `${prom?.host}:${prom?.port}`]);
+      }
       expect(listeners.length).toBeGreaterThan(0);
       for (const [path, endpoint] of listeners) expect(endpoint, path).toMatch(/^127\.0\.0\.1:\d+$/);
+    });
+
+    // The gateway watches itself: prometheus/collector-alerts.yml reads these (otelcol_exporter_*,
+    // otelcol_receiver_refused_*), and deploy/ scrapes them on :8888 with the probes on :13133.
+    it("serves the Collector's own metrics for Prometheus on :8888, health on :13133, both on one host setting", () => {
+      const readers = config.service.telemetry?.metrics?.readers ?? [];
+      expect(readers).toEqual([
+        {
+          pull: {
+            exporter: { prometheus: { host: ADMIN_HOST, port: 8888 } },
+          },
+        },
+      ]);
+      // Queue size and capacity, sends and refusals are all at `normal` (the default, spelled out).
+      expect(config.service.telemetry?.metrics?.level).toBe('normal');
+      const health = config.extensions?.health_check as { endpoint: string };
+      expect(health.endpoint).toBe(`${ADMIN_HOST}:13133`);
     });
 
     it('takes remote endpoints from the environment, with TLS on by default', () => {

@@ -88,15 +88,8 @@ export const SECTIONS: Record<string, () => string> = {
 
 /** Which generated sections each document must hold. */
 export const DOCUMENTS: Record<string, string[]> = {
-  'README.md': [
-    'options-hub',
-    'options-worker',
-    'options-link',
-    'options-watchdog',
-    'alerts',
-    'errors',
-    'signals-summary',
-  ],
+  'README.md': ['alerts', 'signals-summary'],
+  'docs/options.md': ['options-hub', 'options-worker', 'options-link', 'options-watchdog'],
   'docs/errors.md': ['errors', 'close-codes'],
   'docs/signals.md': ['metrics', 'spans'],
 };

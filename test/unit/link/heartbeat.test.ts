@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Heartbeat, type HeartbeatHost } from '../../../src/link/heartbeat.js';
+import { FOLLOW_SLACK, Heartbeat, type HeartbeatHost } from '../../../src/link/heartbeat.js';
 
 const INTERVAL = 1000;
 const MISSES = 3;
@@ -312,5 +312,95 @@ describe('Heartbeat', () => {
     clock += 400;
     expect(beat.silentMs()).toBe(400);
     beat.cancel();
+  });
+});
+
+describe('Heartbeat: a follower (the hub) beats with the peer', () => {
+  let follower: Heartbeat;
+  beforeEach(() => {
+    follower = new Heartbeat(host, { intervalMs: INTERVAL, misses: MISSES, follow: true });
+  });
+  afterEach(() => follower.cancel());
+
+  it("beats when the peer's heartbeat arrives, not on a clock of its own", () => {
+    follower.start();
+    follower.ack(host.lastSend().id, host.lastSend().ts);
+    for (let i = 1; i <= 5; i++) {
+      vi.advanceTimersByTime(INTERVAL - 30);
+      follower.peerBeat();
+      const { id, ts } = host.lastSend();
+      follower.ack(id, ts);
+      vi.advanceTimersByTime(30);
+    }
+    // One beat at start, then one with each of the peer's: never a second one from a timer.
+    expect(host.of('send').map((c) => elapsed(c.at))).toEqual([0, 970, 1970, 2970, 3970, 4970]);
+    expect(host.of('missed')).toEqual([]);
+  });
+
+  it('beats by itself FOLLOW_SLACK intervals after its last beat once the peer stops beating', () => {
+    follower.start();
+    follower.ack(host.lastSend().id, host.lastSend().ts);
+    vi.advanceTimersByTime(500);
+    follower.peerBeat(); // half an interval since the start beat: joins the answer
+    const { id, ts } = host.lastSend();
+    follower.ack(id, ts);
+    vi.advanceTimersByTime(INTERVAL * FOLLOW_SLACK - 1);
+    expect(host.of('send')).toHaveLength(2);
+    vi.advanceTimersByTime(1);
+    vi.advanceTimersByTime(INTERVAL * FOLLOW_SLACK);
+    expect(host.of('send').map((c) => elapsed(c.at))).toEqual([
+      0,
+      500,
+      500 + INTERVAL * FOLLOW_SLACK,
+      500 + 2 * INTERVAL * FOLLOW_SLACK,
+    ]);
+    // The third beat went unanswered: the fourth counts a miss.
+    expect(host.of('missed').map((c) => c.consecutive)).toEqual([1]);
+  });
+
+  it('does not follow a peer that beats faster than the interval into its flood', () => {
+    follower.start();
+    for (let t = 0; t < 20 * INTERVAL; t += 100) {
+      vi.advanceTimersByTime(100);
+      follower.peerBeat();
+    }
+    // At most one beat per half interval, and never more than one beat ahead of one per interval.
+    const sends = host.of('send').map((c) => elapsed(c.at));
+    for (let i = 1; i < sends.length; i++)
+      expect(sends[i]! - sends[i - 1]!).toBeGreaterThanOrEqual(INTERVAL / 2);
+    expect(sends.length).toBeLessThanOrEqual(20 + 2);
+  });
+
+  it('does not replace its own unanswered beat before an interval passed (heartbeats bunched on a slow link)', () => {
+    follower.start();
+    vi.advanceTimersByTime(INTERVAL / 2);
+    follower.peerBeat(); // the start beat is unanswered and young: no beat, no miss
+    expect(host.of('send')).toHaveLength(1);
+    vi.advanceTimersByTime(INTERVAL / 2);
+    follower.peerBeat(); // an interval old now: replaced, and judged a miss as a leader would
+    expect(host.of('send')).toHaveLength(2);
+    expect(host.of('missed').map((c) => [c.consecutive, elapsed(c.at)])).toEqual([[1, INTERVAL]]);
+  });
+
+  it('keeps the dead deadline of a leader: dead at intervalMs × misses without a round trip', () => {
+    follower.start();
+    for (let t = 0; t < DEAD_AFTER - INTERVAL; t += INTERVAL) {
+      vi.advanceTimersByTime(INTERVAL);
+      follower.peerBeat(); // the peer's heartbeats arrive, our acks never come back
+    }
+    vi.advanceTimersByTime(INTERVAL - 1);
+    expect(host.of('dead')).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(host.of('dead')).toEqual([{ type: 'dead', silentMs: DEAD_AFTER, at: t0 + DEAD_AFTER }]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('a leader ignores peerBeat(): it keeps its own interval', () => {
+    hb.start();
+    vi.advanceTimersByTime(600);
+    hb.peerBeat();
+    expect(host.of('send')).toHaveLength(1);
+    vi.advanceTimersByTime(400);
+    expect(host.of('send').map((c) => elapsed(c.at))).toEqual([0, INTERVAL]);
   });
 });

@@ -1,11 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type LinkEvent, LinkEvents } from '../../../src/link/events.js';
+import { FOLLOW_SLACK, LEAD_SLACK } from '../../../src/link/heartbeat.js';
 import { LinkHooks } from '../../../src/link/hooks.js';
 import { HEARTBEAT_FLOOD_LIMIT, Link, type LinkDown, type LinkSettings } from '../../../src/link/link.js';
 import { Session } from '../../../src/link/session.js';
 import type { Transport } from '../../../src/link/transport.js';
 import { CloseCode } from '../../../src/protocol/close-codes.js';
 import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, encodeFrame } from '../../../src/protocol/codec.js';
+import { BUFFER_FRAME_BYTES } from '../../../src/protocol/data-frames.js';
 import type { Frame } from '../../../src/protocol/frames.js';
 import { type Message, WorkQueue } from '../../../src/queue/work-queue.js';
 
@@ -19,17 +21,40 @@ const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 /** Records every frame written; `buffered` is what the test says the socket holds. */
 class FakeTransport implements Transport {
   frames: Frame[] = [];
+  /** What was handed to send(), as it was. */
+  raw: (string | Buffer)[] = [];
   sizes: number[] = [];
   buffered = 0;
   /** When set, every write adds its bytes to `buffered` (a peer that never reads). */
   growOnSend = false;
   closed: { code: number; reason: string } | undefined;
   terminated = false;
+  /** The frames of each write to the socket: one per send, or all those sent while corked. */
+  writes: Frame[][] = [];
+  #corked = 0;
+  #pending: Frame[] = [];
+  /** Like ws's net.Socket under `_socket`: cork() holds writes until the matching uncork(). */
+  readonly _socket = {
+    cork: () => {
+      this.#corked++;
+    },
+    uncork: () => {
+      if (--this.#corked > 0) return;
+      if (this.#pending.length > 0) this.writes.push(this.#pending);
+      this.#pending = [];
+    },
+  };
   get bufferedAmount(): number {
     return this.buffered;
   }
-  send(data: string, written?: (err?: Error) => void): void {
-    this.frames.push(decodeFrame(data, false, 64 * 1024 * 1024));
+  send(data: string | Buffer, options?: { binary: false }, written?: (err?: Error) => void): void {
+    // ws would send a Buffer without { binary: false } as a binary frame, which the peer rejects.
+    if (typeof data !== 'string' && options?.binary !== false) throw new Error('a Buffer written as binary');
+    this.raw.push(data);
+    const frame = decodeFrame(data, false, 64 * 1024 * 1024);
+    if (this.#corked > 0) this.#pending.push(frame);
+    else this.writes.push([frame]);
+    this.frames.push(frame);
     this.sizes.push(Buffer.byteLength(data));
     if (this.growOnSend) this.buffered += Buffer.byteLength(data);
     written?.();
@@ -51,12 +76,16 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-function setup(settings: Partial<LinkSettings> = {}, handler: (m: Message) => void = () => {}) {
+function setup(
+  settings: Partial<LinkSettings> = {},
+  handler: (m: Message) => void = () => {},
+  side: 'worker' | 'hub' = 'worker',
+) {
   const events = new LinkEvents();
   const seen: LinkEvent[] = [];
   events.subscribe((e) => seen.push(e));
   const session = new Session({
-    side: 'worker',
+    side,
     workerId: 'w1',
     events,
     handler,
@@ -95,24 +124,29 @@ function setup(settings: Partial<LinkSettings> = {}, handler: (m: Message) => vo
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('Link: batching on send', () => {
-  it('writes the messages sent in one tick as one batch frame, each with its own seq and traceparent', async () => {
+  it('writes the first message of a turn inside send(), and those sent after it in that turn as one batch frame', async () => {
     const { session, transport, link } = setup();
     link.start(0);
-    const sends = [session.send({ a: 1 }, TP), session.send('two'), session.send([3], TP)];
+    const sends = [session.send('one')];
+    // Nothing else waited: it is on the wire before send() returns.
+    expect(transport.data()).toEqual([{ v: 1, t: 'data', seq: 1, p: 'one' }]);
+    sends.push(session.send({ a: 1 }, TP), session.send('two'), session.send([3], TP));
+    expect(transport.data()).toHaveLength(1);
     await Promise.all(sends);
     await turn();
     expect(transport.data()).toEqual([
+      { v: 1, t: 'data', seq: 1, p: 'one' },
       {
         v: 1,
         t: 'batch',
         m: [
-          { seq: 1, p: { a: 1 }, tp: TP },
-          { seq: 2, p: 'two' },
-          { seq: 3, p: [3], tp: TP },
+          { seq: 2, p: { a: 1 }, tp: TP },
+          { seq: 3, p: 'two' },
+          { seq: 4, p: [3], tp: TP },
         ],
       },
     ]);
-    expect(session.counters.sent).toBe(3);
+    expect(session.counters.sent).toBe(4);
   });
 
   it('writes a lone message as a plain data frame in the same turn, without a timer', async () => {
@@ -129,18 +163,11 @@ describe('Link: batching on send', () => {
     link.start(0);
     await Promise.all(Array.from({ length: 8 }, (_, i) => session.send(i)));
     await turn();
-    expect(transport.data().map(seqsOf)).toEqual([[1, 2, 3]]);
+    expect(transport.data().map(seqsOf)).toEqual([[1], [2, 3]]);
     link.receive(Buffer.from(encodeFrame({ v: 1, t: 'ack', seq: 2 })), false);
-    expect(transport.data().map(seqsOf)).toEqual([
-      [1, 2, 3],
-      [4, 5],
-    ]);
+    expect(transport.data().map(seqsOf)).toEqual([[1], [2, 3], [4, 5]]);
     link.receive(Buffer.from(encodeFrame({ v: 1, t: 'ack', seq: 5 })), false);
-    expect(transport.data().map(seqsOf)).toEqual([
-      [1, 2, 3],
-      [4, 5],
-      [6, 7, 8],
-    ]);
+    expect(transport.data().map(seqsOf)).toEqual([[1], [2, 3], [4, 5], [6, 7, 8]]);
     expect(session.outbox.inFlight).toBe(3);
   });
 
@@ -163,6 +190,35 @@ describe('Link: batching on send', () => {
     await Promise.all([session.send(1), session.send(2), session.send(3)]);
     await turn();
     expect(transport.data().map((f) => f.t)).toEqual(['data', 'data', 'data']);
+  });
+
+  it('refuses a traceparent that is not W3C at send(): the peer would reject the frame on every replay', async () => {
+    const { session, link } = setup();
+    link.start(0);
+    await expect(session.send({ a: 1 }, 'not-a-traceparent')).rejects.toThrow(
+      new TypeError('Expected `traceparent` to be a W3C traceparent, got string'),
+    );
+    expect(session.outbox.size).toBe(0);
+  });
+
+  it('writes a large message as the bytes the outbox encoded once, and the same bytes on replay', async () => {
+    const first = setup();
+    first.link.start(0);
+    await first.session.send({ pad: 'é'.repeat(BUFFER_FRAME_BYTES) }, TP);
+    await turn();
+    const written = first.transport.raw.find(Buffer.isBuffer);
+    expect(written).toBeInstanceOf(Buffer);
+    expect(first.transport.data()).toEqual([
+      { v: 1, t: 'data', seq: 1, p: { pad: 'é'.repeat(BUFFER_FRAME_BYTES) }, tp: TP },
+    ]);
+    // A new link over the same session (a reconnect) replays the very same Buffer.
+    first.link.teardown(new Error('cut') as never, { closeCode: undefined });
+    const transport = new FakeTransport();
+    const again = new Link(transport, first.session, first.link.settings, () => {});
+    links.push(again);
+    again.start(0);
+    expect(transport.raw.filter(Buffer.isBuffer)).toEqual([written]);
+    expect(transport.raw.find(Buffer.isBuffer)).toBe(written);
   });
 
   it('emits one data-sent event per message of a batch', async () => {
@@ -221,7 +277,11 @@ describe('Link: batching on receive', () => {
   });
 
   it('a batch that breaks the receive window closes 1008, and the breaking message is not counted as received', () => {
-    const { link, session, transport, downs } = setup({ receiveWindow: 3 });
+    // The first handler holds its slot, so the rest of the batch stays unprocessed.
+    const { link, session, transport, downs } = setup(
+      { receiveWindow: 3 },
+      () => new Promise<void>(() => {}),
+    );
     link.start(0);
     link.receive(
       Buffer.from(encodeFrame({ v: 1, t: 'batch', m: [1, 2, 3, 4].map((seq) => ({ seq, p: seq })) })),
@@ -231,6 +291,7 @@ describe('Link: batching on receive', () => {
     expect(transport.closed?.code).toBe(CloseCode.policyViolation);
     expect(session.counters.received).toBe(3);
     expect(session.inbox.lastAccepted).toBe(3);
+    session.closeQueue('shutdown');
   });
 });
 
@@ -352,3 +413,119 @@ function seqsOf(f: Frame): number[] {
   if (f.t === 'data') return [f.seq];
   return [];
 }
+
+describe('Link: one write per heartbeat exchange (issue 10)', () => {
+  const hb = (id: number) =>
+    Buffer.from(
+      encodeFrame({
+        v: 1,
+        t: 'hb',
+        id,
+        ts: Date.now(),
+        progress: { sent: 1, acked: 0, processed: 0, depth: 0 },
+      }),
+    );
+  const data = (seq: number) => Buffer.from(encodeFrame({ v: 1, t: 'data', seq, p: { n: seq } }));
+
+  it("the hub answers a worker's heartbeat with the hb-ack, the pending ack and its own heartbeat in one write", async () => {
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
+    });
+    const { link, transport } = setup({ heartbeatIntervalMs: 1000 }, () => {}, 'hub');
+    link.start(0);
+    expect(transport.writes.map((w) => w.map((f) => f.t))).toEqual([['hb']]);
+    const first = transport.frames[0] as { id: number; ts: number };
+    link.receive(Buffer.from(encodeFrame({ v: 1, t: 'hb-ack', id: first.id, ts: first.ts })), false);
+    vi.advanceTimersByTime(990);
+    link.receive(data(1), false);
+    await turn(); // processed: its ack waits ackDelayMs
+    expect(transport.writes).toHaveLength(1);
+    link.receive(hb(1), false);
+    await Promise.resolve(); // answered once the read's frames are handled
+    expect(transport.writes.slice(1).map((w) => w.map((f) => f.t))).toEqual([['hb-ack', 'ack', 'hb']]);
+    expect(transport.writes[1]![1]).toMatchObject({ t: 'ack', seq: 1 });
+    // The ack went early: its timer wrote nothing more.
+    vi.advanceTimersByTime(50);
+    expect(transport.writes).toHaveLength(2);
+  });
+
+  it('data and a heartbeat read together get one answer: the hb-ack, the ack of that data and the hub heartbeat', async () => {
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
+    });
+    const { link, transport } = setup({ heartbeatIntervalMs: 1000 }, () => {}, 'hub');
+    link.start(0);
+    const first = transport.frames[0] as { id: number; ts: number };
+    link.receive(Buffer.from(encodeFrame({ v: 1, t: 'hb-ack', id: first.id, ts: first.ts })), false);
+    vi.advanceTimersByTime(1000);
+    // One TCP read: ws hands both frames over in one synchronous loop.
+    link.receive(data(1), false);
+    link.receive(hb(1), false);
+    await turn();
+    expect(transport.writes.slice(1).map((w) => w.map((f) => f.t))).toEqual([['hb-ack', 'ack', 'hb']]);
+  });
+
+  it("a worker's due heartbeat rides with its data: one write holding the data frame and the hb", async () => {
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
+    });
+    const { link, transport, session } = setup({ heartbeatIntervalMs: 1000 }, () => {}, 'worker');
+    link.start(0);
+    const first = transport.frames[0] as { id: number; ts: number };
+    link.receive(Buffer.from(encodeFrame({ v: 1, t: 'hb-ack', id: first.id, ts: first.ts })), false);
+    vi.advanceTimersByTime(300);
+    void session.send({ n: 1 }); // under half an interval since the beat: the data goes alone
+    await turn();
+    vi.advanceTimersByTime(300);
+    void session.send({ n: 2 });
+    await turn();
+    expect(transport.writes.map((w) => w.map((f) => f.t))).toEqual([['hb'], ['data'], ['data', 'hb']]);
+    // Its own timer now waits LEAD_SLACK intervals: steady data keeps the beat.
+    vi.advanceTimersByTime(1000 * LEAD_SLACK - 1);
+    expect(transport.frames.filter((f) => f.t === 'hb')).toHaveLength(2);
+    vi.advanceTimersByTime(1);
+    expect(transport.frames.filter((f) => f.t === 'hb')).toHaveLength(3);
+  });
+
+  it("a burst with a due heartbeat leaves in one write: the first message written inside send(), the rest of the turn's, then the hb", async () => {
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
+    });
+    const { link, transport, session } = setup({ heartbeatIntervalMs: 1000 }, () => {}, 'worker');
+    link.start(0);
+    const first = transport.frames[0] as { id: number; ts: number };
+    link.receive(Buffer.from(encodeFrame({ v: 1, t: 'hb-ack', id: first.id, ts: first.ts })), false);
+    vi.advanceTimersByTime(600);
+    void session.send({ n: 1 });
+    void session.send({ n: 2 });
+    void session.send({ n: 3 });
+    await turn();
+    const writes = transport.writes.slice(1).map((w) => w.map((f) => f.t));
+    expect(writes).toHaveLength(1);
+    expect(writes[0]!.at(-1)).toBe('hb');
+    expect(transport.frames.filter((f) => f.t === 'data' || f.t === 'batch').length).toBeGreaterThan(0);
+  });
+
+  it('a worker keeps its own beat: its answer carries the hb-ack (and a pending ack), not a heartbeat', () => {
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
+    });
+    const { link, transport } = setup({ heartbeatIntervalMs: 1000 }, () => {}, 'worker');
+    link.start(0);
+    vi.advanceTimersByTime(500);
+    link.receive(hb(1), false);
+    expect(transport.writes.map((w) => w.map((f) => f.t))).toEqual([['hb'], ['hb-ack']]);
+    vi.advanceTimersByTime(500);
+    expect(transport.writes.map((w) => w.map((f) => f.t))).toEqual([['hb'], ['hb-ack'], ['hb']]);
+  });
+
+  it('the hub still beats on its own, FOLLOW_SLACK intervals apart, for a peer that sends no heartbeats', () => {
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
+    });
+    const { link, transport } = setup({ heartbeatIntervalMs: 1000, heartbeatMisses: 100 }, () => {}, 'hub');
+    link.start(0);
+    vi.advanceTimersByTime(1000 * FOLLOW_SLACK * 4);
+    expect(transport.frames.filter((f) => f.t === 'hb')).toHaveLength(5);
+  });
+});

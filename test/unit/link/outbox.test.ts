@@ -1,13 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { ClosedError, LinkwatchError, OutboxFullError } from '../../../src/errors.js';
 import { Outbox, type OutboxOptions, OVERFLOW_POLICIES, type SendReceipt } from '../../../src/link/outbox.js';
+import type { EncodedFrame } from '../../../src/protocol/data-frames.js';
+
+/** A frame as encodeDataFrame returns it: the text and its UTF-8 size. */
+function enc(text: string): EncodedFrame {
+  return { frame: text, bytes: Buffer.byteLength(text) };
+}
 
 /** Encodes seq into a frame of exactly `size` UTF-8 bytes. */
 function frameOf(size: number) {
-  return (seq: number): string => {
+  return (seq: number): EncodedFrame => {
     const head = `#${seq}:`;
     if (head.length > size) throw new Error('frame size too small for the seq');
-    return head.padEnd(size, 'x');
+    return enc(head.padEnd(size, 'x'));
   };
 }
 const small = frameOf(10);
@@ -39,7 +45,7 @@ describe('Outbox: sequence numbers and acks', () => {
     const seen: number[] = [];
     const receipts = await fill(box, 3, (seq) => {
       seen.push(seq);
-      return `f${seq}`;
+      return enc(`f${seq}`);
     });
     expect(receipts).toEqual([
       { seq: 1, status: 'queued' },
@@ -54,9 +60,9 @@ describe('Outbox: sequence numbers and acks', () => {
 
   it('hands out entries in order with the encoded frame, its size and a send count', async () => {
     const box = outbox();
-    await box.enqueue(() => '{"p":"é"}');
+    await box.enqueue(() => enc('{"p":"é"}'));
     const e = box.takeNext(10);
-    expect(e).toMatchObject({ seq: 1, item: '{"p":"é"}', bytes: 10, sends: 1, enqueuedAt: 0 });
+    expect(e).toMatchObject({ seq: 1, frame: '{"p":"é"}', bytes: 10, sends: 1, enqueuedAt: 0 });
     expect(box.takeNext(10)).toBeUndefined();
   });
 
@@ -106,11 +112,11 @@ describe('Outbox: sequence numbers and acks', () => {
     expect(box.sentSeq).toBe(2);
   });
 
-  it('accounts bytes in UTF-8 on enqueue, ack and drop', async () => {
+  it('accounts the bytes of each encoded frame on enqueue, ack and drop', async () => {
     const box = outbox();
-    await box.enqueue(() => 'abc'); // 3
-    await box.enqueue(() => 'ééé'); // 6
-    await box.enqueue(() => '😀'); // 4
+    await box.enqueue(() => enc('abc')); // 3
+    await box.enqueue(() => enc('ééé')); // 6
+    await box.enqueue(() => enc('😀')); // 4
     expect(box.bytes).toBe(13);
     box.ack(1);
     expect(box.bytes).toBe(10);
@@ -140,10 +146,10 @@ describe('Outbox: flow-control window and replay', () => {
     expect(box.acked).toBe(2);
     expect(box.inFlight).toBe(0);
     const replayed = [box.takeNext(10)!, box.takeNext(10)!, box.takeNext(10)!];
-    expect(replayed.map((e) => [e.seq, e.sends, e.item])).toEqual([
-      [3, 2, small(3)],
-      [4, 2, small(4)],
-      [5, 2, small(5)],
+    expect(replayed.map((e) => [e.seq, e.sends, e.frame])).toEqual([
+      [3, 2, small(3).frame],
+      [4, 2, small(4).frame],
+      [5, 2, small(5).frame],
     ]);
     expect(box.takeNext(10)).toBeUndefined();
   });
@@ -185,7 +191,7 @@ describe('Outbox: flow-control window and replay', () => {
     expect(box.bytes).toBe(1400 * 10);
     expect(box.rewind(1700)).toBe(300);
     const next = box.takeNext(10_000)!;
-    expect([next.seq, next.sends, next.item]).toEqual([1701, 2, small(1701)]);
+    expect([next.seq, next.sends, next.frame]).toEqual([1701, 2, small(1701).frame]);
     expect(takeAll(box).at(-1)).toBe(3000);
     expect(box.ack(3000)).toBe(1300);
     expect(box.size).toBe(0);
@@ -193,11 +199,25 @@ describe('Outbox: flow-control window and replay', () => {
   });
 });
 
+describe('Outbox: empty', () => {
+  it('calls onEmpty when an ack leaves nothing held, and not before', async () => {
+    let empties = 0;
+    const box = outbox({ onEmpty: () => empties++ });
+    await fill(box, 3);
+    takeAll(box);
+    box.ack(2);
+    expect(empties).toBe(0);
+    box.ack(3);
+    expect(empties).toBe(1);
+  });
+});
+
 describe('Outbox: batches', () => {
   it('takeBatch takes what is waiting within the window and the frame limit; the first always goes', async () => {
     const box = outbox();
     await fill(box, 5, frameOf(100));
-    // Envelope 28 bytes, 3 per further item: 28 + 100 + 103 = 231 fits, a third does not.
+    // Each 100-byte data frame is an 81-byte item; a batch adds 28 bytes and 3 between items:
+    // 28 + 81 + 3 + 81 = 193 fits in 240, a third (277) does not.
     expect(box.takeBatch(10, 240).map((e) => e.seq)).toEqual([1, 2]);
     expect(box.takeBatch(1, 10_000).map((e) => e.seq)).toEqual([]);
     expect(box.takeBatch(3, 10).map((e) => e.seq)).toEqual([3]);
@@ -234,9 +254,9 @@ describe('Outbox: overflow policies', () => {
     const box = outbox({ maxMessages: 2, policy: 'block' });
     await fill(box, 2);
     const order: string[] = [];
-    const a = box.enqueue(() => 'A').then((r) => order.push(`A${r.seq}`));
-    const b = box.enqueue(() => 'B').then((r) => order.push(`B${r.seq}`));
-    const c = box.enqueue(() => 'C').then((r) => order.push(`C${r.seq}`));
+    const a = box.enqueue(() => enc('A')).then((r) => order.push(`A${r.seq}`));
+    const b = box.enqueue(() => enc('B')).then((r) => order.push(`B${r.seq}`));
+    const c = box.enqueue(() => enc('C')).then((r) => order.push(`C${r.seq}`));
     expect(box.waiting).toBe(3);
     box.ack(1);
     await flush();
@@ -255,9 +275,9 @@ describe('Outbox: overflow policies', () => {
   it('block: room freed by an ack goes to the waiter, not to a later producer', async () => {
     const box = outbox({ maxMessages: 1, policy: 'block' });
     await fill(box, 1);
-    const first = box.enqueue(() => 'first');
+    const first = box.enqueue(() => enc('first'));
     box.ack(1); // room for exactly one: goes to the waiter
-    const second = box.enqueue(() => 'second');
+    const second = box.enqueue(() => enc('second'));
     expect(await first).toEqual({ seq: 2, status: 'queued' });
     expect(box.waiting).toBe(1);
     box.ack(2);

@@ -4,11 +4,10 @@ import { ProtocolError } from '../../../src/errors.js';
 import {
   DEFAULT_MAX_FRAME_BYTES,
   decodeFrame,
-  encodeBatch,
-  encodeBatchItem,
   encodeFrame,
   validateFrame,
 } from '../../../src/protocol/codec.js';
+import { BUFFER_FRAME_BYTES, encodeBatch, encodeDataFrame } from '../../../src/protocol/data-frames.js';
 import type { BatchFrame, BatchItem, Frame, JsonValue } from '../../../src/protocol/frames.js';
 import { jsonEqual } from './fixtures.js';
 
@@ -45,6 +44,12 @@ const payload: fc.Arbitrary<JsonValue> = fc.letrec<{ value: JsonValue }>((tie) =
   ),
 })).value;
 
+/** Now and then a payload past BUFFER_FRAME_BYTES, so frames the outbox keeps as Buffers are batched too. */
+const large: fc.Arbitrary<JsonValue> = fc
+  .string({ unit: 'binary', minLength: 1, maxLength: 6 })
+  .map((s) => ({ big: s.repeat(Math.ceil(BUFFER_FRAME_BYTES / s.length)) }));
+const itemPayload = fc.oneof({ weight: 150, arbitrary: payload }, { weight: 1, arbitrary: large });
+
 const items: fc.Arbitrary<BatchItem[]> = fc
   .tuple(
     fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER - 1_000 }),
@@ -52,7 +57,7 @@ const items: fc.Arbitrary<BatchItem[]> = fc
       fc.record({
         gap: fc.integer({ min: 1, max: 4 }),
         tp: fc.option(traceparent, { nil: undefined }),
-        p: payload,
+        p: itemPayload,
       }),
       { minLength: 1, maxLength: 40 },
     ),
@@ -65,9 +70,13 @@ const items: fc.Arbitrary<BatchItem[]> = fc
     });
   });
 
-/** How the outbox writes a batch: each item encoded once, joined. */
+/** How the outbox writes a batch: each message encoded once as its data frame (string or Buffer by size), then joined. */
 function wire(batch: BatchItem[]): string {
-  return encodeBatch(batch.map((i) => encodeBatchItem(i.seq, JSON.stringify(i.p), i.tp)));
+  const frames = batch.map((i) => {
+    const json = JSON.stringify(i.p);
+    return encodeDataFrame(i.seq, json, Buffer.byteLength(json), i.tp);
+  });
+  return encodeBatch(frames).toString();
 }
 
 function check(decode: () => Frame): { ok: true; frame: Frame } | { ok: false } {

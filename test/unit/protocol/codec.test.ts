@@ -2,14 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { LinkwatchError, ProtocolError } from '../../../src/errors.js';
 import { CloseCode, clampReason } from '../../../src/protocol/close-codes.js';
 import {
-  BATCH_ENVELOPE_BYTES,
-  BATCH_SEPARATOR_BYTES,
   DEFAULT_MAX_FRAME_BYTES,
-  dataFrameOf,
   decodeFrame,
-  encodeBatch,
-  encodeBatchItem,
-  encodeDataFrame,
   encodeFrame,
   validateFrame,
   WORKER_ID_PATTERN,
@@ -92,62 +86,7 @@ describe('encodeFrame / decodeFrame round trip', () => {
   });
 });
 
-describe('encodeDataFrame', () => {
-  const payloads: JsonValue[] = [
-    null,
-    0,
-    -1.5e-7,
-    'x"\\\u2028',
-    [1, [2, { a: 'b' }]],
-    { n: 1, s: 'é', e: {} },
-  ];
-  it('writes byte for byte what encodeFrame writes, with and without a traceparent', () => {
-    for (const p of payloads) {
-      expect(encodeDataFrame(7, JSON.stringify(p))).toBe(encodeFrame({ v: 1, t: 'data', seq: 7, p }));
-      expect(encodeDataFrame(7, JSON.stringify(p), TRACEPARENT)).toBe(
-        encodeFrame({ v: 1, t: 'data', seq: 7, p, tp: TRACEPARENT }),
-      );
-    }
-  });
-});
-
-describe('encodeBatch', () => {
-  it('writes byte for byte what encodeFrame writes for the same batch frame', () => {
-    const items = [
-      encodeBatchItem(3, '{"a":1}', TRACEPARENT),
-      encodeBatchItem(4, '"x"'),
-      encodeBatchItem(9, 'null'),
-    ];
-    const expected = encodeFrame({
-      v: 1,
-      t: 'batch',
-      m: [
-        { seq: 3, p: { a: 1 }, tp: TRACEPARENT },
-        { seq: 4, p: 'x' },
-        { seq: 9, p: null },
-      ],
-    });
-    expect(encodeBatch(items)).toBe(expected);
-    expect(Buffer.byteLength(expected)).toBe(
-      items.reduce((n, i) => n + Buffer.byteLength(i), 0) +
-        (items.length - 1) * BATCH_SEPARATOR_BYTES +
-        BATCH_ENVELOPE_BYTES,
-    );
-    expect(decodeFrame(expected, false, MAX)).toEqual({
-      v: 1,
-      t: 'batch',
-      m: [
-        { seq: 3, p: { a: 1 }, tp: TRACEPARENT },
-        { seq: 4, p: 'x' },
-        { seq: 9, p: null },
-      ],
-    });
-  });
-
-  it('turns one item into the data frame encodeDataFrame writes', () => {
-    expect(dataFrameOf(encodeBatchItem(5, '[1]', TRACEPARENT))).toBe(encodeDataFrame(5, '[1]', TRACEPARENT));
-  });
-
+describe('batch frames', () => {
   it('strips unknown fields inside batch items', () => {
     const frame = decodeFrame('{"v":1,"t":"batch","m":[{"seq":1,"p":1,"x":2}]}', false, MAX);
     expect(frame).toEqual({ v: 1, t: 'batch', m: [{ seq: 1, p: 1 }] });

@@ -467,7 +467,7 @@ describe('WorkQueue: cost per item', () => {
     }
   });
 
-  it('starts nothing inside add(): a whole frame of items is queued before the first handler runs', async () => {
+  it('starts an item that finds the queue idle inside add(), with no hop first (issue 11 latency)', async () => {
     const order: string[] = [];
     const { q, settledOf } = setup({ handler: (m) => void order.push(`run ${m.seq}`) });
     for (let seq = 1; seq <= 3; seq++) {
@@ -475,7 +475,36 @@ describe('WorkQueue: cost per item', () => {
       order.push(`added ${seq}`);
     }
     await settledOf(3);
-    expect(order).toEqual(['added 1', 'added 2', 'added 3', 'run 1', 'run 2', 'run 3']);
+    // A synchronous handler settles inside add(), so each item finds the queue idle again.
+    expect(order).toEqual(['run 1', 'added 1', 'run 2', 'added 2', 'run 3', 'added 3']);
+  });
+
+  it('queues what arrives while a handler runs, and starts it in order once the slot is free', async () => {
+    const order: string[] = [];
+    let release: () => void = () => {};
+    const { q, settledOf } = setup({
+      handler: (m) => {
+        order.push(`run ${m.seq}`);
+        if (m.seq === 1) return new Promise<void>((resolve) => (release = resolve));
+      },
+    });
+    for (let seq = 1; seq <= 3; seq++) {
+      q.add(msg(seq), undefined);
+      order.push(`added ${seq}`);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(order).toEqual(['run 1', 'added 1', 'added 2', 'added 3']);
+    release();
+    await settledOf(3);
+    expect(order).toEqual(['run 1', 'added 1', 'added 2', 'added 3', 'run 2', 'run 3']);
+  });
+
+  it('refuses items once closed', () => {
+    const { q } = setup({ handler: () => {} });
+    q.close();
+    expect(q.closed).toBe(true);
+    expect(q.add(msg(1), undefined)).toBe(false);
+    expect(q.depth).toBe(0);
   });
 
   it('hands each item’s tag back to onSettled', async () => {
