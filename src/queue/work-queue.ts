@@ -1,5 +1,6 @@
-import { DeadlineError, errorCode, LinkwatchError } from '../errors.js';
+import { DeadlineError, LinkwatchError } from '../errors.js';
 import type { JsonValue } from '../protocol/frames.js';
+import { asError, callHandler, SETTLED } from './handler-call.js';
 
 /** One delivered message, as the app handler sees it. */
 export interface Message {
@@ -214,15 +215,13 @@ export class WorkQueue {
     try {
       const context = slot.context;
       result = opts.around
-        ? opts.around(item.message, item.traceparent, async () => {
-            await opts.handler(item.message, context);
-          })
+        ? opts.around(item.message, item.traceparent, () => callHandler(opts.handler, item.message, context))
         : opts.handler(item.message, context);
     } catch (cause) {
       this.#finish(slot, item, asError(cause));
       return;
     }
-    if (result && typeof (result as Promise<void>).then === 'function') {
+    if (result !== SETTLED && result && typeof (result as Promise<void>).then === 'function') {
       (result as Promise<void>).then(
         () => this.#finish(slot, item, undefined),
         (cause: unknown) => this.#finish(slot, item, asError(cause)),
@@ -318,10 +317,4 @@ export class WorkQueue {
     this.#checkIdle();
     return waiting;
   }
-}
-
-function asError(cause: unknown): LinkwatchError {
-  return cause instanceof LinkwatchError
-    ? cause
-    : new LinkwatchError('LW_ERR_HANDLER_FAILED', `handler failed: ${errorCode(cause)}`, { cause });
 }

@@ -218,6 +218,29 @@ describe('WorkQueue: running items', () => {
     expect((await settledOf(1)).error).toBeUndefined();
     expect(trail).toEqual(['before 1 tp-a', 'handler 1', 'after 1']);
   });
+
+  it('settles a synchronous handler inside add() when `around` passes the call through (an untraced message)', () => {
+    const { q, settled } = setup({ handler: () => {}, around: (_m, _tp, fn) => fn() });
+    q.add(msg(1), undefined);
+    expect(settled.map((s) => [s.seq, s.error])).toEqual([[1, undefined]]);
+  });
+
+  it('hands `around` a promise that rejects when a synchronous handler throws, and settles the item failed', async () => {
+    const seen: string[] = [];
+    const { q, settledOf } = setup({
+      handler: () => {
+        throw new TypeError('boom');
+      },
+      around: (_m, _tp, fn) =>
+        fn().catch((err: unknown) => {
+          seen.push((err as Error).message);
+          throw err;
+        }),
+    });
+    q.add(msg(1), undefined);
+    expect((await settledOf(1)).error?.code).toBe('LW_ERR_HANDLER_FAILED');
+    expect(seen).toEqual(['boom']);
+  });
 });
 
 describe('WorkQueue: failures and deadlines', () => {
