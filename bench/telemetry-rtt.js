@@ -3,11 +3,11 @@
  * at most 50 ms at 10,000 workers while Prometheus scrapes every 15 s.)
  *
  *   npm run build && ulimit -n 20000 && npx node bench/telemetry-rtt.js [--workers=10000] [--probes=200]
- *     [--steady=120] [--scrape=15] [--rounds=1] [--write]
+ *     [--steady=120] [--scrape=15] [--heartbeat=1s] [--rate=1] [--write] [--name=telemetry-rtt]
  *
  * The CLI hub (Prometheus exporter, watchdog, heartbeat 1 s) runs in its own
  * process and `linkwatch load` runs `workers - probes` workers in 2 more, at
- * 1 msg/s of 256 B each, as bench/fleet.js does. This process runs `probes`
+ * `rate` msg/s of 256 B each (1, as bench/fleet.js does, by default). This process runs `probes`
  * library Workers without traffic and records every heartbeat round trip
  * they measure with the time it ended, and GETs /metrics every `scrape`
  * seconds, as Prometheus would, recording when each scrape began and ended.
@@ -32,10 +32,18 @@ import { freePort, hubUp, killLeftovers, runCli, sleep, waitUntil } from './flee
 
 const here = dirname(fileURLToPath(import.meta.url));
 const TOKEN = 'telemetry-rtt-token-0123456789';
+// The CLI processes, for their stderr when something fails.
+const started = {};
 
 function arg(name, fallback) {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
   return a ? a.slice(name.length + 3) : fallback;
+}
+
+function parseDuration(text) {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)$/.exec(text);
+  if (!m) throw new TypeError(`Expected --heartbeat like 1s or 500ms, got ${text}`);
+  return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
 }
 
 function percentiles(xs) {
@@ -58,6 +66,8 @@ async function main() {
   const probes = Number(arg('probes', '200'));
   const steadyS = Number(arg('steady', '120'));
   const scrapeS = Number(arg('scrape', '15'));
+  const heartbeat = arg('heartbeat', '1s');
+  const rate = arg('rate', '1');
   const dir = mkdtempSync(join(os.tmpdir(), 'linkwatch-rtt-'));
   writeFileSync(join(dir, 'tokens'), `${TOKEN}\n`);
   const [port, metricsPort] = [await freePort(), await freePort()];
@@ -68,10 +78,11 @@ async function main() {
     '--tokens',
     join(dir, 'tokens'),
     '--heartbeat-interval',
-    '1s',
+    heartbeat,
     '--metrics-listen',
     `127.0.0.1:${metricsPort}`,
   ]);
+  started.hub = hub;
   await hubUp(`http://127.0.0.1:${port}`);
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
 
@@ -86,7 +97,7 @@ async function main() {
       '--procs',
       '2',
       '--rate',
-      '1',
+      rate,
       '--duration',
       '0',
       '--connect-timeout',
@@ -102,21 +113,32 @@ async function main() {
     },
   );
 
-  // The probes: library Workers in this process, no traffic, every round trip recorded.
+  started.load = load;
+  const connectStart = performance.now();
+  await waitUntil(
+    () => loadConnected >= workers - probes,
+    180_000,
+    `${workers - probes} load workers connected`,
+  );
+  // The probes: library Workers in this process, no traffic, every round trip recorded. Started
+  // one by one over a heartbeat interval once the fleet is up, so their round trips spread over
+  // it: started with the fleet, they would connect in the same burst and beat in step, and a
+  // scrape every 15 s (a multiple of the interval) would meet all of them every time, or none.
   const samples = []; // [endedAt (performance.now()), rttMs]
   const probeWorkers = [];
+  const spreadMs = parseDuration(heartbeat) / probes;
   for (let i = 0; i < probes; i++) {
     const w = new Worker({ hubs: [`ws://127.0.0.1:${port}`], workerId: `probe-${i}`, token: TOKEN });
     w.on((e) => {
       if (e.type === 'heartbeat-rtt') samples.push([e.at, e.rttMs]);
     }, 'lifecycle');
     probeWorkers.push(w.start());
+    await sleep(spreadMs);
   }
-  const connectStart = performance.now();
   await waitUntil(
-    () => loadConnected >= workers - probes && probeWorkers.every((w) => w.state === 'connected'),
-    180_000,
-    `${workers} workers connected (load ${loadConnected}, probes ${probeWorkers.filter((w) => w.state === 'connected').length})`,
+    () => probeWorkers.every((w) => w.state === 'connected'),
+    60_000,
+    `${probes} probes connected`,
   );
   const connectedS = (performance.now() - connectStart) / 1000;
   console.log(`${workers} connected in ${connectedS.toFixed(1)} s; steady phase ${steadyS} s`);
@@ -150,6 +172,8 @@ async function main() {
     loadAverage: os.loadavg().map((x) => Math.round(x * 10) / 10),
     workers,
     probes,
+    heartbeat,
+    rate: Number(rate),
     steadyS,
     scrapeEveryS: scrapeS,
     connectedS: Math.round(connectedS * 10) / 10,
@@ -178,5 +202,7 @@ async function main() {
 main().catch((err) => {
   killLeftovers();
   console.error(err);
+  for (const [name, p] of Object.entries(started))
+    console.error(`${name} stderr:\n${p.stderr().slice(-2000)}`);
   process.exit(1);
 });

@@ -256,7 +256,10 @@ export class LinkSpans {
       // The flags are the last two hex digits; bit 0 is "sampled".
       sampled = (Number.parseInt(traceparent.slice(-2), 16) & TraceFlags.SAMPLED) !== 0;
       this.#tracingPeers.add(message.workerId);
-    } else sampled = !this.#tracingPeers.has(message.workerId) && this.#sampled();
+    } else {
+      // The draw first: at the default ratio it is false 99% of the time, and the lookup is per message.
+      sampled = this.#sampled() && !this.#tracingPeers.has(message.workerId);
+    }
     if (!sampled || !this.#withinRate()) return fn();
     const span = this.#processStart(message.workerId, message.seq, traceparent);
     if (!span) return fn();

@@ -22,8 +22,8 @@ import {
  * `linkwatch worker` process behind a fault proxy), scraped by real
  * Prometheus with the shipped rules and routed by real Alertmanager. The
  * dashboards' per-worker queries must return data for worker number
- * 10,000, and when that one link stalls, its per-worker alert must fire
- * while none fires for the 9,999 healthy ones.
+ * 10,000, and when that one link's handler hangs or the link stalls, its
+ * per-worker alert must fire while none fires for the 9,999 healthy ones.
  *
  * Heartbeats every 3 s, and no traffic from the load workers (worker number
  * 10,000 sends 5 msg/s), keep the fleet's own CPU low enough for a 2-core
@@ -48,6 +48,7 @@ let hub: Proc;
 let load: Proc;
 let last: Proc;
 let hubMetricsPort: number;
+let hubPort: number;
 const started = performance.now();
 const report: string[] = [];
 const note = (what: string) =>
@@ -77,7 +78,7 @@ receivers:
         send_resolved: true
 `,
     );
-    const hubPort = await freePort();
+    hubPort = await freePort();
     hubMetricsPort = await freePort();
     hub = runCli(
       [
@@ -92,6 +93,9 @@ receivers:
         '3s',
         '--metrics-listen',
         `127.0.0.1:${hubMetricsPort}`,
+        '--handler-timeout',
+        '1s',
+        '--drills',
       ],
       { LINKWATCH_LOG_LEVEL: 'warn' },
       { fdLimit: 12_000 },
@@ -247,6 +251,25 @@ scrape_configs:
       ['worker', '1'],
     ]);
     note('panel queries checked');
+  }, 60_000);
+
+  it('a hung handler among 10,000: LinkwatchHandlerHung fires for worker number 10,000 only', async () => {
+    const since = performance.now();
+    const res = await fetch(`http://127.0.0.1:${hubPort}/drills/hang?worker=${LAST}&duration=20s`, {
+      method: 'POST',
+      headers: { 'x-linkwatch-drill': '1' },
+    });
+    expect(res.status).toBe(200);
+    const hung = (status: string) => (a: Notified) =>
+      a.receivedAt >= since &&
+      a.status === status &&
+      a.labels.alertname === 'LinkwatchHandlerHung' &&
+      a.labels.linkwatch_worker_id === LAST;
+    const fired = await webhook.waitFor(hung('firing'), 45_000, `LinkwatchHandlerHung firing for ${LAST}`);
+    note(`LinkwatchHandlerHung fired ${Math.round(fired.receivedAt - since)} ms after the drill`);
+    expect(fired.labels.linkwatch_link_side).toBe('hub');
+    expect(webhook.alerts.filter(namesOther)).toEqual([]);
+    // The drill ends by itself after 20 s (resolving is checked at small scale in alerts.e2e).
   }, 60_000);
 
   it('a stalled link among 10,000: LinkwatchLinkDown fires for worker number 10,000 only, and resolves', async () => {

@@ -1,4 +1,4 @@
-import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../../../src/chaos/fault-proxy.js';
@@ -270,6 +270,11 @@ describe('one sampling decision per message over a real link', () => {
     attached.push(instrument(w, { ...providers, side: 'worker', traceSampleRatio: 0.3 }));
     w.start();
     await w.waitConnected();
+    // Until a link's first traceparent arrives, the hub cannot know that the worker traces and
+    // samples on its own (about one span per link at most): an app's sampled span starts the stream.
+    const app = otel.tracerProvider.getTracer('app').startSpan('app work');
+    await context.with(trace.setSpan(context.active(), app), () => w.send({ i: -1 }));
+    app.end();
     for (let i = 0; i < 400; i++) await w.send({ i });
     await waitFor(() => w.session.outbox.size === 0, 10_000, 'everything acked');
     const sends = otel.finished('send linkwatch');
