@@ -12,6 +12,7 @@ import {
   startAlertmanager,
   startWebhook,
   type Webhook,
+  webhookRoute,
 } from '../helpers/services.js';
 
 /*
@@ -42,9 +43,7 @@ describe.skipIf(bins.skip)('the watchdog posting straight to Alertmanager (no Pr
     webhook = await startWebhook();
     alertmanager = await startAlertmanager(
       bins.paths['prometheus-alertmanager']!,
-      `route: { receiver: webhook, group_by: ['...'], group_wait: 1s, group_interval: 1s, repeat_interval: 1h }
-receivers: [{ name: webhook, webhook_configs: [{ url: '${webhook.url}', send_resolved: true }] }]
-`,
+      webhookRoute(webhook.url),
       AUTH,
     );
     amUrl = alertmanager.url.replace('://', `://${AUTH.user}:${AUTH.password}@`);

@@ -7,12 +7,14 @@ import { eventually } from '../helpers/fleet.js';
 import { rulesForTest } from '../helpers/rules-override.js';
 import {
   type Notified,
+  prometheusConfig,
   query,
   type Service,
   startAlertmanager,
   startPrometheus,
   startWebhook,
   type Webhook,
+  webhookRoute,
 } from '../helpers/services.js';
 
 /*
@@ -117,21 +119,7 @@ describe.skipIf(bins.skip)('alerts end to end on real Prometheus and Alertmanage
     writeFile(dir, 'tokens', `${TOKEN}\n`);
     writeFile(dir, 'token', `${TOKEN}\n`);
     webhook = await startWebhook();
-    alertmanager = await startAlertmanager(
-      bins.paths['prometheus-alertmanager']!,
-      `route:
-  receiver: webhook
-  group_by: ['...']
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: webhook
-    webhook_configs:
-      - url: ${webhook.url}
-        send_resolved: true
-`,
-    );
+    alertmanager = await startAlertmanager(bins.paths['prometheus-alertmanager']!, webhookRoute(webhook.url));
     hubPort = await freePort();
     hubMetricsPort = await freePort();
     hub = runCli(
@@ -165,27 +153,19 @@ receivers:
     startWorker('w1', `ws://127.0.0.1:${hubPort}`, await freePort());
     startWorker('w2', proxy.url, await freePort());
     startWorker('w3', `ws://127.0.0.1:${hubPort}`, await freePort());
-    const targets = [hubMetricsPort, ...[...workers.values()].map((w) => w.metricsPort)]
-      .map((p) => `'127.0.0.1:${p}'`)
-      .join(', ');
+    const targets = [hubMetricsPort, ...[...workers.values()].map((w) => w.metricsPort)].map(
+      (p) => `127.0.0.1:${p}`,
+    );
     const rules = rulesForTest({ for: '2s', window: '15s' });
     prometheus = await startPrometheus(bins.paths.prometheus!, {
       'alerts.yml': rules.alerts,
       'rules.yml': rules.rules,
-      'prometheus.yml': `global:
-  scrape_interval: 1s
-  scrape_timeout: 900ms
-  evaluation_interval: 1s
-rule_files: [alerts.yml, rules.yml]
-alerting:
-  alertmanagers:
-    - static_configs:
-        - targets: ['127.0.0.1:${alertmanager.port}']
-scrape_configs:
-  - job_name: linkwatch
-    static_configs:
-      - targets: [${targets}]
-`,
+      'prometheus.yml': prometheusConfig({
+        scrapeInterval: '1s',
+        scrapeTimeout: '900ms',
+        alertmanagerPort: alertmanager.port,
+        jobs: { linkwatch: targets },
+      }),
     });
     // Every target scraped, every worker linked.
     await eventually(

@@ -8,12 +8,14 @@ import { eventually } from '../helpers/fleet.js';
 import { rulesForTest } from '../helpers/rules-override.js';
 import {
   type Notified,
+  prometheusConfig,
   query,
   type Service,
   startAlertmanager,
   startPrometheus,
   startWebhook,
   type Webhook,
+  webhookRoute,
 } from '../helpers/services.js';
 
 /*
@@ -63,21 +65,7 @@ describe.skipIf(bins.skip || fds.skip)('10,000 workers on real Prometheus and Al
     writeFile(dir, 'tokens', `${TOKEN}\n`);
     writeFile(dir, 'token', `${TOKEN}\n`);
     webhook = await startWebhook();
-    alertmanager = await startAlertmanager(
-      bins.paths['prometheus-alertmanager']!,
-      `route:
-  receiver: webhook
-  group_by: ['...']
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: webhook
-    webhook_configs:
-      - url: ${webhook.url}
-        send_resolved: true
-`,
-    );
+    alertmanager = await startAlertmanager(bins.paths['prometheus-alertmanager']!, webhookRoute(webhook.url));
     hubPort = await freePort();
     hubMetricsPort = await freePort();
     hub = runCli(
@@ -157,23 +145,15 @@ receivers:
     prometheus = await startPrometheus(bins.paths.prometheus!, {
       'alerts.yml': rules.alerts,
       'rules.yml': rules.rules,
-      'prometheus.yml': `global:
-  scrape_interval: 4s
-  scrape_timeout: 3500ms
-  evaluation_interval: 1s
-rule_files: [alerts.yml, rules.yml]
-alerting:
-  alertmanagers:
-    - static_configs:
-        - targets: ['127.0.0.1:${alertmanager.port}']
-scrape_configs:
-  - job_name: linkwatch-hub
-    static_configs:
-      - targets: ['127.0.0.1:${hubMetricsPort}']
-  - job_name: linkwatch-worker
-    static_configs:
-      - targets: ['127.0.0.1:${lastMetricsPort}']
-`,
+      'prometheus.yml': prometheusConfig({
+        scrapeInterval: '4s',
+        scrapeTimeout: '3500ms',
+        alertmanagerPort: alertmanager.port,
+        jobs: {
+          'linkwatch-hub': [`127.0.0.1:${hubMetricsPort}`],
+          'linkwatch-worker': [`127.0.0.1:${lastMetricsPort}`],
+        },
+      }),
     });
     const upOnHub = async () =>
       Number(

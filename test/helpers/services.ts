@@ -212,3 +212,39 @@ export async function query(
   if (body.status !== 'success') throw new Error(`query ${promql} failed: ${body.error}`);
   return body.data.result;
 }
+
+/**
+ * An Alertmanager config that sends every alert on its own, at once and again
+ * when it resolves, to one webhook: what the e2e tests assert on.
+ */
+export function webhookRoute(webhookUrl: string): string {
+  return `route: { receiver: webhook, group_by: ['...'], group_wait: 1s, group_interval: 1s, repeat_interval: 1h }
+receivers: [{ name: webhook, webhook_configs: [{ url: '${webhookUrl}', send_resolved: true }] }]
+`;
+}
+
+/** A prometheus.yml for the e2e tests: the shipped rule files, one Alertmanager, these jobs. */
+export function prometheusConfig(o: {
+  scrapeInterval: string;
+  scrapeTimeout: string;
+  alertmanagerPort: number;
+  jobs: Record<string, string[]>;
+}): string {
+  const jobs = Object.entries(o.jobs).map(
+    ([job, targets]) => `  - job_name: ${job}
+    static_configs:
+      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]
+`,
+  );
+  return `global:
+  scrape_interval: ${o.scrapeInterval}
+  scrape_timeout: ${o.scrapeTimeout}
+  evaluation_interval: 1s
+rule_files: [alerts.yml, rules.yml]
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ['127.0.0.1:${o.alertmanagerPort}']
+scrape_configs:
+${jobs.join('')}`;
+}
