@@ -426,16 +426,26 @@ describe('Link: one write per heartbeat exchange (issue 10)', () => {
       }),
     );
   const data = (seq: number) => Buffer.from(encodeFrame({ v: 1, t: 'data', seq, p: { n: seq } }));
-
-  it("the hub answers a worker's heartbeat with the hb-ack, the pending ack and its own heartbeat in one write", async () => {
+  /**
+   * A link of this side with heartbeats every second, under fake timers, its first heartbeat
+   * sent and (when `answered`) already answered.
+   */
+  function started(side: 'hub' | 'worker', answered = true, extra: Partial<LinkSettings> = {}) {
     vi.useFakeTimers({
       toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
     });
-    const { link, transport } = setup({ heartbeatIntervalMs: 1000 }, () => {}, 'hub');
-    link.start(0);
+    const s = setup({ heartbeatIntervalMs: 1000, ...extra }, () => {}, side);
+    s.link.start(0);
+    if (answered) {
+      const first = s.transport.frames[0] as { id: number; ts: number };
+      s.link.receive(Buffer.from(encodeFrame({ v: 1, t: 'hb-ack', id: first.id, ts: first.ts })), false);
+    }
+    return s;
+  }
+
+  it("the hub answers a worker's heartbeat with the hb-ack, the pending ack and its own heartbeat in one write", async () => {
+    const { link, transport } = started('hub');
     expect(transport.writes.map((w) => w.map((f) => f.t))).toEqual([['hb']]);
-    const first = transport.frames[0] as { id: number; ts: number };
-    link.receive(Buffer.from(encodeFrame({ v: 1, t: 'hb-ack', id: first.id, ts: first.ts })), false);
     vi.advanceTimersByTime(990);
     link.receive(data(1), false);
     await turn(); // processed: its ack waits ackDelayMs
@@ -450,13 +460,7 @@ describe('Link: one write per heartbeat exchange (issue 10)', () => {
   });
 
   it('data and a heartbeat read together get one answer: the hb-ack, the ack of that data and the hub heartbeat', async () => {
-    vi.useFakeTimers({
-      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
-    });
-    const { link, transport } = setup({ heartbeatIntervalMs: 1000 }, () => {}, 'hub');
-    link.start(0);
-    const first = transport.frames[0] as { id: number; ts: number };
-    link.receive(Buffer.from(encodeFrame({ v: 1, t: 'hb-ack', id: first.id, ts: first.ts })), false);
+    const { link, transport } = started('hub');
     vi.advanceTimersByTime(1000);
     // One TCP read: ws hands both frames over in one synchronous loop.
     link.receive(data(1), false);
@@ -466,13 +470,7 @@ describe('Link: one write per heartbeat exchange (issue 10)', () => {
   });
 
   it("a worker's due heartbeat rides with its data: one write holding the data frame and the hb", async () => {
-    vi.useFakeTimers({
-      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
-    });
-    const { link, transport, session } = setup({ heartbeatIntervalMs: 1000 }, () => {}, 'worker');
-    link.start(0);
-    const first = transport.frames[0] as { id: number; ts: number };
-    link.receive(Buffer.from(encodeFrame({ v: 1, t: 'hb-ack', id: first.id, ts: first.ts })), false);
+    const { transport, session } = started('worker');
     vi.advanceTimersByTime(300);
     void session.send({ n: 1 }); // under half an interval since the beat: the data goes alone
     await turn();
@@ -488,13 +486,7 @@ describe('Link: one write per heartbeat exchange (issue 10)', () => {
   });
 
   it("a burst with a due heartbeat leaves in one write: the first message written inside send(), the rest of the turn's, then the hb", async () => {
-    vi.useFakeTimers({
-      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
-    });
-    const { link, transport, session } = setup({ heartbeatIntervalMs: 1000 }, () => {}, 'worker');
-    link.start(0);
-    const first = transport.frames[0] as { id: number; ts: number };
-    link.receive(Buffer.from(encodeFrame({ v: 1, t: 'hb-ack', id: first.id, ts: first.ts })), false);
+    const { transport, session } = started('worker');
     vi.advanceTimersByTime(600);
     void session.send({ n: 1 });
     void session.send({ n: 2 });
@@ -507,11 +499,7 @@ describe('Link: one write per heartbeat exchange (issue 10)', () => {
   });
 
   it('a worker keeps its own beat: its answer carries the hb-ack (and a pending ack), not a heartbeat', () => {
-    vi.useFakeTimers({
-      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
-    });
-    const { link, transport } = setup({ heartbeatIntervalMs: 1000 }, () => {}, 'worker');
-    link.start(0);
+    const { link, transport } = started('worker', false);
     vi.advanceTimersByTime(500);
     link.receive(hb(1), false);
     expect(transport.writes.map((w) => w.map((f) => f.t))).toEqual([['hb'], ['hb-ack']]);
