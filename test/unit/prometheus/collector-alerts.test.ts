@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { RUNBOOK_BASE } from '../../../src/watchdog/alerts.js';
 import { findBinary } from '../../helpers/binaries.js';
+import { load, PROM, ROOT, type Rule, type RuleFile, rulesOf, type TestFile } from './rule-files.js';
 
 /**
  * prometheus/collector-alerts.yml: the Collector's self-monitoring. The same
@@ -12,30 +12,9 @@ import { findBinary } from '../../helpers/binaries.js';
  * metric names; promtool.test.ts runs tests/collector.yml with the others.
  */
 
-const ROOT = join(import.meta.dirname, '../../..');
-const PROM = join(ROOT, 'prometheus');
 const FILE = join(PROM, 'collector-alerts.yml');
 
-interface Rule {
-  alert?: string;
-  record?: string;
-  expr: string;
-  for?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
-interface AlertCase {
-  alertname: string;
-  eval_time: string;
-  exp_alerts?: { exp_labels?: Record<string, string> }[];
-}
-interface TestFile {
-  rule_files: string[];
-  tests: { alert_rule_test?: AlertCase[] }[];
-}
-
-const load = <T>(path: string): T => parse(readFileSync(path, 'utf8')) as T;
-const rules = load<{ groups: { name: string; rules: Rule[] }[] }>(FILE).groups.flatMap((g) => g.rules);
+const rules = rulesOf(load<RuleFile>(FILE));
 const tests = readdirSync(join(PROM, 'tests'))
   .filter((f) => f.endsWith('.yml'))
   .map((f) => ({ file: f, test: load<TestFile>(join(PROM, 'tests', f)) }));

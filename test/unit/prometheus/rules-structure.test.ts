@@ -1,42 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { ATTR, METRICS, type MetricSpec } from '../../../src/telemetry/catalog.js';
 import { jsExporterName, labelName } from '../../../src/telemetry/prometheus-names.js';
 import { ALERT_SPECS, RUNBOOK_BASE } from '../../../src/watchdog/alerts.js';
-
-const ROOT = join(import.meta.dirname, '../../..');
-const PROM = join(ROOT, 'prometheus');
-const TESTS = join(PROM, 'tests');
-
-interface Rule {
-  alert?: string;
-  record?: string;
-  expr: string;
-  for?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
-interface RuleFile {
-  groups: { name: string; rules: Rule[] }[];
-}
-interface AlertTestCase {
-  eval_time: string;
-  alertname: string;
-  exp_alerts?: { exp_labels?: Record<string, string>; exp_annotations?: Record<string, string> }[];
-}
-interface TestFile {
-  rule_files: string[];
-  tests: {
-    name?: string;
-    input_series?: { series: string; values: string }[];
-    alert_rule_test?: AlertTestCase[];
-  }[];
-}
-
-const load = <T>(path: string): T => parse(readFileSync(path, 'utf8')) as T;
-const rulesOf = (file: RuleFile) => file.groups.flatMap((g) => g.rules);
+import { load, PROM, ROOT, type RuleFile, rulesOf, TESTS, type TestFile } from './rule-files.js';
 
 const alerts = rulesOf(load<RuleFile>(join(PROM, 'alerts.yml')));
 const records = rulesOf(load<RuleFile>(join(PROM, 'rules.yml')));
