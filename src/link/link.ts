@@ -58,6 +58,8 @@ export interface LinkDown {
  */
 export class Link implements SessionLink {
   readonly #transport: Transport;
+  // The socket under the transport, to cork the frames of one exchange into one write (socketOf).
+  readonly #socket: { cork(): void; uncork(): void } | undefined;
   readonly #session: Session;
   readonly #settings: LinkSettings;
   readonly #onDown: (down: LinkDown) => void;
@@ -96,6 +98,7 @@ export class Link implements SessionLink {
     onDown: (down: LinkDown) => void,
   ) {
     this.#transport = transport;
+    this.#socket = socketOf(transport);
     this.#session = session;
     this.#settings = settings;
     this.#onDown = onDown;
@@ -324,7 +327,7 @@ export class Link implements SessionLink {
     const beat = !this.#beatQueued && this.#heartbeat.beatWithDataDue;
     if (beat) {
       this.#beatQueued = true;
-      socketOf(this.#transport)?.cork();
+      this.#socket?.cork();
     }
     this.#pump.request(messageBytes);
     if (beat) process.nextTick(beatWithData, this);
@@ -334,7 +337,7 @@ export class Link implements SessionLink {
   beatWithData(): void {
     this.#beatQueued = false;
     if (!this.#down) this.#heartbeat.dataSent();
-    socketOf(this.#transport)?.uncork();
+    this.#socket?.uncork();
   }
 
   /**
@@ -417,7 +420,7 @@ export class Link implements SessionLink {
    * 5,000-link hub's CPU samples, one per frame.
    */
   #answerHeartbeat(id: number, ts: number): void {
-    const socket = socketOf(this.#transport);
+    const socket = this.#socket;
     socket?.cork();
     this.#write({ v: 1, t: 'hb-ack', id, ts });
     if (this.#session.ackable > this.#lastAckSent) this.#sendAck();
