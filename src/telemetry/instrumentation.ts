@@ -1,6 +1,7 @@
 import { type MeterProvider, metrics, type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
 import type { LinkEvent, LinkState } from '../link/events.js';
 import type { LinkSource } from '../link/view.js';
+import { MESSAGE_HISTOGRAM_BURST_EVERY_MS } from './catalog.js';
 import {
   createInstruments,
   INSTRUMENTATION_NAME,
@@ -26,6 +27,16 @@ export {
   INSTRUMENTATION_NAME,
   INSTRUMENTATION_VERSION,
 };
+
+/**
+ * A histogram burst listens to per-message events until its messages have
+ * completed in the work queue. A process that only sends (the usual worker)
+ * completes none, so the burst never ends; the subscription therefore closes
+ * after this many per-message events of any kind, and opens again at most
+ * once per MESSAGE_HISTOGRAM_BURST_EVERY_MS. Before, such a worker built an
+ * event object for every message it sent, for ever.
+ */
+export const PER_MESSAGE_WINDOW_EVENTS = 256;
 
 export const LINK_STATES: readonly LinkState[] = ['connecting', 'healthy', 'degraded', 'stalled', 'down'];
 
@@ -116,6 +127,9 @@ export class LinkTelemetry {
   #tracing = false;
   // A histogram burst is recording (LinkMetrics.burst).
   #metricsBurst = false;
+  // The per-message subscription's window: events left, and when it opened.
+  #windowLeft = 0;
+  #windowAt = Number.NEGATIVE_INFINITY;
   // The meter provider last checked for being the no-op one, and the answer.
   #checkedMeterProvider: MeterProvider | undefined;
   #meterIsNoop = true;
@@ -145,8 +159,9 @@ export class LinkTelemetry {
     this.#unsubscribe = target.on((e) => this.#onLifecycle(e), 'lifecycle');
     this.#ensureInstruments();
     this.#sync();
-    this.#metricsBurst = !this.#meterIsNoop && this.#metrics.burst(performance.now());
-    this.#subscribePerMessage();
+    const now = performance.now();
+    this.#metricsBurst = !this.#meterIsNoop && this.#metrics.burst(now);
+    this.#subscribePerMessage(now);
   }
 
   /**
@@ -175,16 +190,19 @@ export class LinkTelemetry {
 
   /**
    * Per-message events make the core build an object per message and
-   * event, so they are listened to only during a histogram burst; spans
-   * need none (see LinkSpans).
+   * event, so they are listened to only during a histogram burst, for at
+   * most PER_MESSAGE_WINDOW_EVENTS events a window and one window per
+   * MESSAGE_HISTOGRAM_BURST_EVERY_MS; spans need none (see LinkSpans).
    */
-  #subscribePerMessage(): void {
-    const wanted = this.#metricsBurst;
-    if (wanted && !this.#unsubscribePerMessage) {
-      this.#unsubscribePerMessage = this.#target.on((e) => this.#onMessage(e), 'per-message');
-    } else if (!wanted && this.#unsubscribePerMessage) {
+  #subscribePerMessage(now: number): void {
+    if (this.#unsubscribePerMessage) {
+      if (this.#metricsBurst && this.#windowLeft > 0) return;
       this.#unsubscribePerMessage();
       this.#unsubscribePerMessage = undefined;
+    } else if (this.#metricsBurst && now - this.#windowAt >= MESSAGE_HISTOGRAM_BURST_EVERY_MS) {
+      this.#windowLeft = PER_MESSAGE_WINDOW_EVENTS;
+      this.#windowAt = now;
+      this.#unsubscribePerMessage = this.#target.on((e) => this.#onMessage(e), 'per-message');
     }
   }
 
@@ -193,16 +211,17 @@ export class LinkTelemetry {
     this.#metrics.onEvent(this.#ensureInstruments(), e);
     if (this.#tracing) this.#spans.onEvent(e);
     this.#metricsBurst = !this.#meterIsNoop && this.#metrics.burst(e.at);
-    this.#subscribePerMessage();
+    this.#subscribePerMessage(e.at);
   }
 
   #onMessage(e: LinkEvent): void {
+    this.#windowLeft--;
     if (this.#metricsBurst) {
       this.#metrics.onMessage(this.#ensureInstruments(), e);
       this.#metricsBurst = this.#metrics.burst(e.at);
     }
     if (this.#tracing) this.#spans.onEvent(e);
-    this.#subscribePerMessage();
+    this.#subscribePerMessage(e.at);
   }
 
   /** Unsubscribes, unregisters observers and ends open spans. */
