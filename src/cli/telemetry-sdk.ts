@@ -27,7 +27,10 @@ import {
 import { ATTR_SERVICE_INSTANCE_ID } from '@opentelemetry/semantic-conventions/incubating';
 import type { Level, LogSink } from '../log/logger.js';
 import { CARDINALITY_LIMIT } from '../telemetry/catalog.js';
-import { DEFAULT_TRACE_SAMPLE_RATIO } from '../telemetry/link-spans.js';
+import {
+  DEFAULT_MAX_MESSAGE_TRACES_PER_SECOND,
+  DEFAULT_TRACE_SAMPLE_RATIO,
+} from '../telemetry/link-spans.js';
 import { WITHOUT_SCOPE_INFO } from '../telemetry/prometheus-text.js';
 import { startMetricsEndpoint } from './metrics-endpoint.js';
 import { ObservedMetricsProducer } from './observed-producer.js';
@@ -55,20 +58,38 @@ export function linkwatchMetricProducers(): {
  * turn tracing off); unset, it is 1%. linkwatch decides that share itself,
  * before it builds a span, and the SDK then keeps every span linkwatch
  * starts (parent-based, root always on), so handshakes, outages and
- * anomalous heartbeats are always kept.
+ * anomalous heartbeats are always kept. Within the share, at most
+ * LINKWATCH_MESSAGE_TRACES_PER_SECOND messages a second (default 100) are
+ * traced per process, so the trace rate stays bounded at any message rate.
  */
-export function tracingFromEnv(env: NodeJS.ProcessEnv): { ratio: number; sampler: Sampler } {
+export function tracingFromEnv(env: NodeJS.ProcessEnv): {
+  ratio: number;
+  maxMessageTracesPerSecond: number;
+  sampler: Sampler;
+} {
   const name = (env.OTEL_TRACES_SAMPLER ?? '').trim();
   const keepAll = new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  const maxMessageTracesPerSecond = messageTracesPerSecond(env.LINKWATCH_MESSAGE_TRACES_PER_SECOND);
   if (name === 'always_off' || name === 'parentbased_always_off')
-    return { ratio: 0, sampler: new AlwaysOffSampler() };
-  if (name === 'always_on' || name === 'parentbased_always_on') return { ratio: 1, sampler: keepAll };
+    return { ratio: 0, maxMessageTracesPerSecond, sampler: new AlwaysOffSampler() };
+  if (name === 'always_on' || name === 'parentbased_always_on')
+    return { ratio: 1, maxMessageTracesPerSecond, sampler: keepAll };
   if (name === 'traceidratio' || name === 'parentbased_traceidratio') {
     const arg = Number(env.OTEL_TRACES_SAMPLER_ARG ?? 1);
     const ratio = Number.isFinite(arg) && arg >= 0 && arg <= 1 ? arg : 1;
-    return { ratio, sampler: keepAll };
+    return { ratio, maxMessageTracesPerSecond, sampler: keepAll };
   }
-  return { ratio: DEFAULT_TRACE_SAMPLE_RATIO, sampler: keepAll };
+  return { ratio: DEFAULT_TRACE_SAMPLE_RATIO, maxMessageTracesPerSecond, sampler: keepAll };
+}
+
+function messageTracesPerSecond(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return DEFAULT_MAX_MESSAGE_TRACES_PER_SECOND;
+  const n = Number(value);
+  if (!(Number.isFinite(n) && n >= 0))
+    throw new TypeError(
+      `Expected \`LINKWATCH_MESSAGE_TRACES_PER_SECOND\` to be a number >= 0, got ${JSON.stringify(value)}`,
+    );
+  return n;
 }
 
 /** Counts telemetry export results, so the watchdog can alert on `telemetry-export-failing`. */
@@ -143,6 +164,8 @@ export interface Sdk {
   observedMetrics: ObservedMetricsProducer;
   /** Share of messages and healthy heartbeats traced (OTEL_TRACES_SAMPLER). */
   traceSampleRatio: number;
+  /** At most this many messages traced a second per process (LINKWATCH_MESSAGE_TRACES_PER_SECOND). */
+  maxMessageTracesPerSecond: number;
   exportHealth: ExportHealth;
   /** Forwards log lines to OTel logs; set only when OTEL_LOGS_EXPORTER is set. */
   logSink: LogSink | undefined;
@@ -181,6 +204,8 @@ async function otlpMetricExporter(env: NodeJS.ProcessEnv): Promise<PushMetricExp
  */
 export async function startSdk(options: SdkOptions): Promise<Sdk> {
   const env = options.env ?? process.env;
+  // First: a bad variable throws before anything is built.
+  const tracing = tracingFromEnv(env);
   const exportHealth = new ExportHealth();
   const readers: IMetricReader[] = [];
   const producers = linkwatchMetricProducers();
@@ -218,7 +243,6 @@ export async function startSdk(options: SdkOptions): Promise<Sdk> {
     // 'prometheus' is the embedded exporter (--metrics-listen); 'none' adds nothing.
   }
   const tracesOn = list(env.OTEL_TRACES_EXPORTER).some((n) => n !== 'none');
-  const tracing = tracingFromEnv(env);
   const logsOn = list(env.OTEL_LOGS_EXPORTER).some((n) => n !== 'none');
   const sdk = new NodeSDK({
     ...(env.OTEL_SERVICE_NAME ? {} : { serviceName: options.serviceName }),
@@ -261,6 +285,7 @@ export async function startSdk(options: SdkOptions): Promise<Sdk> {
     metricsUrl,
     observedMetrics: producers.link,
     traceSampleRatio: tracing.ratio,
+    maxMessageTracesPerSecond: tracing.maxMessageTracesPerSecond,
     exportHealth,
     logSink,
     shutdown: () => {

@@ -19,14 +19,20 @@ export async function startTelemetry(
       prometheus: options.metricsListen,
     });
   } catch (err) {
+    // A bad LINKWATCH_MESSAGE_TRACES_PER_SECOND: the message names it.
+    if (err instanceof TypeError) throw new UsageError(err.message);
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     const where = options.metricsListen ? `${options.metricsListen.host}:${options.metricsListen.port}` : '';
     throw new UsageError(`--metrics-listen ${where}: ${code} (pick a free port or "off")`);
   }
   if (sdk.logSink) logger.sinks?.push(sdk.logSink);
   const attached: LinkTelemetry[] = [];
-  // Observed link metrics through the SDK's producer; sampling from OTEL_TRACES_SAMPLER.
-  const fromSdk = { observedMetrics: sdk.observedMetrics, traceSampleRatio: sdk.traceSampleRatio };
+  // Observed link metrics through the SDK's producer; sampling from OTEL_TRACES_SAMPLER and the cap.
+  const fromSdk = {
+    observedMetrics: sdk.observedMetrics,
+    traceSampleRatio: sdk.traceSampleRatio,
+    maxMessageTracesPerSecond: sdk.maxMessageTracesPerSecond,
+  };
   return {
     metricsUrl: sdk.metricsUrl,
     exportHealth: sdk.exportHealth,

@@ -1,6 +1,7 @@
 import {
   type Attributes,
   context,
+  ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -11,9 +12,11 @@ import {
 import type { LinkEvent } from '../link/events.js';
 import type { SendTrace } from '../link/hooks.js';
 import type { SessionView } from '../link/view.js';
+import { SETTLED } from '../queue/handler-call.js';
 import type { AroundHandler } from '../queue/work-queue.js';
 import { ATTR, SPANS } from './catalog.js';
 import type { LinkAttributes } from './instruments.js';
+import { MessageSampler } from './message-sampler.js';
 import { contextFromTraceparent, formatTraceparent } from './traceparent.js';
 
 /** Share of messages and of healthy heartbeats traced when nothing else decides. */
@@ -39,8 +42,8 @@ export const HEARTBEAT_OUTCOME = 'linkwatch.heartbeat.outcome';
  *   overtaken, slow) and `ratio` of the healthy ones. A heartbeat's span is
  *   made when it ends, with its start time, so an unsampled healthy round
  *   trip costs one map entry.
- * - Messages: at most `maxMessageTracesPerSecond` per process; within that,
- *   the producer span when the caller's context is sampled or, at `ratio`,
+ * - Messages (MessageSampler): at most `maxMessageTracesPerSecond` per
+ *   process; within that, the producer span when the caller's context is sampled or, at `ratio`,
  *   on its own; the consumer span when the frame's traceparent is sampled.
  *   A frame without one is sampled at `ratio` only if its peer has sent no
  *   traceparent on this link: a peer that traces sends one with every
@@ -55,10 +58,8 @@ export class LinkSpans {
   readonly #tracer: () => Tracer;
   readonly #ratio: number;
   readonly #slowMs: number;
-  // Token bucket of message traces: refills at #perSecond, holds at most that many.
-  readonly #perSecond: number;
-  #tokens: number;
-  #refilledAt = performance.now();
+  // Which messages get spans: the ratio as a countdown, then the cap a second.
+  readonly #messages: MessageSampler;
   readonly #side: 'hub' | 'worker';
   readonly #hubId: string | undefined;
   // A worker's session, to see whether its open producer spans' messages were acked.
@@ -83,8 +84,7 @@ export class LinkSpans {
     sessionOf: (workerId: string) => SessionView | undefined,
     maxMessageTracesPerSecond: number,
   ) {
-    this.#perSecond = maxMessageTracesPerSecond;
-    this.#tokens = maxMessageTracesPerSecond;
+    this.#messages = new MessageSampler(ratio, maxMessageTracesPerSecond);
     this.#side = side;
     this.#hubId = hubId;
     this.#sessionOf = sessionOf;
@@ -94,23 +94,9 @@ export class LinkSpans {
     this.#slowMs = slowHeartbeatMs;
   }
 
+  /** Healthy heartbeats: one draw each, once per interval and link (messages use #messages). */
   #sampled(): boolean {
     return this.#ratio >= 1 || (this.#ratio > 0 && Math.random() < this.#ratio);
-  }
-
-  /** One message trace from the bucket; called only once a message would be traced. */
-  #withinRate(): boolean {
-    if (this.#tokens < 1) {
-      const now = performance.now();
-      this.#tokens = Math.min(
-        this.#perSecond,
-        this.#tokens + ((now - this.#refilledAt) * this.#perSecond) / 1000,
-      );
-      this.#refilledAt = now;
-      if (this.#tokens < 1) return false;
-    }
-    this.#tokens--;
-    return true;
   }
 
   onEvent(e: LinkEvent): void {
@@ -205,13 +191,18 @@ export class LinkSpans {
 
   // Messages
 
-  /** The send hook: a producer span only for a message that will be sampled. */
+  /**
+   * The send hook: a producer span only for a message that will be sampled.
+   * An unsampled message costs a context lookup and a decrement: most sends
+   * run outside any span (the root context), and only a caller's span is
+   * asked for its flags.
+   */
   readonly send = (session: SessionView): SendTrace | undefined => {
     if (this.#producerSpans.size > 0) this.#settleProducers(session);
     const parent = context.active();
-    const inherited = trace.getSpanContext(parent);
-    const sampled = inherited ? (inherited.traceFlags & TraceFlags.SAMPLED) !== 0 : this.#sampled();
-    if (!sampled || !this.#withinRate()) return undefined;
+    const inherited = parent === ROOT_CONTEXT ? undefined : trace.getSpanContext(parent);
+    const sampled = inherited ? (inherited.traceFlags & TraceFlags.SAMPLED) !== 0 : this.#messages.byRatio();
+    if (!sampled || !this.#messages.withinRate()) return undefined;
     const span = this.#tracer().startSpan(SPANS.send.name, { kind: SpanKind.PRODUCER }, parent);
     if (!span.isRecording()) return undefined;
     span.setAttributes({
@@ -247,8 +238,8 @@ export class LinkSpans {
   /**
    * The around hook: the consumer span, from handler start to completion,
    * for a frame whose traceparent is sampled or, without one, at `ratio`.
-   * Per message it costs a flag check or a random number; the queue's
-   * timeout ends a hung call's span (queue-failed) before the call returns.
+   * Per message it costs a flag check or a decrement; the queue's timeout
+   * ends a hung call's span (queue-failed) before the call returns.
    */
   readonly around: AroundHandler = (message, traceparent, fn) => {
     let sampled: boolean;
@@ -257,17 +248,25 @@ export class LinkSpans {
       sampled = (Number.parseInt(traceparent.slice(-2), 16) & TraceFlags.SAMPLED) !== 0;
       this.#tracingPeers.add(message.workerId);
     } else {
-      // The draw first: at the default ratio it is false 99% of the time, and the lookup is per message.
-      sampled = this.#sampled() && !this.#tracingPeers.has(message.workerId);
+      // The ratio first: at the default it is false 99% of the time, and the lookup is per message.
+      sampled = this.#messages.byRatio() && !this.#tracingPeers.has(message.workerId);
     }
-    if (!sampled || !this.#withinRate()) return fn();
+    if (!sampled || !this.#messages.withinRate()) return fn();
     const span = this.#processStart(message.workerId, message.seq, traceparent);
     if (!span) return fn();
     const key = `${message.workerId}:${message.seq}`;
     const settle = (errorType: string | undefined) => {
       if (this.#processSpans.get(key) === span) this.#processEnd(message.workerId, message.seq, errorType);
     };
-    return context.with(trace.setSpan(context.active(), span), fn).then(
+    const result = context.with(trace.setSpan(context.active(), span), fn);
+    // A synchronous handler: the span ends now and the item settles at once, as an untraced one does.
+    // Chaining on it made the traced message settle a turn later, and the hub's acks of the messages
+    // behind it went out in more, smaller frames (measured: about 5% more CPU per message, both sides).
+    if (result === SETTLED) {
+      settle(undefined);
+      return result;
+    }
+    return result.then(
       (value) => {
         settle(undefined);
         return value;
