@@ -198,7 +198,6 @@ export class LinkSpans {
    * asked for its flags.
    */
   readonly send = (session: SessionView): SendTrace | undefined => {
-    if (this.#producerSpans.size > 0) this.#settleProducers(session);
     const parent = context.active();
     const inherited = parent === ROOT_CONTEXT ? undefined : trace.getSpanContext(parent);
     const sampled = inherited ? (inherited.traceFlags & TraceFlags.SAMPLED) !== 0 : this.#messages.byRatio();
@@ -291,8 +290,10 @@ export class LinkSpans {
    * Ends the producer spans whose messages the peer acked. Seqs count up
    * from 1 in a session's stream and every message ends acked or dropped, so
    * acked + dropped reaching a seq means it and all before it are settled.
-   * Called from the acked hook as the ack arrives; the next send and
-   * lifecycle event check too, for acks that came with a reconnect.
+   * Called from the acked hook as the ack arrives, and at every lifecycle
+   * event, for acks that came with a reconnect. Not from the send hook: at
+   * 100 traces a second a producer span is open most of the time, and the
+   * check cost every send a map lookup.
    */
   #settleProducers(session: SessionView): void {
     const list = this.#producerSpans.get(session.workerId);

@@ -132,9 +132,11 @@ describe('message spans are decided before they are built', () => {
     for (let seq = 1; seq <= 3; seq++) worker.hooks.send?.(session)?.queued(seq, 'queued');
     expect(worker.events.perMessage).toBe(false);
     expect(named('send linkwatch')).toHaveLength(0);
-    // Two acked: the next send ends their spans (and starts its own).
+    // Two acked: the ack frame's hook ends their spans; a send does not look.
     counters.acked = 2;
     worker.hooks.send?.(session)?.queued(4, 'queued');
+    expect(named('send linkwatch')).toHaveLength(0);
+    worker.hooks.acked?.(session);
     expect(named('send linkwatch').map((s) => s.attributes['linkwatch.seq'])).toEqual([1, 2]);
     // One acked, one dropped by the outbox: a heartbeat on the link ends the rest.
     counters.acked = 3;
