@@ -22,6 +22,10 @@
  * sdk-node register nothing, but `instrument()` stays attached to the API's
  * no-ops), so every variant runs the library in bench/peer.js processes
  * rather than `linkwatch hub|worker`, and `off` attaches nothing at all.
+ *
+ * One size alone (after `npm run build`), as bench/child.js runs it:
+ *
+ *   node --expose-gc bench/child.js telemetry '{"rounds":7,"sizes":[64]}'
  */
 import { freePort } from './free-port.js';
 import { startOtlpSink } from './otlp-sink.js';
@@ -58,14 +62,14 @@ async function variantFor(name, sinkUrl) {
   };
 }
 
-export async function run({ rounds, quick, log }) {
+export async function run({ rounds, quick, log, sizes = SIZES }) {
   const durationMs = quick ? 300 : 1000;
   const warmupMs = quick ? 100 : 300;
   const sink = await startOtlpSink();
   const results = [];
   const scrapes = [];
   try {
-    for (const bytes of SIZES) {
+    for (const bytes of sizes) {
       const raw = Object.fromEntries(NAMES.map((v) => [v, []]));
       for (let r = 0; r < rounds; r++) {
         for (const v of rotation(NAMES, r)) {
@@ -120,7 +124,7 @@ export async function run({ rounds, quick, log }) {
     )
     .join('; ');
   return {
-    params: { sizes: SIZES, rounds, durationMs, warmupMs, sampler: SAMPLER, metrics: 'prometheus (pull)' },
+    params: { sizes, rounds, durationMs, warmupMs, sampler: SAMPLER, metrics: 'prometheus (pull)' },
     goals: { '64 B throughput on/off': `>= ${GOALS.throughput}`, '64 B cpu on/off': `<= ${GOALS.cpu}` },
     results,
     exported: {
