@@ -4,11 +4,11 @@ import { jsonLogger } from '../log/logger.js';
 import { UsageError } from './args.js';
 import { DEMO_USAGE, demoCommand } from './demo-command.js';
 import { HUB_USAGE, hubCommand } from './hub-command.js';
+import { applyHubV8Flags } from './hub-v8-flags.js';
 import { LOAD_USAGE, loadCommand } from './load-command.js';
 import type { Runtime } from './runtime.js';
 import { startTelemetry } from './telemetry.js';
 import { WORKER_USAGE, workerCommand } from './worker-command.js';
-import { capYoungGeneration } from './young-generation.js';
 
 const USAGE = `usage: linkwatch <command> [options]
 
@@ -65,8 +65,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'hub':
-        // Re-executes this process once, before anything starts (see young-generation.ts).
-        capYoungGeneration();
+        // Re-executes this process once, before anything starts (see hub-v8-flags.ts).
+        applyHubV8Flags();
         return await hubCommand(rest, rt);
       case 'worker':
         return await workerCommand(rest, rt);

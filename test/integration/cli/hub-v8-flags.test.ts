@@ -1,18 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { HUB_SEMI_SPACE_MB, semiSpaceChosen } from '../../../src/cli/young-generation.js';
+import { HUB_SEMI_SPACE_MB, HUB_V8_FLAGS, hubFlagsToAdd } from '../../../src/cli/hub-v8-flags.js';
 import { cliPerTest, hubArgs, tempDir, writeFile } from '../../helpers/cli.js';
 
 /*
- * The CLI hub caps V8's young generation (src/cli/young-generation.ts): it
- * re-executes itself with --max-semi-space-size, keeping its pid, unless the
- * user chose a size.
+ * The CLI hub sets V8's garbage-collector flags (src/cli/hub-v8-flags.ts): it
+ * re-executes itself with them, keeping its pid, leaving out any the user set.
  */
 
 const cli = cliPerTest();
+const ALL = HUB_V8_FLAGS.map((f) => f.arg);
 
 function tokens(): string {
-  return writeFile(tempDir(), 'tokens', 'young-generation-token-0123456789\n');
+  return writeFile(tempDir(), 'tokens', 'hub-v8-flags-token-0123456789\n');
 }
 
 function cmdline(pid: number): string[] {
@@ -20,29 +20,45 @@ function cmdline(pid: number): string[] {
 }
 
 describe.skipIf(process.platform !== 'linux' || typeof process.execve !== 'function')(
-  'CLI hub: young generation',
+  'CLI hub: V8 flags',
   () => {
-    it('the hub runs with its young generation capped, in the process that was started (same pid)', async () => {
+    it('the hub runs with its young generation capped and without pretenuring, in the process that was started (same pid)', async () => {
       const hub = cli(hubArgs('127.0.0.1:0', tokens()));
       await hub.waitFor('hub listening');
       const args = cmdline(hub.child.pid!);
       expect(args).toContain(`--max-semi-space-size=${HUB_SEMI_SPACE_MB}`);
+      expect(args).toContain('--no-allocation-site-pretenuring');
       expect(args.filter((a) => a.startsWith('--max-semi-space-size'))).toHaveLength(1);
     });
 
-    it('keeps a size the user chose in NODE_OPTIONS', async () => {
+    it('keeps a size the user chose in NODE_OPTIONS, and still adds the rest', async () => {
       const hub = cli(hubArgs('127.0.0.1:0', tokens()), { NODE_OPTIONS: '--max-semi-space-size=4' });
       await hub.waitFor('hub listening');
-      expect(cmdline(hub.child.pid!).some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);
+      const args = cmdline(hub.child.pid!);
+      expect(args.some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);
+      expect(args).toContain('--no-allocation-site-pretenuring');
     });
   },
 );
 
-describe('semiSpaceChosen', () => {
-  it('finds the flag on node’s command line or in NODE_OPTIONS, and nowhere else', () => {
-    expect(semiSpaceChosen(['--max-semi-space-size=8'], undefined)).toBe(true);
-    expect(semiSpaceChosen([], '--inspect --max-semi-space-size=2')).toBe(true);
-    expect(semiSpaceChosen(['--cpu-prof'], '--max-old-space-size=4096')).toBe(false);
-    expect(semiSpaceChosen([], undefined)).toBe(false);
+describe('hubFlagsToAdd', () => {
+  it('adds every flag the user set nowhere', () => {
+    expect(hubFlagsToAdd([], undefined)).toEqual(ALL);
+    expect(hubFlagsToAdd(['--cpu-prof'], '--max-old-space-size=4096')).toEqual(ALL);
+  });
+
+  it('leaves out a flag set on node’s command line or in NODE_OPTIONS, in either spelling or sense', () => {
+    expect(hubFlagsToAdd(['--max-semi-space-size=8'], undefined)).toEqual([
+      '--no-allocation-site-pretenuring',
+    ]);
+    expect(hubFlagsToAdd([], '--inspect --max_semi_space_size=2')).toEqual([
+      '--no-allocation-site-pretenuring',
+    ]);
+    expect(hubFlagsToAdd(['--allocation-site-pretenuring'], undefined)).toEqual([
+      `--max-semi-space-size=${HUB_SEMI_SPACE_MB}`,
+    ]);
+    expect(
+      hubFlagsToAdd(['--no-allocation-site-pretenuring', '--max-semi-space-size=32'], undefined),
+    ).toEqual([]);
   });
 });
