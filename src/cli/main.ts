@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { applyFleetV8Flags } from '../fleet-v8-flags.js';
 import { jsonLogger } from '../log/logger.js';
 import { UsageError } from './args.js';
 import { DEMO_USAGE, demoCommand } from './demo-command.js';
 import { HUB_USAGE, hubCommand } from './hub-command.js';
-import { applyHubV8Flags } from './hub-v8-flags.js';
 import { LOAD_USAGE, loadCommand } from './load-command.js';
 import type { Runtime } from './runtime.js';
 import { startTelemetry } from './telemetry.js';
@@ -65,8 +65,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'hub':
-        // Re-executes this process once, before anything starts (see hub-v8-flags.ts).
-        applyHubV8Flags();
+        // Re-executes this process once, before anything starts (see fleet-v8-flags.ts).
+        applyFleetV8Flags();
         return await hubCommand(rest, rt);
       case 'worker':
         return await workerCommand(rest, rt);

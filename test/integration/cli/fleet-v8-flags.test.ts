@@ -1,15 +1,18 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { HUB_SEMI_SPACE_MB, HUB_V8_FLAGS, hubFlagsToAdd } from '../../../src/cli/hub-v8-flags.js';
-import { cliPerTest, hubArgs, tempDir, writeFile } from '../../helpers/cli.js';
+import { FLEET_V8_FLAGS, fleetFlagsToAdd, HUB_SEMI_SPACE_MB } from '../../../src/fleet-v8-flags.js';
+import { cliPerTest, freePort, hubArgs, tempDir, writeFile } from '../../helpers/cli.js';
 
 /*
- * The CLI hub sets V8's garbage-collector flags (src/cli/hub-v8-flags.ts): it
- * re-executes itself with them, keeping its pid, leaving out any the user set.
+ * The CLI hub and the load tool's children run with V8's garbage-collector
+ * flags for many links (src/fleet-v8-flags.ts): the hub re-executes itself
+ * with them, keeping its pid; the load tool forks its children with them.
+ * Either leaves out any the user set.
  */
 
 const cli = cliPerTest();
-const ALL = HUB_V8_FLAGS.map((f) => f.arg);
+const ALL = FLEET_V8_FLAGS.map((f) => f.arg);
 
 function tokens(): string {
   return writeFile(tempDir(), 'tokens', 'hub-v8-flags-token-0123456789\n');
@@ -41,24 +44,24 @@ describe.skipIf(process.platform !== 'linux' || typeof process.execve !== 'funct
   },
 );
 
-describe('hubFlagsToAdd', () => {
+describe('fleetFlagsToAdd', () => {
   it('adds every flag the user set nowhere', () => {
-    expect(hubFlagsToAdd([], undefined)).toEqual(ALL);
-    expect(hubFlagsToAdd(['--cpu-prof'], '--max-old-space-size=4096')).toEqual(ALL);
+    expect(fleetFlagsToAdd([], undefined)).toEqual(ALL);
+    expect(fleetFlagsToAdd(['--cpu-prof'], '--max-old-space-size=4096')).toEqual(ALL);
   });
 
   it('leaves out a flag set on node’s command line or in NODE_OPTIONS, in either spelling or sense', () => {
-    expect(hubFlagsToAdd(['--max-semi-space-size=8'], undefined)).toEqual([
+    expect(fleetFlagsToAdd(['--max-semi-space-size=8'], undefined)).toEqual([
       '--no-allocation-site-pretenuring',
     ]);
-    expect(hubFlagsToAdd([], '--inspect --max_semi_space_size=2')).toEqual([
+    expect(fleetFlagsToAdd([], '--inspect --max_semi_space_size=2')).toEqual([
       '--no-allocation-site-pretenuring',
     ]);
-    expect(hubFlagsToAdd(['--allocation-site-pretenuring'], undefined)).toEqual([
+    expect(fleetFlagsToAdd(['--allocation-site-pretenuring'], undefined)).toEqual([
       `--max-semi-space-size=${HUB_SEMI_SPACE_MB}`,
     ]);
     expect(
-      hubFlagsToAdd(['--no-allocation-site-pretenuring', '--max-semi-space-size=32'], undefined),
+      fleetFlagsToAdd(['--no-allocation-site-pretenuring', '--max-semi-space-size=32'], undefined),
     ).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 /**
- * The CLI hub's V8 garbage-collector flags, measured with thousands of links
+ * V8 garbage-collector flags for a process that holds thousands of links: the
+ * CLI hub, and the children of `linkwatch load`. Measured on a hub
  * (bench/README.md, "Where the memory per link goes"):
  *
  * - `--max-semi-space-size=16`. Node 24 lets the young generation grow to
@@ -19,21 +20,21 @@
  *
  * V8 reads these once, when the process starts: `v8.setFlagsFromString`
  * later changes nothing (measured). So the hub command re-executes the
- * process with them (`process.execve`: the same pid, no parent left behind),
+ * process with them, and the load tool forks its children with them (`process.execve`: the same pid, no parent left behind),
  * leaving out any the user set already, in NODE_OPTIONS or on node's command
  * line. Where `process.execve` is missing (Windows, Node before 22.15) the
  * hub runs with V8's defaults.
  */
 export const HUB_SEMI_SPACE_MB = 16;
 
-interface HubFlag {
+interface FleetFlag {
   /** What goes on the command line. */
   arg: string;
   /** Spellings that mean the user chose this setting already (V8 takes `_` for `-` too). */
   chosenBy: readonly string[];
 }
 
-export const HUB_V8_FLAGS: readonly HubFlag[] = [
+export const FLEET_V8_FLAGS: readonly FleetFlag[] = [
   { arg: `--max-semi-space-size=${HUB_SEMI_SPACE_MB}`, chosenBy: ['--max-semi-space-size'] },
   {
     arg: '--no-allocation-site-pretenuring',
@@ -43,20 +44,20 @@ export const HUB_V8_FLAGS: readonly HubFlag[] = [
 
 const normal = (a: string) => a.split('=')[0]!.replace(/_/g, '-');
 
-/** The flags of HUB_V8_FLAGS the user did not set, on node's command line or in NODE_OPTIONS. */
-export function hubFlagsToAdd(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
+/** The flags of FLEET_V8_FLAGS the user did not set, on node's command line or in NODE_OPTIONS. */
+export function fleetFlagsToAdd(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
   const given = new Set([...execArgv, ...(nodeOptions ?? '').split(/\s+/)].filter(Boolean).map(normal));
-  return HUB_V8_FLAGS.filter((f) => !f.chosenBy.some((c) => given.has(c))).map((f) => f.arg);
+  return FLEET_V8_FLAGS.filter((f) => !f.chosenBy.some((c) => given.has(c))).map((f) => f.arg);
 }
 
 /**
- * Re-executes this process with the flags of HUB_V8_FLAGS the user did not
+ * Re-executes this process with the flags of FLEET_V8_FLAGS the user did not
  * set; returns only when there are none to add (or no `process.execve`).
  * Call it before anything starts (sockets, timers): nothing survives it.
  */
-export function applyHubV8Flags(): void {
+export function applyFleetV8Flags(): void {
   if (typeof process.execve !== 'function') return;
-  const add = hubFlagsToAdd(process.execArgv, process.env.NODE_OPTIONS);
+  const add = fleetFlagsToAdd(process.execArgv, process.env.NODE_OPTIONS);
   if (add.length === 0) return;
   process.execve(
     process.execPath,
