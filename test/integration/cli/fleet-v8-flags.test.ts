@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FLEET_V8_FLAGS, fleetFlagsToAdd, HUB_SEMI_SPACE_MB } from '../../../src/fleet-v8-flags.js';
@@ -40,6 +39,36 @@ describe.skipIf(process.platform !== 'linux' || typeof process.execve !== 'funct
       const args = cmdline(hub.child.pid!);
       expect(args.some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);
       expect(args).toContain('--no-allocation-site-pretenuring');
+    });
+
+    it('the load tool forks its children with the flags', async () => {
+      const token = 'fleet-v8-flags-token-0123456789';
+      const file = writeFile(tempDir(), 'tokens', `${token} load-0,load-1\n`);
+      const port = await freePort();
+      const hub = cli(hubArgs(`127.0.0.1:${port}`, file));
+      await hub.waitFor('hub listening');
+      const load = cli([
+        'load',
+        '--hub',
+        `ws://127.0.0.1:${port}`,
+        '--workers',
+        '2',
+        '--procs',
+        '2',
+        '--duration',
+        '0',
+        '--token-file',
+        file,
+        '--progress',
+      ]);
+      await load.waitFor('"type":"progress"', 15_000);
+      const pid = load.child.pid!;
+      const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+        .trim()
+        .split(' ')
+        .map(Number);
+      expect(children).toHaveLength(2);
+      for (const child of children) expect(cmdline(child)).toEqual(expect.arrayContaining(ALL));
     });
   },
 );
