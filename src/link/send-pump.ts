@@ -1,4 +1,5 @@
 import { batchBytes, encodeBatch } from '../protocol/data-frames.js';
+import type { OutboxEntry } from './outbox.js';
 import type { Session } from './session.js';
 import { TEXT, type Transport } from './transport.js';
 
@@ -139,40 +140,52 @@ export class SendPump {
    */
   pump(): void {
     if (this.#stopped || this.#drainTimer) return;
-    const s = this.#session;
+    const outbox = this.#session.outbox;
     const { sendWindow, highWatermarkBytes } = this.#settings;
-    const frameLimit = this.#frameLimit;
     for (;;) {
       const buffered = this.#transport.bufferedAmount;
       if (buffered >= highWatermarkBytes) {
         this.#watchDrain();
         return;
       }
-      const batch = s.outbox.takeBatch(sendWindow, frameLimit);
+      if (outbox.unsent === 1) {
+        // The usual case at moderate rates: one message, its frame as it is, no batch to build.
+        const entry = outbox.takeNext(sendWindow);
+        if (!entry) return;
+        this.#write(entry.frame, entry.bytes, buffered);
+        this.#counted(entry);
+        return;
+      }
+      const batch = outbox.takeBatch(sendWindow, this.#frameLimit);
       if (batch.length === 0) return;
       // Alone, the outbox's frame goes out as it is: no copy, and the same bytes on replay.
-      const lone = batch.length === 1;
-      const frame = lone ? batch[0]!.frame : encodeBatch(batch);
-      const bytes = lone ? batch[0]!.bytes : batchBytes(batch);
-      // Only a write that may leave the buffer past half the watermark can be the one whose
-      // completion resumes a waiting pump (#written); the others go without a callback, which
-      // spares the socket a callback closure and a process.nextTick per write.
-      const written = buffered + bytes >= highWatermarkBytes / 2 ? this.#written : undefined;
-      if (typeof frame === 'string' && !written) this.#transport.send(frame);
-      else this.#transport.send(frame, TEXT, written);
-      this.#dataFramesSent++;
-      s.counters.bytesSent += bytes;
-      const perMessage = s.events.perMessage;
-      for (const entry of batch) {
-        const replay = entry.sends > 1;
-        if (replay) s.counters.replayed++;
-        else s.counters.sent++;
-        if (perMessage) {
-          s.events.emit({ ...s.eventBase(), type: 'data-sent', seq: entry.seq, bytes: entry.bytes, replay });
-        }
-      }
-      // Nothing left (the usual case for a lone message): no second look at the buffer and the outbox.
-      if (s.outbox.unsent === 0) return;
+      if (batch.length === 1) this.#write(batch[0]!.frame, batch[0]!.bytes, buffered);
+      else this.#write(encodeBatch(batch), batchBytes(batch), buffered);
+      for (const entry of batch) this.#counted(entry);
+      if (outbox.unsent === 0) return;
+    }
+  }
+
+  /** One data-carrying frame to the socket, which held `buffered` bytes before it. */
+  #write(frame: string | Buffer, bytes: number, buffered: number): void {
+    // Only a write that may leave the buffer past half the watermark can be the one whose
+    // completion resumes a waiting pump (#written); the others go without a callback, which
+    // spares the socket a callback closure and a process.nextTick per write.
+    const written = buffered + bytes >= this.#settings.highWatermarkBytes / 2 ? this.#written : undefined;
+    if (typeof frame === 'string' && !written) this.#transport.send(frame);
+    else this.#transport.send(frame, TEXT, written);
+    this.#dataFramesSent++;
+    this.#session.counters.bytesSent += bytes;
+  }
+
+  /** Counts one message that went on the wire, and emits its data-sent event to per-message listeners. */
+  #counted(entry: OutboxEntry): void {
+    const s = this.#session;
+    const replay = entry.sends > 1;
+    if (replay) s.counters.replayed++;
+    else s.counters.sent++;
+    if (s.events.perMessage) {
+      s.events.emit({ ...s.eventBase(), type: 'data-sent', seq: entry.seq, bytes: entry.bytes, replay });
     }
   }
 
