@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { applyFleetV8Flags } from '../fleet-v8-flags.js';
 import { jsonLogger } from '../log/logger.js';
 import { UsageError } from './args.js';
 import { DEMO_USAGE, demoCommand } from './demo-command.js';
@@ -8,7 +9,6 @@ import { LOAD_USAGE, loadCommand } from './load-command.js';
 import type { Runtime } from './runtime.js';
 import { startTelemetry } from './telemetry.js';
 import { WORKER_USAGE, workerCommand } from './worker-command.js';
-import { capYoungGeneration } from './young-generation.js';
 
 const USAGE = `usage: linkwatch <command> [options]
 
@@ -65,8 +65,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'hub':
-        // Re-executes this process once, before anything starts (see young-generation.ts).
-        capYoungGeneration();
+        // Re-executes this process once, before anything starts (see fleet-v8-flags.ts).
+        applyFleetV8Flags();
         return await hubCommand(rest, rt);
       case 'worker':
         return await workerCommand(rest, rt);

@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { fleetFlagsToAdd } from '../fleet-v8-flags.js';
 import type { ChildCounts, ChildMessage, ParentMessage } from './protocol.js';
 import { LatencyHistogram } from './rtt-histogram.js';
 
@@ -103,7 +104,12 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetSummary> {
     const mine = ids.slice(Math.floor((p * o.workers) / procs), Math.floor(((p + 1) * o.workers) / procs));
     const tokens = mine.map(o.tokenFor);
     const child: Child = {
-      proc: fork(CHILD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' }),
+      proc: fork(CHILD, [], {
+        // Each child holds thousands of links, as a hub does (see fleet-v8-flags.ts).
+        execArgv: [...fleetFlagsToAdd(process.execArgv, process.env.NODE_OPTIONS), ...process.execArgv],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        serialization: 'advanced',
+      }),
       last: undefined,
       connectMs: undefined,
       stopped: undefined,

@@ -18,7 +18,7 @@ const ROOT = join(import.meta.dirname, '../../..');
 const LAYERS: string[][] = [
   // Shared by everyone: stable error classes, defaults, option validation, the logger, and the
   // signal catalog (plain data: the watchdog's own metrics take their names from it too).
-  ['errors.ts', 'defaults.ts', 'validate.ts', 'log', 'telemetry/catalog.ts'],
+  ['errors.ts', 'defaults.ts', 'validate.ts', 'fleet-v8-flags.ts', 'log', 'telemetry/catalog.ts'],
   ['protocol'],
   ['link', 'queue'],
   ['hub', 'worker'],
