@@ -21,8 +21,9 @@ export function bindEndpoint(ws: WebSocket, link: Link): void {
   ws.on('close', onClose);
 }
 
+// ws validated a text message's UTF-8 before emitting it (1007 otherwise): the codec need not scan it again.
 function onMessage(this: BoundSocket, raw: Buffer, isBinary: boolean): void {
-  this[kLink]?.receive(raw, isBinary);
+  this[kLink]?.receive(raw, isBinary, true);
 }
 
 // ws closes with 1009/1007/1002 itself on payload errors; count them as rejected frames.

@@ -165,12 +165,15 @@ export class Link implements SessionLink {
     return replay;
   }
 
-  /** One raw WebSocket message from the peer. */
-  receive(raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+  /**
+   * One raw WebSocket message from the peer; `utf8Checked` when the
+   * transport already validated a text message's UTF-8 (see decodeFrame).
+   */
+  receive(raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean, utf8Checked = false): void {
     if (this.#down) return;
     let frame: Frame;
     try {
-      frame = decodeFrame(raw, isBinary, this.#settings.maxFrameBytes);
+      frame = decodeFrame(raw, isBinary, this.#settings.maxFrameBytes, utf8Checked);
     } catch (err) {
       this.reject(err as ProtocolError);
       return;

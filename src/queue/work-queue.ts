@@ -152,7 +152,8 @@ export class WorkQueue {
     this.#options.onEnqueued?.(message.seq, this.depth + 1, traceparent);
     const item: Item = { message, traceparent, enqueuedAt, tag, settled: false };
     if (this.#idle()) {
-      this.#start(this.#freeSlot(), item);
+      // Starts now: one clock read serves as its enqueue and its start time.
+      this.#start(this.#freeSlot(), item, enqueuedAt);
       return true;
     }
     this.#waiting.push(item);
@@ -203,9 +204,8 @@ export class WorkQueue {
     throw new Error('WorkQueue: no free slot while running < concurrency');
   }
 
-  #start(slot: Slot, item: Item): void {
+  #start(slot: Slot, item: Item, startedAt = performance.now()): void {
     const opts = this.#options;
-    const startedAt = performance.now();
     slot.item = item;
     slot.startedAt = startedAt;
     this.#running++;

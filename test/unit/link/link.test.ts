@@ -3,6 +3,7 @@ import { type LinkEvent, LinkEvents } from '../../../src/link/events.js';
 import { FOLLOW_SLACK, LEAD_SLACK } from '../../../src/link/heartbeat.js';
 import { LinkHooks } from '../../../src/link/hooks.js';
 import { HEARTBEAT_FLOOD_LIMIT, Link, type LinkDown, type LinkSettings } from '../../../src/link/link.js';
+import { IMMEDIATE_WRITES_PER_TURN } from '../../../src/link/send-pump.js';
 import { Session } from '../../../src/link/session.js';
 import type { Transport } from '../../../src/link/transport.js';
 import { CloseCode } from '../../../src/protocol/close-codes.js';
@@ -27,6 +28,11 @@ class FakeTransport implements Transport {
   buffered = 0;
   /** When set, every write adds its bytes to `buffered` (a peer that never reads). */
   growOnSend = false;
+  /** When set, write callbacks wait in `held` until the test calls them (the socket has not flushed). */
+  holdWritten = false;
+  held: ((err?: Error) => void)[] = [];
+  /** Per write: whether it came with a write callback. */
+  withCallback: boolean[] = [];
   closed: { code: number; reason: string } | undefined;
   terminated = false;
   /** The frames of each write to the socket: one per send, or all those sent while corked. */
@@ -57,7 +63,9 @@ class FakeTransport implements Transport {
     this.frames.push(frame);
     this.sizes.push(Buffer.byteLength(data));
     if (this.growOnSend) this.buffered += Buffer.byteLength(data);
-    written?.();
+    this.withCallback.push(written !== undefined);
+    if (written && this.holdWritten) this.held.push(written);
+    else written?.();
   }
   close(code: number, reason: string): void {
     this.closed = { code, reason };
@@ -124,29 +132,59 @@ function setup(
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('Link: batching on send', () => {
-  it('writes the first message of a turn inside send(), and those sent after it in that turn as one batch frame', async () => {
+  it('writes each message inside send() while nothing waits, IMMEDIATE_WRITES_PER_TURN of a turn, and the rest of that turn as one batch frame', async () => {
     const { session, transport, link } = setup();
     link.start(0);
-    const sends = [session.send('one')];
-    // Nothing else waited: it is on the wire before send() returns.
-    expect(transport.data()).toEqual([{ v: 1, t: 'data', seq: 1, p: 'one' }]);
+    const sends = [];
+    for (let i = 1; i <= IMMEDIATE_WRITES_PER_TURN; i++) {
+      sends.push(session.send(i));
+      // Nothing else waited: it is on the wire before send() returns, the second of the turn too.
+      expect(transport.data().map(seqsOf)).toEqual(Array.from({ length: i }, (_, k) => [k + 1]));
+    }
     sends.push(session.send({ a: 1 }, TP), session.send('two'), session.send([3], TP));
-    expect(transport.data()).toHaveLength(1);
+    expect(transport.data()).toHaveLength(IMMEDIATE_WRITES_PER_TURN);
     await Promise.all(sends);
     await turn();
-    expect(transport.data()).toEqual([
-      { v: 1, t: 'data', seq: 1, p: 'one' },
+    const n = IMMEDIATE_WRITES_PER_TURN;
+    expect(transport.data().slice(n)).toEqual([
       {
         v: 1,
         t: 'batch',
         m: [
-          { seq: 2, p: { a: 1 }, tp: TP },
-          { seq: 3, p: 'two' },
-          { seq: 4, p: [3], tp: TP },
+          { seq: n + 1, p: { a: 1 }, tp: TP },
+          { seq: n + 2, p: 'two' },
+          { seq: n + 3, p: [3], tp: TP },
         ],
       },
     ]);
-    expect(session.counters.sent).toBe(4);
+    expect(session.counters.sent).toBe(n + 3);
+  });
+
+  it('writes the second message of a turn inside its send() when the producer awaited the first (no wait for the turn to end)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'setImmediate'] });
+    const { session, transport, link } = setup();
+    link.start(0);
+    // A producer that sends two per tick, awaiting each send, as bench/peer.js paces them.
+    await session.send({ n: 1 });
+    const second = session.send({ n: 2 });
+    // Written before send() returned, as its own frame: not held for the turn's end or a timer.
+    expect(transport.data()).toEqual([
+      { v: 1, t: 'data', seq: 1, p: { n: 1 } },
+      { v: 1, t: 'data', seq: 2, p: { n: 2 } },
+    ]);
+    await second;
+  });
+
+  it('starts counting writes afresh each turn: a new turn writes its first messages at once again', async () => {
+    const { session, transport, link } = setup();
+    link.start(0);
+    const first = Array.from({ length: IMMEDIATE_WRITES_PER_TURN + 2 }, (_, i) => session.send(i));
+    await Promise.all(first);
+    await turn();
+    const before = transport.data().length;
+    expect(before).toBe(IMMEDIATE_WRITES_PER_TURN + 1);
+    void session.send('next turn');
+    expect(transport.data()).toHaveLength(before + 1);
   });
 
   it('writes a lone message as a plain data frame in the same turn, without a timer', async () => {
@@ -163,11 +201,12 @@ describe('Link: batching on send', () => {
     link.start(0);
     await Promise.all(Array.from({ length: 8 }, (_, i) => session.send(i)));
     await turn();
-    expect(transport.data().map(seqsOf)).toEqual([[1], [2, 3]]);
+    // Each of the first three found the link idle; the fourth found the window full.
+    expect(transport.data().map(seqsOf)).toEqual([[1], [2], [3]]);
     link.receive(Buffer.from(encodeFrame({ v: 1, t: 'ack', seq: 2 })), false);
-    expect(transport.data().map(seqsOf)).toEqual([[1], [2, 3], [4, 5]]);
+    expect(transport.data().map(seqsOf)).toEqual([[1], [2], [3], [4, 5]]);
     link.receive(Buffer.from(encodeFrame({ v: 1, t: 'ack', seq: 5 })), false);
-    expect(transport.data().map(seqsOf)).toEqual([[1], [2, 3], [4, 5], [6, 7, 8]]);
+    expect(transport.data().map(seqsOf)).toEqual([[1], [2], [3], [4, 5], [6, 7, 8]]);
     expect(session.outbox.inFlight).toBe(3);
   });
 
@@ -190,6 +229,25 @@ describe('Link: batching on send', () => {
     await Promise.all([session.send(1), session.send(2), session.send(3)]);
     await turn();
     expect(transport.data().map((f) => f.t)).toEqual(['data', 'data', 'data']);
+  });
+
+  it('past the watermark data waits; the write callback that finds the buffer under half resumes it, and only writes that may leave it past half carry one', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval'] });
+    const { session, transport, link } = setup({ highWatermarkBytes: 1000 });
+    link.start(0);
+    transport.growOnSend = true;
+    transport.holdWritten = true;
+    const heartbeatWrites = transport.withCallback.length;
+    const pad = 'x'.repeat(360);
+    for (let i = 0; i < 4; i++) void session.send(pad);
+    // Each frame is about 400 bytes: 1 leaves the buffer under half the watermark (no callback),
+    // 2 past half, 3 past the watermark, so 4 waits.
+    expect(transport.data().map(seqsOf)).toEqual([[1], [2], [3]]);
+    expect(transport.withCallback.slice(heartbeatWrites)).toEqual([false, true, true]);
+    // The socket flushes: its write callback resumes the pump at once (the deadline's poll never ran).
+    transport.buffered = 0;
+    for (const written of transport.held.splice(0)) written();
+    expect(transport.data().map(seqsOf)).toEqual([[1], [2], [3], [4]]);
   });
 
   it('refuses a traceparent that is not W3C at send(): the peer would reject the frame on every replay', async () => {
@@ -224,13 +282,14 @@ describe('Link: batching on send', () => {
   it('emits one data-sent event per message of a batch', async () => {
     const first = setup();
     first.link.start(0);
-    await Promise.all([first.session.send(1), first.session.send(2)]);
+    const n = IMMEDIATE_WRITES_PER_TURN + 3;
+    await Promise.all(Array.from({ length: n }, (_, i) => first.session.send(i)));
     await turn();
+    expect(first.transport.data().at(-1)?.t).toBe('batch');
     const sent = first.seen.filter((e) => e.type === 'data-sent');
-    expect(sent.map((e) => e.type === 'data-sent' && [e.seq, e.replay])).toEqual([
-      [1, false],
-      [2, false],
-    ]);
+    expect(sent.map((e) => e.type === 'data-sent' && [e.seq, e.replay])).toEqual(
+      Array.from({ length: n }, (_, i) => [i + 1, false]),
+    );
   });
 });
 

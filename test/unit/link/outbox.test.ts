@@ -437,3 +437,38 @@ describe('Outbox: close and age', () => {
     expect(box.oldestAgeMs()).toBe(0);
   });
 });
+
+describe('Outbox: memory', () => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+
+  /** Queues and writes one message whose frame is a Buffer, and returns a weak reference to that frame. */
+  async function sentBuffer(box: Outbox): Promise<WeakRef<Buffer>> {
+    const frame = Buffer.from('x'.repeat(100));
+    await box.enqueue(() => ({ frame, bytes: frame.length }));
+    box.takeNext(100);
+    return new WeakRef(frame);
+  }
+
+  it.runIf(gc)(
+    'lets go of an acked message at once, not at the next compaction (it would outlive young collections)',
+    async () => {
+      const box = outbox();
+      const acked = await sentBuffer(box);
+      const held = await sentBuffer(box);
+      box.ack(1);
+      // A WeakRef keeps its target until the job that made it ends.
+      await flush();
+      gc!();
+      expect(acked.deref()).toBeUndefined();
+      expect(held.deref()).toBeInstanceOf(Buffer);
+      expect(box.size).toBe(1);
+      box.ack(2);
+      expect(box.size).toBe(0);
+      expect(await fill(box, 2)).toEqual([
+        { seq: 3, status: 'queued' },
+        { seq: 4, status: 'queued' },
+      ]);
+      expect(takeAll(box)).toEqual([3, 4]);
+    },
+  );
+});

@@ -23,8 +23,13 @@ function text(type: keyof typeof VALID_FRAMES, patch: Record<string, unknown> = 
   return JSON.stringify(o);
 }
 
-function decodeError(raw: Parameters<typeof decodeFrame>[0], isBinary = false, max = MAX): unknown {
-  return thrown(() => decodeFrame(raw, isBinary, max));
+function decodeError(
+  raw: Parameters<typeof decodeFrame>[0],
+  isBinary = false,
+  max = MAX,
+  utf8Checked = false,
+): unknown {
+  return thrown(() => decodeFrame(raw, isBinary, max, utf8Checked));
 }
 
 describe('encodeFrame / decodeFrame round trip', () => {
@@ -144,6 +149,19 @@ describe('transport-level rejections', () => {
     }
     const ab = new Uint8Array(bytes).buffer;
     expectProtocolError(decodeError(ab), 'LW_ERR_INVALID_FRAME', CloseCode.invalidData);
+  });
+
+  it('with utf8Checked (ws validated the text message) decodes the same frames without scanning the bytes again', () => {
+    for (const frame of Object.values(VALID_FRAMES)) {
+      const bytes = Buffer.from(encodeFrame(frame));
+      expect(decodeFrame(bytes, false, MAX, true)).toStrictEqual(decodeFrame(bytes, false, MAX));
+    }
+    // Only the UTF-8 scan is skipped: size, JSON and shape are still checked.
+    expectProtocolError(
+      decodeError(Buffer.from('{"v":1,"t":"nope"}'), false, MAX, true),
+      'LW_ERR_PROTOCOL',
+      CloseCode.protocolError,
+    );
   });
 
   it('rejects text that is not JSON with 1007 and keeps the SyntaxError as cause', () => {
