@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { applyFleetV8Flags } from '../fleet-v8-flags.js';
+import { applyHubV8Flags } from '../fleet-v8-flags.js';
 import { jsonLogger } from '../log/logger.js';
 import { UsageError } from './args.js';
 import { DEMO_USAGE, demoCommand } from './demo-command.js';
@@ -66,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'hub':
         // Re-executes this process once, before anything starts (see fleet-v8-flags.ts).
-        applyFleetV8Flags();
+        applyHubV8Flags();
         return await hubCommand(rest, rt);
       case 'worker':
         return await workerCommand(rest, rt);

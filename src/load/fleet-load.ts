@@ -106,7 +106,10 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetSummary> {
     const child: Child = {
       proc: fork(CHILD, [], {
         // Each child holds thousands of links, as a hub does (see fleet-v8-flags.ts).
-        execArgv: [...fleetFlagsToAdd(process.execArgv, process.env.NODE_OPTIONS), ...process.execArgv],
+        execArgv: [
+          ...fleetFlagsToAdd('load', process.execArgv, process.env.NODE_OPTIONS),
+          ...process.execArgv,
+        ],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         serialization: 'advanced',
       }),
