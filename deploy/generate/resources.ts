@@ -5,7 +5,7 @@ import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequire
  *
  * Hub: first sized from bench/results/fleet-10k-final.md, the numbers below;
  * the final build measures less (bench/results/fleet-final.md: 1,000 workers
- * 10 % of a core and 222 MB, 10,000 workers 54 % and 630 MB), so these keep
+ * 7 % of a core and 172 MB, 10,000 workers 46-66 % and 410 MB), so these keep
  * headroom. README "Capacity" and fleet-10k-final.md (the CLI hub
  * with the Prometheus exporter scraped every 15 s, the watchdog and
  * --journal, heartbeat 1 s, 1 msg/s of 256 B per worker): per 1,000 workers
