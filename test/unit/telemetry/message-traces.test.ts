@@ -1,42 +1,32 @@
-import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { trace } from '@opentelemetry/api';
+import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../../src/cli/args.js';
 import { startTelemetry } from '../../../src/cli/telemetry.js';
 import { tracingFromEnv } from '../../../src/cli/telemetry-sdk.js';
 import type { Session } from '../../../src/link/session.js';
 import { SETTLED } from '../../../src/queue/handler-call.js';
-import { instrument, type LinkTelemetry } from '../../../src/telemetry/instrumentation.js';
+import { instrument } from '../../../src/telemetry/instrumentation.js';
 import { HEARTBEAT_OUTCOME } from '../../../src/telemetry/link-spans.js';
 import { type FakeTarget, fakeTarget } from './fake-target.js';
+import { useSpanCapture } from './span-capture.js';
 
-let spans: InMemorySpanExporter;
-let tracerProvider: TracerProvider;
-let attached: LinkTelemetry[] = [];
-
-beforeEach(() => {
-  spans = new InMemorySpanExporter();
-  tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: spans })] });
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-});
-afterEach(async () => {
-  for (const t of attached) t.dispose();
-  attached = [];
-  await tracerProvider.shutdown();
-  context.disable();
-});
+const capture = useSpanCapture();
 
 function worker(traceSampleRatio: number, maxMessageTracesPerSecond: number): FakeTarget {
   const target = fakeTarget('worker');
   target.addWorkers(['w1']);
-  attached.push(
-    instrument(target, { side: 'worker', tracerProvider, traceSampleRatio, maxMessageTracesPerSecond }),
+  capture.attached.push(
+    instrument(target, {
+      side: 'worker',
+      tracerProvider: capture.tracerProvider,
+      traceSampleRatio,
+      maxMessageTracesPerSecond,
+    }),
   );
   return target;
 }
 
-const named = (name: string) => spans.getFinishedSpans().filter((s) => s.name === name);
+const named = (name: string) => capture.spans.getFinishedSpans().filter((s) => s.name === name);
 
 describe('message traces are capped a second; lifecycle spans are not', () => {
   it('a flood at ratio 1 traces `maxMessageTracesPerSecond` messages; handshakes, outages and anomalous heartbeats are all kept after', () => {
@@ -99,7 +89,14 @@ describe('a traced message settles as an untraced one does', () => {
   it('a synchronous handler under a consumer span: the hook hands back SETTLED and the span has ended', async () => {
     const hub = fakeTarget('hub');
     hub.addWorkers(['w1']);
-    attached.push(instrument(hub, { side: 'hub', hubId: 'hub-1', tracerProvider, traceSampleRatio: 1 }));
+    capture.attached.push(
+      instrument(hub, {
+        side: 'hub',
+        hubId: 'hub-1',
+        tracerProvider: capture.tracerProvider,
+        traceSampleRatio: 1,
+      }),
+    );
     const message = { workerId: 'w1', seq: 1 } as Parameters<NonNullable<FakeTarget['hooks']['around']>>[0];
     let ranInSpan = false;
     const result = hub.hooks.around?.(message, undefined, () => {

@@ -1,60 +1,39 @@
 import { context, SpanStatusCode, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  AlwaysOffSampler,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  TracerProvider,
-} from '@opentelemetry/sdk-trace';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AlwaysOffSampler } from '@opentelemetry/sdk-trace';
+import { describe, expect, it } from 'vitest';
 import { tracingFromEnv } from '../../../src/cli/telemetry-sdk.js';
 import type { Session } from '../../../src/link/session.js';
 import { ATTR } from '../../../src/telemetry/catalog.js';
-import {
-  instrument,
-  type LinkTelemetry,
-  type TelemetryOptions,
-} from '../../../src/telemetry/instrumentation.js';
+import { instrument, type TelemetryOptions } from '../../../src/telemetry/instrumentation.js';
 import { HEARTBEAT_OUTCOME } from '../../../src/telemetry/link-spans.js';
 import { type FakeTarget, fakeTarget } from './fake-target.js';
+import { useSpanCapture } from './span-capture.js';
 
-let spans: InMemorySpanExporter;
-let tracerProvider: TracerProvider;
-let attached: LinkTelemetry[] = [];
-
-beforeEach(() => {
-  spans = new InMemorySpanExporter();
-  tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: spans })] });
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-});
-afterEach(async () => {
-  for (const t of attached) t.dispose();
-  attached = [];
-  await tracerProvider.shutdown();
-  context.disable();
-});
+const capture = useSpanCapture();
 
 function attach(side: 'hub' | 'worker', options: Partial<TelemetryOptions> = {}): FakeTarget {
   const target = fakeTarget(side);
   target.addWorkers(['w1']);
-  attached.push(instrument(target, { side, hubId: 'hub-1', tracerProvider, ...options }));
+  capture.attached.push(
+    instrument(target, { side, hubId: 'hub-1', tracerProvider: capture.tracerProvider, ...options }),
+  );
   return target;
 }
 
 /** The fake target's session of w1: what the core passes to the send hook. */
 const sessionOf = (t: FakeTarget) => t.sessionsMap.get('w1') as Session;
-const named = (name: string) => spans.getFinishedSpans().filter((s) => s.name === name);
+const named = (name: string) => capture.spans.getFinishedSpans().filter((s) => s.name === name);
 
 describe('message spans are decided before they are built', () => {
   it('at ratio 0 the send hook builds no span and carries no traceparent', () => {
     const worker = attach('worker', { traceSampleRatio: 0 });
     for (let i = 0; i < 1000; i++) expect(worker.hooks.send?.(sessionOf(worker))).toBeUndefined();
-    expect(spans.getFinishedSpans()).toEqual([]);
+    expect(capture.spans.getFinishedSpans()).toEqual([]);
   });
 
   it("a sampled caller's context is continued whatever the ratio", () => {
     const worker = attach('worker', { traceSampleRatio: 0 });
-    const parent = tracerProvider.getTracer('app').startSpan('app work');
+    const parent = capture.tracerProvider.getTracer('app').startSpan('app work');
     const sent = context.with(trace.setSpan(context.active(), parent), () =>
       worker.hooks.send?.(sessionOf(worker)),
     );
