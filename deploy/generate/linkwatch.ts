@@ -14,6 +14,28 @@ const JOURNAL_DIR = '/var/lib/linkwatch';
  * What each probe catches and what it leaves to the watchdog and the rules. The
  * generator writes these as comments above the probes, where a reader of the YAML sees them.
  */
+/**
+ * Readiness on /readyz and liveness on /healthz of the named container port,
+ * the same for hub and worker (PROBE_NOTES says what each catches). Liveness
+ * allows a minute of silence: a restart at 10,000 workers is a reconnect storm.
+ */
+function probes(port: string) {
+  return {
+    readinessProbe: {
+      httpGet: { path: '/readyz', port },
+      periodSeconds: 5,
+      timeoutSeconds: 2,
+      failureThreshold: 2,
+    },
+    livenessProbe: {
+      httpGet: { path: '/healthz', port },
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 6,
+    },
+  };
+}
+
 export const PROBE_NOTES: Record<string, { readinessProbe: string; livenessProbe: string }> = {
   hub: {
     readinessProbe:
@@ -110,18 +132,7 @@ export function hub(version: string): [Deployment, Service] {
                 { name: 'ws', containerPort: PORT.hubWs, protocol: 'TCP' },
                 { name: 'metrics', containerPort: PORT.hubMetrics, protocol: 'TCP' },
               ],
-              readinessProbe: {
-                httpGet: { path: '/readyz', port: 'ws' },
-                periodSeconds: 5,
-                timeoutSeconds: 2,
-                failureThreshold: 2,
-              },
-              livenessProbe: {
-                httpGet: { path: '/healthz', port: 'ws' },
-                periodSeconds: 10,
-                timeoutSeconds: 5,
-                failureThreshold: 6,
-              },
+              ...probes('ws'),
               resources: HUB_RESOURCES,
               securityContext: CONTAINER_SECURITY,
               volumeMounts: [
@@ -209,18 +220,7 @@ export function worker(version: string): DaemonSet {
                 { name: 'metrics', containerPort: PORT.workerMetrics, protocol: 'TCP' },
                 { name: 'health', containerPort: PORT.workerHealth, protocol: 'TCP' },
               ],
-              readinessProbe: {
-                httpGet: { path: '/readyz', port: 'health' },
-                periodSeconds: 5,
-                timeoutSeconds: 2,
-                failureThreshold: 2,
-              },
-              livenessProbe: {
-                httpGet: { path: '/healthz', port: 'health' },
-                periodSeconds: 10,
-                timeoutSeconds: 5,
-                failureThreshold: 6,
-              },
+              ...probes('health'),
               resources: WORKER_RESOURCES,
               securityContext: CONTAINER_SECURITY,
               volumeMounts: [TOKEN_MOUNT, { name: 'tmp', mountPath: '/tmp' }],
