@@ -379,17 +379,15 @@ describe('Link: acks beyond what was sent (issue 7 item 11)', () => {
   });
 });
 
+/** A peer's heartbeat frame, as bytes off the wire, reporting `sent` messages. */
+function heartbeatFrame(id: number, sent: number): Buffer {
+  return Buffer.from(
+    encodeFrame({ v: 1, t: 'hb', id, ts: Date.now(), progress: { sent, acked: 0, processed: 0, depth: 0 } }),
+  );
+}
+
 describe('Link: control frames (issue 7 item 7)', () => {
-  const hb = (id: number) =>
-    Buffer.from(
-      encodeFrame({
-        v: 1,
-        t: 'hb',
-        id,
-        ts: Date.now(),
-        progress: { sent: 0, acked: 0, processed: 0, depth: 0 },
-      }),
-    );
+  const hb = (id: number) => heartbeatFrame(id, 0);
 
   it('closes with 4004 when the peer sends more heartbeats than were due, plus the flood limit', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'performance'] });
@@ -474,16 +472,7 @@ function seqsOf(f: Frame): number[] {
 }
 
 describe('Link: one write per heartbeat exchange (issue 10)', () => {
-  const hb = (id: number) =>
-    Buffer.from(
-      encodeFrame({
-        v: 1,
-        t: 'hb',
-        id,
-        ts: Date.now(),
-        progress: { sent: 1, acked: 0, processed: 0, depth: 0 },
-      }),
-    );
+  const hb = (id: number) => heartbeatFrame(id, 1);
   const data = (seq: number) => Buffer.from(encodeFrame({ v: 1, t: 'data', seq, p: { n: seq } }));
   /**
    * A link of this side with heartbeats every second, under fake timers, its first heartbeat
