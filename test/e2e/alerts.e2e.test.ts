@@ -3,18 +3,16 @@ import { panelQueries } from '../../grafana/src/queries.js';
 import { type FaultProxy, startFaultProxy } from '../../src/chaos/fault-proxy.js';
 import { requireBinaries } from '../helpers/binaries.js';
 import { freePort, type Proc, runCli, summary, tempDir, writeFile } from '../helpers/cli.js';
-import { eventually } from '../helpers/fleet.js';
+import { eventually, hubReady } from '../helpers/fleet.js';
 import { rulesForTest } from '../helpers/rules-override.js';
 import {
   type Notified,
   prometheusConfig,
   query,
   type Service,
-  startAlertmanager,
+  startAlertRouting,
   startPrometheus,
-  startWebhook,
   type Webhook,
-  webhookRoute,
 } from '../helpers/services.js';
 
 /*
@@ -118,8 +116,7 @@ describe.skipIf(bins.skip)('alerts end to end on real Prometheus and Alertmanage
     dir = tempDir('linkwatch-e2e-');
     writeFile(dir, 'tokens', `${TOKEN}\n`);
     writeFile(dir, 'token', `${TOKEN}\n`);
-    webhook = await startWebhook();
-    alertmanager = await startAlertmanager(bins.paths['prometheus-alertmanager']!, webhookRoute(webhook.url));
+    ({ webhook, alertmanager } = await startAlertRouting(bins.paths['prometheus-alertmanager']!));
     hubPort = await freePort();
     hubMetricsPort = await freePort();
     hub = runCli(
@@ -144,11 +141,7 @@ describe.skipIf(bins.skip)('alerts end to end on real Prometheus and Alertmanage
       { LINKWATCH_LOG_LEVEL: 'warn' },
     );
     await hub.waitFor('hub listening', 15_000).catch(() => {});
-    await eventually(
-      async () => (await fetch(`http://127.0.0.1:${hubPort}/readyz`)).ok,
-      15_000,
-      'the hub to be ready',
-    );
+    await hubReady(hubPort);
     proxy = await startFaultProxy({ targetPort: hubPort });
     startWorker('w1', `ws://127.0.0.1:${hubPort}`, await freePort());
     startWorker('w2', proxy.url, await freePort());

@@ -4,18 +4,16 @@ import { type FaultProxy, startFaultProxy } from '../../src/chaos/fault-proxy.js
 import { requireBinaries } from '../helpers/binaries.js';
 import { freePort, type Proc, runCli, tempDir, writeFile } from '../helpers/cli.js';
 import { requireFdLimit } from '../helpers/fd-limit.js';
-import { eventually } from '../helpers/fleet.js';
+import { eventually, hubReady } from '../helpers/fleet.js';
 import { rulesForTest } from '../helpers/rules-override.js';
 import {
   type Notified,
   prometheusConfig,
   query,
   type Service,
-  startAlertmanager,
+  startAlertRouting,
   startPrometheus,
-  startWebhook,
   type Webhook,
-  webhookRoute,
 } from '../helpers/services.js';
 
 /*
@@ -64,8 +62,7 @@ describe.skipIf(bins.skip || fds.skip)('10,000 workers on real Prometheus and Al
     dir = tempDir('linkwatch-e2e-10k-');
     writeFile(dir, 'tokens', `${TOKEN}\n`);
     writeFile(dir, 'token', `${TOKEN}\n`);
-    webhook = await startWebhook();
-    alertmanager = await startAlertmanager(bins.paths['prometheus-alertmanager']!, webhookRoute(webhook.url));
+    ({ webhook, alertmanager } = await startAlertRouting(bins.paths['prometheus-alertmanager']!));
     hubPort = await freePort();
     hubMetricsPort = await freePort();
     hub = runCli(
@@ -88,11 +85,7 @@ describe.skipIf(bins.skip || fds.skip)('10,000 workers on real Prometheus and Al
       { LINKWATCH_LOG_LEVEL: 'warn' },
       { fdLimit: 12_000 },
     );
-    await eventually(
-      async () => (await fetch(`http://127.0.0.1:${hubPort}/readyz`)).ok,
-      15_000,
-      'the hub to be ready',
-    );
+    await hubReady(hubPort);
     proxy = await startFaultProxy({ targetPort: hubPort });
     const lastMetricsPort = await freePort();
     last = runCli(

@@ -116,3 +116,12 @@ export async function eventually(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** Waits until a CLI hub on 127.0.0.1:`port` answers /readyz with 200. */
+export function hubReady(port: number, timeoutMs = 15_000): Promise<void> {
+  return eventually(
+    async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,
+    timeoutMs,
+    'the hub to be ready',
+  );
+}

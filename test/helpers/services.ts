@@ -223,6 +223,15 @@ receivers: [{ name: webhook, webhook_configs: [{ url: '${webhookUrl}', send_reso
 `;
 }
 
+/** Alertmanager routing every alert to a webhook the test runs (webhookRoute): the e2e tests' receiving end. */
+export async function startAlertRouting(
+  alertmanagerBinary: string,
+): Promise<{ webhook: Webhook; alertmanager: Service }> {
+  const webhook = await startWebhook();
+  const alertmanager = await startAlertmanager(alertmanagerBinary, webhookRoute(webhook.url));
+  return { webhook, alertmanager };
+}
+
 /** A prometheus.yml for the e2e tests: the shipped rule files, one Alertmanager, these jobs. */
 export function prometheusConfig(o: {
   scrapeInterval: string;
