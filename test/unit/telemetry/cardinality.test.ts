@@ -2,26 +2,19 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Attributes } from '@opentelemetry/api';
 import { type DataPoint, MeterProvider, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ObservedMetricsProducer } from '../../../src/cli/observed-producer.js';
 import { linkwatchViews } from '../../../src/cli/telemetry-sdk.js';
 import { ATTR, MAX_LABEL_VALUES, MAX_WORKERS, METRICS } from '../../../src/telemetry/catalog.js';
-import { instrument, type LinkTelemetry } from '../../../src/telemetry/instrumentation.js';
+import { instrument } from '../../../src/telemetry/instrumentation.js';
 import { prometheusText } from '../../../src/telemetry/prometheus-text.js';
 import { budget } from '../../../src/telemetry/signal-table.js';
 import { ManualReader } from '../../helpers/otel.js';
 import { fakeTarget } from './fake-target.js';
+import { useMetricCleanup } from './metric-cleanup.js';
 
 const OVERFLOW = 'otel.metric.overflow';
-let attached: LinkTelemetry[] = [];
-let providers: MeterProvider[] = [];
-
-afterEach(async () => {
-  for (const t of attached) t.dispose();
-  attached = [];
-  for (const p of providers) await p.shutdown();
-  providers = [];
-});
+const { attached, providers } = useMetricCleanup();
 
 function sdk(withViews: boolean) {
   const reader = new ManualReader();

@@ -1,23 +1,12 @@
 import { type DataPoint, MeterProvider } from '@opentelemetry/sdk-metrics';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MESSAGE_HISTOGRAM_BURST, MESSAGE_HISTOGRAM_BURST_EVERY_MS } from '../../../src/telemetry/catalog.js';
-import {
-  instrument,
-  type LinkTelemetry,
-  PER_MESSAGE_WINDOW_EVENTS,
-} from '../../../src/telemetry/instrumentation.js';
+import { instrument, PER_MESSAGE_WINDOW_EVENTS } from '../../../src/telemetry/instrumentation.js';
 import { ManualReader } from '../../helpers/otel.js';
 import { type EventBody, type FakeTarget, fakeTarget } from './fake-target.js';
+import { useMetricCleanup } from './metric-cleanup.js';
 
-let attached: LinkTelemetry[] = [];
-let providers: MeterProvider[] = [];
-
-afterEach(async () => {
-  for (const t of attached) t.dispose();
-  attached = [];
-  for (const p of providers) await p.shutdown();
-  providers = [];
-});
+const { attached, providers } = useMetricCleanup();
 
 function attach(side: 'hub' | 'worker'): { target: FakeTarget; reader: ManualReader } {
   const reader = new ManualReader();
