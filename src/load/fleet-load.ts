@@ -178,7 +178,10 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetSummary> {
           resolve();
         }
       };
-      const timer = setTimeout(check, Math.max(0, deadline - Date.now()));
+      // An open-ended run (--duration 0) has no deadline: Infinity would fire at once, with a warning.
+      const timer = Number.isFinite(deadline)
+        ? setTimeout(check, Math.max(0, deadline - Date.now()))
+        : undefined;
       wake = check;
       check();
     });

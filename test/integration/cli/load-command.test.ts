@@ -115,6 +115,8 @@ describe('linkwatch load', () => {
     load.child.kill('SIGINT');
     const { code } = await load.exited;
     expect(code, load.stderr()).toBe(0);
+    // Open-ended (--duration 0): no TimeoutOverflowWarning from a timer set to Infinity.
+    expect(load.stderr()).not.toContain('Warning');
     const lines = load
       .stdout()
       .trim()
