@@ -2,7 +2,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type LinkEvent, LinkEvents } from '../../../src/link/events.js';
 import { FOLLOW_SLACK, LEAD_SLACK } from '../../../src/link/heartbeat.js';
 import { LinkHooks } from '../../../src/link/hooks.js';
-import { HEARTBEAT_FLOOD_LIMIT, Link, type LinkDown, type LinkSettings } from '../../../src/link/link.js';
+import {
+  HEARTBEAT_FLOOD_LIMIT,
+  holdsAcks,
+  Link,
+  type LinkDown,
+  type LinkSettings,
+} from '../../../src/link/link.js';
 import { IMMEDIATE_WRITES_PER_TURN } from '../../../src/link/send-pump.js';
 import { Session } from '../../../src/link/session.js';
 import type { Transport } from '../../../src/link/transport.js';
@@ -563,5 +569,16 @@ describe('Link: one write per heartbeat exchange (issue 10)', () => {
     link.start(0);
     vi.advanceTimersByTime(1000 * FOLLOW_SLACK * 4);
     expect(transport.frames.filter((f) => f.t === 'hb')).toHaveLength(5);
+  });
+});
+
+describe('holdsAcks: which links hold heartbeat answers (revision 3)', () => {
+  it('only with a peer of revision 3 or later and a dead deadline of two intervals at least', () => {
+    expect(holdsAcks(3, 3)).toBe(true);
+    expect(holdsAcks(4, 2)).toBe(true);
+    // A held answer comes up to LEAD_SLACK intervals late: one interval of deadline is too short.
+    expect(holdsAcks(3, 1)).toBe(false);
+    expect(holdsAcks(2, 3)).toBe(false);
+    expect(holdsAcks(undefined, 3)).toBe(false);
   });
 });
