@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { errorCode, LinkwatchError } from '../errors.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { MAX_PAYLOAD_DEPTH, payloadProblem, TRACEPARENT } from '../protocol/codec.js';
-import { BUFFER_FRAME_BYTES, encodeDataFrame, FrameSlab, slabDataFrame } from '../protocol/data-frames.js';
+import { BUFFER_FRAME_BYTES, FrameSlab, slabDataFrame } from '../protocol/data-frames.js';
 import type { BatchItem, JsonValue, Progress } from '../protocol/frames.js';
 import type { Handler, Message, WorkQueue, WorkQueueOptions } from '../queue/work-queue.js';
 import type { LinkEvents, Side } from './events.js';
@@ -257,11 +257,9 @@ export class Session {
         new TypeError(`Expected \`traceparent\` to be a W3C traceparent, got ${typeof traceparent}`),
       );
     }
-    const pending = this.outbox.enqueue(
-      inSlab
-        ? (seq) => slabDataFrame(inSlab, seq, traceparent)
-        : (seq) => encodeDataFrame(seq, probe, payloadBytes, traceparent),
-    );
+    const pending = inSlab
+      ? this.outbox.enqueue((seq) => slabDataFrame(inSlab, seq, traceparent))
+      : this.outbox.enqueueData(probe, payloadBytes, traceparent);
     if (this.outbox.waiting > 0) {
       if (this.events.perMessage)
         this.events.emit({ ...this.#base(), type: 'outbox-blocked', waiting: this.outbox.waiting });

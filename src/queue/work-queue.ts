@@ -200,7 +200,8 @@ export class WorkQueue {
   }
 
   #freeSlot(): Slot {
-    for (const slot of this.#slots) if (!slot.item) return slot;
+    const slots = this.#slots;
+    for (let i = 0; i < slots.length; i++) if (!slots[i]!.item) return slots[i]!;
     throw new Error('WorkQueue: no free slot while running < concurrency');
   }
 
