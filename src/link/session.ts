@@ -159,7 +159,7 @@ export class Session {
       onStarted: (seq, waitMs) => {
         if (this.events.perMessage) this.events.emit({ ...this.#base(), type: 'queue-started', seq, waitMs });
       },
-      onSettled: (message, durationMs, error, inbox) => this.#settled(message, durationMs, error, inbox),
+      onSettled: (message, startedAt, error, inbox) => this.#settled(message, startedAt, error, inbox),
     });
   }
 
@@ -315,7 +315,7 @@ export class Session {
     return this.queue.add(message, frame.tp, inbox);
   }
 
-  #settled(message: Message, durationMs: number, error: LinkwatchError | undefined, tag: unknown): void {
+  #settled(message: Message, startedAt: number, error: LinkwatchError | undefined, tag: unknown): void {
     const seq = message.seq;
     // Cut short by shutdown: not processed, so neither acked nor checkpointed; the peer replays it.
     // A drop, not a handler failure.
@@ -329,12 +329,18 @@ export class Session {
       this.counters.failed++;
       if (error.code === 'LW_ERR_HANDLER_TIMEOUT') this.counters.timedOut++;
       if (this.events.active) {
+        const durationMs = performance.now() - startedAt;
         this.events.emit({ ...this.#base(), type: 'queue-failed', seq, durationMs, errorType: error.code });
       }
     } else {
       this.counters.processed++;
       if (this.events.perMessage)
-        this.events.emit({ ...this.#base(), type: 'queue-completed', seq, durationMs });
+        this.events.emit({
+          ...this.#base(),
+          type: 'queue-completed',
+          seq,
+          durationMs: performance.now() - startedAt,
+        });
     }
     // The inbox the message was accepted into; the peer may have restarted since.
     const inbox = tag as Inbox;

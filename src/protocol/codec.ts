@@ -201,13 +201,16 @@ export function payloadProblem(root: unknown): string | undefined {
 }
 
 function problemAt(v: unknown, depth: number): string | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) ? undefined : 'holds a number that is not finite';
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : NOT_FINITE;
   if (typeof v !== 'object' || v === null) return undefined;
   if (depth >= MAX_PAYLOAD_DEPTH) return `nests deeper than ${MAX_PAYLOAD_DEPTH} levels`;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       const c: unknown = v[i];
-      if (typeof c === 'object' || typeof c === 'number') {
+      // Numbers are checked here rather than by a call each: most payloads are flat.
+      if (typeof c === 'number') {
+        if (!Number.isFinite(c)) return NOT_FINITE;
+      } else if (typeof c === 'object' && c !== null) {
         const p = problemAt(c, depth + 1);
         if (p) return p;
       }
@@ -218,13 +221,17 @@ function problemAt(v: unknown, depth: number): string | undefined {
   for (const k in o) {
     if (!Object.hasOwn(o, k)) continue;
     const c = o[k];
-    if (typeof c === 'object' || typeof c === 'number') {
+    if (typeof c === 'number') {
+      if (!Number.isFinite(c)) return NOT_FINITE;
+    } else if (typeof c === 'object' && c !== null) {
       const p = problemAt(c, depth + 1);
       if (p) return p;
     }
   }
   return undefined;
 }
+
+const NOT_FINITE = 'holds a number that is not finite';
 
 /** A W3C traceparent, as data items carry it. */
 export const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
