@@ -45,7 +45,8 @@ export function decodeFrame(
     if (Buffer.byteLength(raw, 'utf8') > maxBytes) throw tooLarge(Buffer.byteLength(raw, 'utf8'), maxBytes);
     text = raw;
   } else {
-    const buf = Array.isArray(raw) ? Buffer.concat(raw) : Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
+    // ws hands over one Buffer per message (an array only for a fragmented one).
+    const buf = Buffer.isBuffer(raw) ? raw : Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw);
     if (buf.length > maxBytes) throw tooLarge(buf.length, maxBytes);
     if (!utf8Checked && !isUtf8(buf))
       throw new ProtocolError('LW_ERR_INVALID_FRAME', CloseCode.invalidData, 'frame is not valid UTF-8');
