@@ -309,6 +309,7 @@ async function runSize(n, args, dir, storm) {
     hubRssSteadyMB: round(s1.rss / 2 ** 20),
     rssPerLinkKB: round((s1.rss - empty.rss) / n / 1024),
     rttMs: summary?.rttMs,
+    rttUnsteadyMs: summary?.rttUnsteadyMs,
     hubRttMs: hubRttBetween(
       scrapes.find((x) => !x.error),
       lastScrape,

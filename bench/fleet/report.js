@@ -68,14 +68,16 @@ ${results
 
 Where the heartbeat RTT goes: the workers' RTT (their hb to the hub's hb-ack, through both event loops), the
 hub's own RTT (its hb to the worker's hb-ack; bucket upper bounds of its histogram over the window), and the
-event-loop delay p99 of the hub (the watchdog's gauge at each scrape) and of the load processes.
+event-loop delay p99 of the hub (the watchdog's gauge at each scrape) and of the load processes. The
+workers' RTT counts while the whole fleet is connected (\`linkwatch load\`'s steady phase); the connect
+phase and a storm's recovery are the last column.
 
-| workers | worker-observed RTT p50 / p90 / p99 | hub-observed RTT p50 / p90 / p99 (at most) | hub loop delay p99 (median / worst) | load processes' loop delay p99 (median / worst) |
-|---|---|---|---|---|
+| workers | worker-observed RTT p50 / p90 / p99 | hub-observed RTT p50 / p90 / p99 (at most) | hub loop delay p99 (median / worst) | load processes' loop delay p99 (median / worst) | worker-observed RTT p99 outside it (connect, storm) |
+|---|---|---|---|---|---|
 ${results
   .map(
     (r) =>
-      `| ${r.workers.toLocaleString('en')} | ${fmt(r.rttMs?.p50)} / ${fmt(r.rttMs?.p90)} / ${fmt(r.rttMs?.p99)} ms | ${r.hubRttMs ? `${fmt(r.hubRttMs.p50AtMostMs)} / ${fmt(r.hubRttMs.p90AtMostMs)} / ${fmt(r.hubRttMs.p99AtMostMs)} ms` : '—'} | ${fmt(r.hubLoopDelayMs?.p99Median)} / ${fmt(r.hubLoopDelayMs?.p99Max)} ms | ${fmt(r.loadLoopDelayMs?.p99Median)} / ${fmt(r.loadLoopDelayMs?.p99Max)} ms |`,
+      `| ${r.workers.toLocaleString('en')} | ${fmt(r.rttMs?.p50)} / ${fmt(r.rttMs?.p90)} / ${fmt(r.rttMs?.p99)} ms | ${r.hubRttMs ? `${fmt(r.hubRttMs.p50AtMostMs)} / ${fmt(r.hubRttMs.p90AtMostMs)} / ${fmt(r.hubRttMs.p99AtMostMs)} ms` : '—'} | ${fmt(r.hubLoopDelayMs?.p99Median)} / ${fmt(r.hubLoopDelayMs?.p99Max)} ms | ${fmt(r.loadLoopDelayMs?.p99Median)} / ${fmt(r.loadLoopDelayMs?.p99Max)} ms | ${fmt(r.rttUnsteadyMs?.p99)} ms (${r.rttUnsteadyMs?.samples ?? 0} samples) |`,
   )
   .join('\n')}
 

@@ -14,7 +14,7 @@ import {
 import { bindEndpoint } from '../link/endpoint.js';
 import { type EventScope, type LinkEventListener, LinkEvents } from '../link/events.js';
 import { LinkHooks } from '../link/hooks.js';
-import { Link, type LinkDown } from '../link/link.js';
+import { holdsAcks, Link, type LinkDown } from '../link/link.js';
 import { linkSettings } from '../link/options.js';
 import type { SendReceipt } from '../link/outbox.js';
 import type { SessionCounters } from '../link/session.js';
@@ -372,6 +372,7 @@ export class Hub {
         peerWindow: hello.window,
         maxFrameBytes: o.maxFrameBytes,
         batch: (hello.rev ?? 1) >= BATCH_REVISION,
+        heldAcks: holdsAcks(hello.rev, o.heartbeatMisses),
       }),
       (down) => this.#onLinkDown(peer, link, down),
     );

@@ -26,6 +26,13 @@
  *   in one read and the hub's answer can carry the ack too. After such a
  *   beat its own timer waits LEAD_SLACK intervals, so steady data keeps the
  *   beat and a timer beat does not race it.
+ * - From protocol revision 3 the leader holds its answer to the follower's
+ *   heartbeat and sends it just before its own next one, in the same write,
+ *   with the time held (`held`), which ack() takes off the RTT. Per interval
+ *   and link that is one write for the worker and one read for the hub instead
+ *   of two. The answer then comes about an interval after the follower's beat,
+ *   so a follower whose peer holds waits HELD_FOLLOW_SLACK intervals, not
+ *   FOLLOW_SLACK, before it beats (and judges) by itself.
  *
  * An early beat never comes less than half an interval after the last one,
  * never gets more than one ahead of one per interval since start() (the
@@ -38,6 +45,8 @@
 export const FOLLOW_SLACK = 1.5;
 /** After a beat that went with data, a leader's own timer waits this many intervals. */
 export const LEAD_SLACK = 1.25;
+/** As FOLLOW_SLACK, when the peer holds its answers until its own next beat (LEAD_SLACK at most). */
+export const HELD_FOLLOW_SLACK = 2;
 
 export interface HeartbeatHost {
   /** Write a heartbeat frame with this id and timestamp. */
@@ -55,6 +64,8 @@ export interface HeartbeatOptions {
   misses: number;
   /** Beat when the peer's heartbeat arrives (the hub; see the header), else lead (the worker). @default false */
   follow?: boolean;
+  /** A follower's peer holds its answers until its own next beat (revision 3; see the header). @default false */
+  peerHoldsAcks?: boolean;
   /** Monotonic clock, ms. @default performance.now */
   now?: () => number;
 }
@@ -65,6 +76,8 @@ export class Heartbeat {
   readonly #misses: number;
   readonly #now: () => number;
   readonly #follow: boolean;
+  // A follower's own timer, in intervals after its last beat: FOLLOW_SLACK or HELD_FOLLOW_SLACK.
+  readonly #followSlack: number;
   // The next own beat; re-armed at every beat (refreshed while its delay stays the same).
   #tick: ReturnType<typeof setTimeout> | undefined;
   #tickMs = 0;
@@ -96,6 +109,7 @@ export class Heartbeat {
     this.#interval = options.intervalMs;
     this.#misses = options.misses;
     this.#follow = options.follow ?? false;
+    this.#followSlack = options.peerHoldsAcks ? HELD_FOLLOW_SLACK : FOLLOW_SLACK;
     this.#now = options.now ?? (() => performance.now());
   }
 
@@ -138,19 +152,20 @@ export class Heartbeat {
   }
 
   /**
-   * The peer echoed heartbeat `id` with our wall-clock `echoedTs`. A stale id
+   * The peer echoed heartbeat `id` with our wall-clock `echoedTs`, after
+   * holding its answer `heldMs` (revision 3; see the header). A stale id
    * (RTT above the interval) still proves a round trip; its RTT comes from
    * the echoed timestamp at millisecond precision.
    */
-  ack(id: number, echoedTs: number): void {
+  ack(id: number, echoedTs: number, heldMs = 0): void {
     const now = this.#now();
     this.#lastRoundTrip = now;
     this.#consecutiveMisses = 0;
     if (this.#outstandingId !== 0 && this.#outstandingId === id) {
-      this.#lastRttMs = now - this.#outstandingSentAt;
+      this.#lastRttMs = Math.max(0, now - this.#outstandingSentAt - heldMs);
       this.#outstandingId = 0;
     } else {
-      this.#lastRttMs = Math.max(0, Date.now() - echoedTs);
+      this.#lastRttMs = Math.max(0, Date.now() - echoedTs - heldMs);
     }
     this.#host.rtt(this.#lastRttMs);
   }
@@ -178,7 +193,7 @@ export class Heartbeat {
   peerBeat(): void {
     if (!this.#follow || !this.#earlyBeatAllowed()) return;
     this.#round();
-    if (this.#tick) this.#arm(this.#interval * FOLLOW_SLACK);
+    if (this.#tick) this.#arm(this.#interval * this.#followSlack);
   }
 
   /** A leader would beat with data written now: call dataSent() right after writing it. */
@@ -203,7 +218,7 @@ export class Heartbeat {
   }
 
   #ownDelay(): number {
-    return this.#follow ? this.#interval * FOLLOW_SLACK : this.#interval;
+    return this.#follow ? this.#interval * this.#followSlack : this.#interval;
   }
 
   #arm(ms: number): void {

@@ -1,7 +1,7 @@
 import { DeadlineError, type LinkwatchError, ProtocolError } from '../errors.js';
 import { CloseCode, clampReason } from '../protocol/close-codes.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
-import type { BatchItem, Frame, Progress } from '../protocol/frames.js';
+import { type BatchItem, type Frame, HELD_ACK_REVISION, type Progress } from '../protocol/frames.js';
 import { peerCloseError } from './endpoint.js';
 import { Heartbeat, type HeartbeatHost } from './heartbeat.js';
 import { SendPump } from './send-pump.js';
@@ -41,6 +41,22 @@ export interface LinkSettings {
    * @default false
    */
   batch?: boolean;
+  /**
+   * Revision 3 on both sides: the worker answers the hub's heartbeat with its
+   * own next one, in one write, and says how long it held the answer; the hub
+   * waits for it longer before it beats by itself (see Heartbeat).
+   * @default false
+   */
+  heldAcks?: boolean;
+}
+
+/**
+ * Whether a link of this revision and heartbeat holds hb-acks: a held answer
+ * arrives up to LEAD_SLACK intervals after the beat, so it needs a dead
+ * deadline of two intervals at least.
+ */
+export function holdsAcks(peerRevision: number | undefined, heartbeatMisses: number): boolean {
+  return (peerRevision ?? 1) >= HELD_ACK_REVISION && heartbeatMisses >= 2;
 }
 
 export interface LinkDown {
@@ -94,6 +110,10 @@ export class Link implements SessionLink {
   #answerPending = false;
   #answerId = 0;
   #answerTs = 0;
+  // A worker's answer to the hub's latest heartbeat, held for its own next beat (0: none; see Heartbeat).
+  #heldId = 0;
+  #heldTs = 0;
+  #heldSince = 0;
 
   constructor(
     transport: Transport,
@@ -115,6 +135,7 @@ export class Link implements SessionLink {
       misses: settings.heartbeatMisses,
       // The worker keeps the beat; the hub answers with its own (one write per exchange).
       follow: this.#follow,
+      peerHoldsAcks: this.#follow && settings.heldAcks === true,
     });
   }
 
@@ -248,6 +269,7 @@ export class Link implements SessionLink {
         if (this.#heartbeatFlood()) return;
         s.counters.heartbeatsReceived++;
         if (this.#follow) this.#answerSoon(frame.id, frame.ts);
+        else if (this.#settings.heldAcks) this.#hold(frame.id, frame.ts);
         else this.#answerHeartbeat(frame.id, frame.ts);
         s.lastHeartbeatAt = performance.now();
         s.peerProgress = keepProgress(s.peerProgress, frame.progress);
@@ -255,7 +277,7 @@ export class Link implements SessionLink {
           s.events.emit({ ...s.eventBase(), type: 'heartbeat-received', progress: frame.progress });
         return;
       case 'hb-ack':
-        this.#heartbeat.ack(frame.id, frame.ts);
+        this.#heartbeat.ack(frame.id, frame.ts, frame.held);
         return;
       case 'close':
         // The peer is about to close; its reason arrives here even if the close frame does not.
@@ -438,6 +460,24 @@ export class Link implements SessionLink {
     socket?.uncork();
   }
 
+  /**
+   * A worker keeps its answer to the hub's heartbeat for its own next beat
+   * (sendHeartbeat). A second hub beat before that (the hub's own timer) sends
+   * the first answer now, so none waits more than one of our beats.
+   */
+  #hold(id: number, ts: number): void {
+    if (this.#heldId !== 0) this.#writeHeld();
+    this.#heldId = id;
+    this.#heldTs = ts;
+    this.#heldSince = performance.now();
+  }
+
+  #writeHeld(): void {
+    const held = Math.round(performance.now() - this.#heldSince);
+    this.#write({ v: 1, t: 'hb-ack', id: this.#heldId, ts: this.#heldTs, held });
+    this.#heldId = 0;
+  }
+
   /** Control frames count toward the buffered-bytes bound and the drain deadline (SendPump). */
   #write(frame: Frame): void {
     if (!this.#down) this.#pump.writeControl(encodeFrame(frame));
@@ -445,7 +485,15 @@ export class Link implements SessionLink {
 
   sendHeartbeat(id: number, ts: number): void {
     const s = this.#session;
-    this.#write({ v: 1, t: 'hb', id, ts, progress: s.progress() });
+    if (this.#heldId !== 0) {
+      // The held answer goes first, in the same write: the hub judges its beat before ours.
+      this.#socket?.cork();
+      this.#writeHeld();
+      this.#write({ v: 1, t: 'hb', id, ts, progress: s.progress() });
+      this.#socket?.uncork();
+    } else {
+      this.#write({ v: 1, t: 'hb', id, ts, progress: s.progress() });
+    }
     s.counters.heartbeatsSent++;
     if (s.events.active) s.events.emit({ ...s.eventBase(), type: 'heartbeat-sent', id });
   }

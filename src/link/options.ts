@@ -88,6 +88,11 @@ export interface Negotiated {
   maxFrameBytes: number;
   /** The peer announced the revision with batch frames. */
   batch: boolean;
+  /**
+   * Both sides speak revision 3 and the heartbeat allows it (misses ≥ 2): the
+   * worker holds its answers to the hub's heartbeats (see Heartbeat).
+   */
+  heldAcks: boolean;
 }
 
 /** A Link's settings from this side's options and what the handshake agreed; the same on both sides. */
@@ -103,5 +108,6 @@ export function linkSettings(o: ParsedLinkOptions, n: Negotiated): LinkSettings 
     highWatermarkBytes: o.highWatermarkBytes,
     sendStallTimeoutMs: o.sendStallTimeoutMs,
     batch: n.batch,
+    heldAcks: n.heldAcks,
   };
 }

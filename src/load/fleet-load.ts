@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { fleetFlagsToAdd } from '../fleet-v8-flags.js';
 import type { ChildCounts, ChildMessage, ParentMessage } from './protocol.js';
 import { LatencyHistogram } from './rtt-histogram.js';
+import { SteadyPhase } from './steady-phase.js';
 
 export interface FleetLoadOptions {
   /** Hub URLs every worker dials (failover order). */
@@ -37,6 +38,8 @@ export interface FleetProgress extends Omit<ChildCounts, 'lastFirstConnectMs' | 
   loopDelayP99Ms: number;
   /** Seconds since the workers were told to dial. */
   t: number;
+  /** All workers connected, with no reconnect, for 2 s: RTT reported now counts as steady (see SteadyPhase). */
+  steady: boolean;
   workers: number;
 }
 
@@ -49,10 +52,15 @@ export interface FleetSummary {
   allConnectedMs: number | null;
   connectMs: { p50: number; p90: number; p99: number; max: number };
   connected: number;
-  /** Heartbeat RTT seen by the workers once all were connected, ms. */
-  rttMs: { p50: number; p90: number; p99: number; max: number; samples: number };
   /**
-   * The load processes' own event-loop delay over the steady phase, ms (worst process, each report's
+   * Heartbeat RTT seen by the workers while the fleet was steady: all connected, with no reconnect,
+   * for 2 s (see SteadyPhase), ms. Without any steady report, every sample.
+   */
+  rttMs: RttSummary;
+  /** Heartbeat RTT outside the steady phase: the connect phase and recoveries after a disconnect, ms. */
+  rttUnsteadyMs: RttSummary;
+  /**
+   * The load processes' own event-loop delay while steady, ms (worst process, each report's
    * p99): an RTT near it is the load tool's lag, not the hub's.
    */
   loadLoopDelayMs: { p99Max: number; p99Median: number };
@@ -70,7 +78,15 @@ export interface FleetSummary {
   ackedPerS: number;
 }
 
-/** RTT counts as steady state from this long after the last worker connected, ms. */
+export interface RttSummary {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  samples: number;
+}
+
+/** RTT counts as steady state from this long after the last worker (re)connected, ms. */
 const STEADY_AFTER_MS = 2000;
 
 const CHILD = fileURLToPath(new URL('./load-child.js', import.meta.url));
@@ -91,8 +107,11 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetSummary> {
   const procs = Math.max(1, Math.min(o.procs, o.workers));
   const ids = Array.from({ length: o.workers }, (_, i) => `${o.idPrefix}-${i}`);
   const children: Child[] = [];
-  const rttAll = new LatencyHistogram();
+  const rttUnsteady = new LatencyHistogram();
   const rttSteady = new LatencyHistogram();
+  const phase = new SteadyPhase(o.workers, STEADY_AFTER_MS);
+  // As of the last report from a load process.
+  let steady = false;
   const loopDelays: number[] = [];
   let allConnectedAt: number | undefined;
   let failed: Error | undefined;
@@ -123,10 +142,10 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetSummary> {
       if (m.type === 'report' || m.type === 'stopped') {
         child.last = m;
         child.connectMs ??= m.connectMs;
-        // RTT before the whole fleet is up, and just after, measures the connect storm, not the
-        // steady state.
-        const steady = allConnectedAt !== undefined && Date.now() - allConnectedAt >= STEADY_AFTER_MS;
-        (steady ? rttSteady : rttAll).add(m.rtt);
+        // RTT while workers connect or reconnect, and just after, measures the storm, not the steady state.
+        const t = total();
+        steady = phase.update(t.connected, t.reconnects, Date.now());
+        (steady ? rttSteady : rttUnsteady).add(m.rtt);
         if (steady && m.type === 'report') loopDelays.push(m.loopDelayP99Ms);
         if (m.type === 'stopped') child.stopped = m;
       }
@@ -159,11 +178,14 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetSummary> {
           resolve();
         }
       };
-      const timer = setTimeout(check, Math.max(0, deadline - Date.now()));
+      // An open-ended run (--duration 0) has no deadline: Infinity would fire at once, with a warning.
+      const timer = Number.isFinite(deadline)
+        ? setTimeout(check, Math.max(0, deadline - Date.now()))
+        : undefined;
       wake = check;
       check();
     });
-  const total = (): FleetProgress => sum(children, o.workers, goAt);
+  const total = (): FleetProgress => ({ ...sum(children, o.workers, goAt), steady });
   let goAt = Date.now();
   await until(() => ready === children.length, Date.now() + 60_000);
   if (failed) throw await killAll(children, failed);
@@ -194,7 +216,6 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetSummary> {
     const connectMs = children.flatMap((c) => c.connectMs ?? []).sort((a, b) => a - b);
     const pick = (p: number) =>
       connectMs[Math.min(connectMs.length - 1, Math.ceil((p / 100) * connectMs.length) - 1)] ?? 0;
-    const rtt = rttSteady.count > 0 ? rttSteady : rttAll;
     return {
       workers: o.workers,
       procs,
@@ -206,13 +227,8 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetSummary> {
           : Math.max(...children.map((c) => c.last?.lastFirstConnectMs ?? 0)),
       connectMs: { p50: pick(50), p90: pick(90), p99: pick(99), max: connectMs.at(-1) ?? 0 },
       connected: end.everConnected,
-      rttMs: {
-        p50: round(rtt.percentile(50)),
-        p90: round(rtt.percentile(90)),
-        p99: round(rtt.percentile(99)),
-        max: round(rtt.maxMs),
-        samples: rtt.count,
-      },
+      rttMs: rttSummary(rttSteady.count > 0 ? rttSteady : rttUnsteady),
+      rttUnsteadyMs: rttSummary(rttUnsteady),
       loadLoopDelayMs: {
         p99Max: Math.max(0, ...loopDelays),
         p99Median: loopDelays.sort((a, b) => a - b)[Math.floor(loopDelays.length / 2)] ?? 0,
@@ -238,8 +254,18 @@ function round(n: number): number {
   return Math.round(n * 100) / 100;
 }
 
-function sum(children: Child[], workers: number, goAt: number): FleetProgress {
-  const p: FleetProgress = {
+function rttSummary(h: LatencyHistogram): RttSummary {
+  return {
+    p50: round(h.percentile(50)),
+    p90: round(h.percentile(90)),
+    p99: round(h.percentile(99)),
+    max: round(h.maxMs),
+    samples: h.count,
+  };
+}
+
+function sum(children: Child[], workers: number, goAt: number): Omit<FleetProgress, 'steady'> {
+  const p: Omit<FleetProgress, 'steady'> = {
     t: Math.round((Date.now() - goAt) / 100) / 10,
     workers,
     connected: 0,

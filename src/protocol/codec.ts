@@ -296,7 +296,13 @@ export function validateFrame(value: unknown): Frame {
         progress: progressField(value),
       };
     case 'hb-ack':
-      return { v: 1, t, id: seqField(value, 'id', 'hb-ack'), ts: seqField(value, 'ts', 'hb-ack') };
+      return {
+        v: 1,
+        t,
+        id: seqField(value, 'id', 'hb-ack'),
+        ts: seqField(value, 'ts', 'hb-ack'),
+        ...(value.held === undefined ? {} : { held: seqField(value, 'held', 'hb-ack') }),
+      };
     case 'close':
       return {
         v: 1,

@@ -8,13 +8,16 @@
  * `rev` (in hello and welcome) is the protocol revision within that envelope:
  * additions an older peer never sees unless it announced them. Revision 2 adds
  * the batch frame. A side sends batches only to a peer that announced rev ≥ 2,
- * so a revision-1 peer is served as before.
+ * so a revision-1 peer is served as before. Revision 3 adds `held` to hb-ack:
+ * a worker answers a hub of rev ≥ 3 with its own next heartbeat, in one write.
  */
 export const PROTOCOL_VERSION = 1;
-/** The highest protocol revision this side speaks (2: batch frames). A missing `rev` means 1. */
-export const PROTOCOL_REVISION = 2;
+/** The highest protocol revision this side speaks (3: held hb-acks). A missing `rev` means 1. */
+export const PROTOCOL_REVISION = 3;
 /** The first revision with the batch frame. */
 export const BATCH_REVISION = 2;
+/** The first revision whose hub takes a held hb-ack (`held`, see HeartbeatAckFrame). */
+export const HELD_ACK_REVISION = 3;
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -117,6 +120,12 @@ export interface HeartbeatAckFrame {
   id: number;
   /** Echo of the heartbeat's `ts`, so the sender computes RTT on its own clock. */
   ts: number;
+  /**
+   * Revision 3: ms the answer was held, to leave with the answerer's own next
+   * heartbeat in one write (one syscall and one read fewer per interval and
+   * link). The sender's RTT is the round trip less this. Absent: answered at once.
+   */
+  held?: number;
 }
 
 /** Sent just before a deliberate close so the peer logs a reason even if the close frame is lost. */

@@ -5,7 +5,7 @@ import { Backoff } from '../link/backoff.js';
 import { bindEndpoint } from '../link/endpoint.js';
 import { type EventScope, type LinkEventListener, LinkEvents } from '../link/events.js';
 import { LinkHooks } from '../link/hooks.js';
-import { Link, type LinkDown } from '../link/link.js';
+import { holdsAcks, Link, type LinkDown } from '../link/link.js';
 import { linkSettings } from '../link/options.js';
 import type { SendReceipt } from '../link/outbox.js';
 import { Session, type SessionCounters } from '../link/session.js';
@@ -326,6 +326,7 @@ export class Worker {
         peerWindow: welcome.window,
         maxFrameBytes: Math.min(o.maxFrameBytes, welcome.maxFrameBytes),
         batch: (welcome.rev ?? 1) >= BATCH_REVISION,
+        heldAcks: holdsAcks(welcome.rev, welcome.heartbeatMisses),
       }),
       (down) => this.#onLinkDown(ws, link, down),
     );

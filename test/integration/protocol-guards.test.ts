@@ -5,7 +5,7 @@ import type { Hub } from '../../src/hub/hub.js';
 import type { LinkEvent } from '../../src/link/events.js';
 import { HEARTBEAT_FLOOD_LIMIT } from '../../src/link/link.js';
 import { CloseCode } from '../../src/protocol/close-codes.js';
-import type { Frame } from '../../src/protocol/frames.js';
+import { type Frame, PROTOCOL_REVISION } from '../../src/protocol/frames.js';
 import type { Worker } from '../../src/worker/worker.js';
 import { nextEvent, startHub, startWorker, TOKEN, waitFor } from '../helpers/fleet.js';
 
@@ -218,7 +218,7 @@ describe('a revision-1 peer', () => {
     const seen: number[] = [];
     hub = await startHub({ handler: (m) => void seen.push(m.seq), ackBatch: 1 });
     const { ws, welcome } = await rawClient(hub.url, 'old-worker');
-    expect(welcome).toMatchObject({ t: 'welcome', rev: 2 });
+    expect(welcome).toMatchObject({ t: 'welcome', rev: PROTOCOL_REVISION });
     const frames: Frame[] = [];
     ws.on('message', (raw) => frames.push(JSON.parse(raw.toString()) as Frame));
     for (let seq = 1; seq <= 3; seq++) ws.send(JSON.stringify({ v: 1, t: 'data', seq, p: { seq } }));

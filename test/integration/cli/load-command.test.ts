@@ -68,6 +68,8 @@ describe('linkwatch load', () => {
     expect(rtt.p50).toBeGreaterThan(0);
     expect(rtt.p50).toBeLessThanOrEqual(rtt.p99);
     expect(rtt.p99).toBeLessThanOrEqual(rtt.max);
+    // The connect phase's heartbeats are counted apart from the steady ones.
+    expect((s.rttUnsteadyMs as { samples: number }).samples).toBeGreaterThan(0);
     // The load processes say how much of the RTT is their own lag.
     const lag = s.loadLoopDelayMs as { p99Max: number; p99Median: number };
     expect(lag.p99Max).toBeGreaterThanOrEqual(lag.p99Median);
@@ -78,7 +80,13 @@ describe('linkwatch load', () => {
     const lines = load.stdout().trim().split('\n');
     const progress = lines.slice(0, -1).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(progress.length).toBeGreaterThanOrEqual(3);
-    expect(progress.at(-1)).toMatchObject({ type: 'progress', workers: WORKERS, connected: WORKERS });
+    expect(progress.at(-1)).toMatchObject({
+      type: 'progress',
+      workers: WORKERS,
+      connected: WORKERS,
+      steady: true,
+    });
+    expect(progress[0]).toMatchObject({ steady: false });
     expect(load.stdout() + load.stderr()).not.toContain(FIRST);
     expect(load.stdout() + load.stderr()).not.toContain(REST);
     // The hub saw exactly these workers.
@@ -86,6 +94,45 @@ describe('linkwatch load', () => {
     expect(links.links.map((l) => l.workerId).sort()).toEqual(
       Array.from({ length: WORKERS }, (_, i) => `load-${i}`).sort(),
     );
+  });
+
+  it('leaves the recovery from a hub restart out of the steady phase, and resumes it once the fleet is back', async () => {
+    const dir = tempDir();
+    const tokens = tokenFile(dir);
+    let { hub, port } = await startHub(tokens);
+    const load = cli([
+      ...['load', '--hub', `ws://127.0.0.1:${port}`, '--workers', String(WORKERS), '--procs', '2'],
+      ...['--rate', '5', '--duration', '0', '--backoff-max', '300ms', '--token-file', tokens, '--progress'],
+    ]);
+    await load.waitFor('"steady":true', 20_000);
+    hub.child.kill('SIGKILL');
+    await hub.exited;
+    // Down: not steady, however long the fleet was connected before.
+    await load.waitFor(/"steady":true[\s\S]*"steady":false/, 10_000);
+    hub = cli([...hubArgs(`127.0.0.1:${port}`, tokens), '--heartbeat-interval', '200ms']);
+    await hub.waitFor('hub listening');
+    await load.waitFor(/"steady":true[\s\S]*"steady":false[\s\S]*"steady":true/, 20_000);
+    load.child.kill('SIGINT');
+    const { code } = await load.exited;
+    expect(code, load.stderr()).toBe(0);
+    // Open-ended (--duration 0): no TimeoutOverflowWarning from a timer set to Infinity.
+    expect(load.stderr()).not.toContain('Warning');
+    const lines = load
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const progress = lines.filter((l) => l.type === 'progress');
+    // Every line after the kill that is steady again has the whole fleet connected.
+    const down = progress.findIndex((p, i) => i > 0 && progress[i - 1]!.steady && !p.steady);
+    expect(down).toBeGreaterThan(0);
+    const back = progress.findIndex((p, i) => i > down && p.steady);
+    expect(progress[back]).toMatchObject({ connected: WORKERS });
+    expect(progress[back]!.reconnects).toBeGreaterThanOrEqual(WORKERS);
+    const s = summary(load);
+    expect(s.lost).toBe(0);
+    expect((s.rttMs as { samples: number }).samples).toBeGreaterThan(0);
+    expect((s.rttUnsteadyMs as { samples: number }).samples).toBeGreaterThan(0);
   });
 
   it('rejects a bad flag, or an id without a token, with exit code 2 naming it and never the token', async () => {

@@ -1,5 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FOLLOW_SLACK, Heartbeat, type HeartbeatHost } from '../../../src/link/heartbeat.js';
+import {
+  FOLLOW_SLACK,
+  HELD_FOLLOW_SLACK,
+  Heartbeat,
+  type HeartbeatHost,
+} from '../../../src/link/heartbeat.js';
 
 const INTERVAL = 1000;
 const MISSES = 3;
@@ -402,5 +407,49 @@ describe('Heartbeat: a follower (the hub) beats with the peer', () => {
     expect(host.of('send')).toHaveLength(1);
     vi.advanceTimersByTime(400);
     expect(host.of('send').map((c) => elapsed(c.at))).toEqual([0, INTERVAL]);
+  });
+});
+
+describe('Heartbeat: held answers (protocol revision 3)', () => {
+  it('takes the time the peer held its answer off the RTT', () => {
+    hb.start();
+    const { id, ts } = host.lastSend();
+    vi.advanceTimersByTime(800);
+    hb.ack(id, ts, 790);
+    expect(host.of('rtt').map((c) => c.rttMs)).toEqual([10]);
+    // A stale id: from the echoed wall clock, less the hold, never below zero.
+    vi.advanceTimersByTime(100);
+    hb.ack(id, ts, 5000);
+    expect(host.of('rtt').map((c) => c.rttMs)).toEqual([10, 0]);
+  });
+
+  it('a follower whose peer holds its answers beats by itself after HELD_FOLLOW_SLACK intervals, and counts no miss for an answer that comes with the next beat', () => {
+    const follower = new Heartbeat(host, {
+      intervalMs: INTERVAL,
+      misses: MISSES,
+      follow: true,
+      peerHoldsAcks: true,
+    });
+    try {
+      follower.start();
+      for (let i = 1; i <= 4; i++) {
+        // The peer's next beat comes LEAD_SLACK intervals late, its held answer just before it.
+        const { id, ts } = host.lastSend();
+        vi.advanceTimersByTime(INTERVAL * 1.25 + 100);
+        follower.ack(id, ts, INTERVAL * 1.25 + 90);
+        follower.peerBeat();
+      }
+      expect(host.of('missed')).toEqual([]);
+      expect(host.of('rtt').map((c) => c.rttMs)).toEqual([10, 10, 10, 10]);
+      const beats = host.of('send').length;
+      // The peer stops: the follower's own timer, HELD_FOLLOW_SLACK intervals after its last beat.
+      vi.advanceTimersByTime(INTERVAL * HELD_FOLLOW_SLACK - 1);
+      expect(host.of('send')).toHaveLength(beats);
+      vi.advanceTimersByTime(1);
+      expect(host.of('send')).toHaveLength(beats + 1);
+      expect(HELD_FOLLOW_SLACK).toBeGreaterThan(FOLLOW_SLACK);
+    } finally {
+      follower.cancel();
+    }
   });
 });

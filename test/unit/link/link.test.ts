@@ -2,7 +2,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type LinkEvent, LinkEvents } from '../../../src/link/events.js';
 import { FOLLOW_SLACK, LEAD_SLACK } from '../../../src/link/heartbeat.js';
 import { LinkHooks } from '../../../src/link/hooks.js';
-import { HEARTBEAT_FLOOD_LIMIT, Link, type LinkDown, type LinkSettings } from '../../../src/link/link.js';
+import {
+  HEARTBEAT_FLOOD_LIMIT,
+  holdsAcks,
+  Link,
+  type LinkDown,
+  type LinkSettings,
+} from '../../../src/link/link.js';
 import { IMMEDIATE_WRITES_PER_TURN } from '../../../src/link/send-pump.js';
 import { Session } from '../../../src/link/session.js';
 import type { Transport } from '../../../src/link/transport.js';
@@ -614,5 +620,16 @@ describe('Link: the ack timer', () => {
     link.teardown(new Error('gone') as never, { closeCode: undefined });
     vi.advanceTimersByTime(100);
     expect(acks(transport)).toEqual([]);
+  });
+});
+
+describe('holdsAcks: which links hold heartbeat answers (revision 3)', () => {
+  it('only with a peer of revision 3 or later and a dead deadline of two intervals at least', () => {
+    expect(holdsAcks(3, 3)).toBe(true);
+    expect(holdsAcks(4, 2)).toBe(true);
+    // A held answer comes up to LEAD_SLACK intervals late: one interval of deadline is too short.
+    expect(holdsAcks(3, 1)).toBe(false);
+    expect(holdsAcks(2, 3)).toBe(false);
+    expect(holdsAcks(undefined, 3)).toBe(false);
   });
 });

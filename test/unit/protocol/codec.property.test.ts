@@ -177,6 +177,8 @@ function validFrames(payload: fc.Arbitrary<JsonValue>): fc.Arbitrary<Frame> {
       progress: fc.record({ sent: nat, acked: nat, processed: nat, depth: nat }),
     }),
     fc.record({ v, t: fc.constant('hb-ack' as const), id: nat, ts: nat }),
+    // Revision 3: a held answer says for how long.
+    fc.record({ v, t: fc.constant('hb-ack' as const), id: nat, ts: nat, held: nat }),
     fc.record({
       v,
       t: fc.constant('close' as const),
@@ -475,7 +477,7 @@ describe('decodeFrame contract (property-based)', () => {
           expect(jsonEqual(outcome.frame, frame)).toBe(true);
         } else if (m.kind === 'delete' && target) {
           const [top, inner] = target;
-          if (top === 'tp' || top === 'rev') {
+          if (top === 'tp' || top === 'rev' || top === 'held') {
             // Optional fields: a frame without them is still valid.
             if (!outcome.ok) throw outcome.error;
             expect(top in outcome.frame).toBe(false);

@@ -377,6 +377,8 @@ describe('frame validation', () => {
       'hb.progress.acked must be a non-negative safe integer',
     ],
     ['hb-ack.ts fractional', 'hb-ack', { ts: 1.5 }, 'hb-ack.ts must be a non-negative safe integer'],
+    ['hb-ack.held negative', 'hb-ack', { held: -1 }, 'hb-ack.held must be a non-negative safe integer'],
+    ['hb-ack.held a string', 'hb-ack', { held: '5' }, 'hb-ack.held must be a non-negative safe integer'],
     ['close.code null', 'close', { code: null }, 'close.code must be a non-negative safe integer'],
     [
       'close.reason too long',

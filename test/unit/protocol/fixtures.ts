@@ -71,7 +71,7 @@ export const KNOWN_FIELDS: Record<FrameType, readonly string[]> = {
   batch: ['v', 't', 'm'],
   ack: ['v', 't', 'seq'],
   hb: ['v', 't', 'id', 'ts', 'progress'],
-  'hb-ack': ['v', 't', 'id', 'ts'],
+  'hb-ack': ['v', 't', 'id', 'ts', 'held'],
   close: ['v', 't', 'code', 'reason'],
 };
 
