@@ -83,7 +83,11 @@ export class Link implements SessionLink {
   readonly connectedAt = performance.now();
   // Set once by teardown(); every entry point checks it first.
   #down: LinkDown | undefined;
+  // One Timeout per link, made by the first ack that waits and re-armed with refresh() after:
+  // a new setTimeout per ack period measured 20 µs a call. Never cleared before teardown
+  // (refresh() cannot revive a cleared one): #ackArmed says whether its firing should ack.
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
+  #ackArmed = false;
   // Completions since the last ack frame.
   #unacked = 0;
   #lastAckSent = 0;
@@ -415,13 +419,17 @@ export class Link implements SessionLink {
     // Ack by half a window at the latest, or a small window would stall on the ack timer.
     if (this.#unacked >= Math.min(this.#settings.ackBatch, Math.max(1, this.#settings.receiveWindow >> 1))) {
       this.#sendAck();
-    } else if (!this.#ackTimer) {
-      this.#ackTimer = setTimeout(() => {
-        this.#ackTimer = undefined;
-        this.#sendAck();
-      }, this.#settings.ackDelayMs);
+    } else if (!this.#ackArmed) {
+      this.#ackArmed = true;
+      if (this.#ackTimer) this.#ackTimer.refresh();
+      else this.#ackTimer = setTimeout(this.#ackDue, this.#settings.ackDelayMs);
     }
   }
+
+  // Bound once per link: arming the ack timer allocates nothing.
+  readonly #ackDue = (): void => {
+    if (this.#ackArmed && !this.#down) this.#sendAck();
+  };
 
   /** Sends any pending ack now (used before a graceful close). */
   flushAck(): void {
@@ -429,8 +437,7 @@ export class Link implements SessionLink {
   }
 
   #sendAck(): void {
-    if (this.#ackTimer) clearTimeout(this.#ackTimer);
-    this.#ackTimer = undefined;
+    this.#ackArmed = false;
     this.#unacked = 0;
     const seq = this.#session.ackable;
     this.#lastAckSent = seq;
@@ -523,6 +530,7 @@ export class Link implements SessionLink {
     this.#heartbeat.cancel();
     if (this.#ackTimer) clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
+    this.#ackArmed = false;
     this.#pump.stop();
     if (this.#session.link === this) this.#session.attach(undefined);
     const t = this.#transport;

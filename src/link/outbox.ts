@@ -4,6 +4,7 @@ import {
   BATCH_SEPARATOR_BYTES,
   DATA_ENVELOPE_BYTES,
   type EncodedFrame,
+  encodeDataFrame,
 } from '../protocol/data-frames.js';
 
 /**
@@ -159,6 +160,21 @@ export class Outbox {
     }
   }
 
+  /**
+   * Queues one message whose payload is already serialised (`json`, of
+   * `jsonBytes` UTF-8 bytes) as its data frame (`encodeDataFrame`). What
+   * `enqueue` does, without an encoder closure per message when it is
+   * admitted at once, the usual case: it runs for every send().
+   */
+  enqueueData(json: string, jsonBytes: number, traceparent: string | undefined): Promise<SendReceipt> {
+    if (this.#closed || this.#waiters.length > 0 || !this.#hasRoom())
+      return this.enqueue((seq) => encodeDataFrame(seq, json, jsonBytes, traceparent));
+    const seq = ++this.#lastSeq;
+    const { frame, bytes } = encodeDataFrame(seq, json, jsonBytes, traceparent);
+    this.#add(seq, frame, bytes);
+    return Promise.resolve({ seq, status: 'queued' });
+  }
+
   /** Next entry to write if the flow-control window allows, else undefined. */
   takeNext(window: number): OutboxEntry | undefined {
     if (this.#next >= this.#entries.length || this.#next - this.#head >= window) return undefined;
@@ -237,9 +253,13 @@ export class Outbox {
   #push(encode: Encode): SendReceipt {
     const seq = ++this.#lastSeq;
     const { frame, bytes } = encode(seq);
+    this.#add(seq, frame, bytes);
+    return { seq, status: 'queued' };
+  }
+
+  #add(seq: number, frame: string | Buffer, bytes: number): void {
     this.#entries.push({ seq, frame, bytes, enqueuedAt: this.#now(), sends: 0 });
     this.#bytes += bytes;
-    return { seq, status: 'queued' };
   }
 
   #dropOldest(): void {

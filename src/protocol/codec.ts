@@ -45,11 +45,13 @@ export function decodeFrame(
     if (Buffer.byteLength(raw, 'utf8') > maxBytes) throw tooLarge(Buffer.byteLength(raw, 'utf8'), maxBytes);
     text = raw;
   } else {
-    const buf = Array.isArray(raw) ? Buffer.concat(raw) : Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
+    // ws hands over one Buffer per message (an array only for a fragmented one).
+    const buf = Buffer.isBuffer(raw) ? raw : Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw);
     if (buf.length > maxBytes) throw tooLarge(buf.length, maxBytes);
     if (!utf8Checked && !isUtf8(buf))
       throw new ProtocolError('LW_ERR_INVALID_FRAME', CloseCode.invalidData, 'frame is not valid UTF-8');
-    text = buf.toString('utf8');
+    // No argument: Buffer's own fast path to utf8Slice, skipping its encoding lookup.
+    text = buf.toString();
   }
   let value: unknown;
   try {
@@ -111,8 +113,14 @@ function revField(o: Record<string, unknown>, type: string): { rev?: number } {
   return o.rev === undefined ? {} : { rev: positiveInt(o, 'rev', type) };
 }
 
+/** A data item's seq: positiveInt with the key spelled out, since it runs for every message. */
+function itemSeq(o: Record<string, unknown>, type: string): number {
+  const seq = o.seq;
+  return typeof seq === 'number' && seq > 0 && Number.isSafeInteger(seq) ? seq : positiveInt(o, 'seq', type);
+}
+
 function dataItem(o: Record<string, unknown>, type: string): BatchItem {
-  const seq = positiveInt(o, 'seq', type);
+  const seq = itemSeq(o, type);
   const p = dataPayload(o, type);
   const tp = traceparentField(o, type);
   return tp === undefined ? { seq, p } : { seq, p, tp };
@@ -124,17 +132,18 @@ function dataItem(o: Record<string, unknown>, type: string): BatchItem {
  * through a generic path.
  */
 function dataFrame(o: Record<string, unknown>): Frame {
-  const seq = positiveInt(o, 'seq', 'data');
+  const seq = itemSeq(o, 'data');
   const p = dataPayload(o, 'data');
   const tp = traceparentField(o, 'data');
   return tp === undefined ? { v: 1, t: 'data', seq, p } : { v: 1, t: 'data', seq, p, tp };
 }
 
 function dataPayload(o: Record<string, unknown>, type: string): JsonValue {
-  if (!('p' in o)) throw invalid(`${type}.p is missing`);
-  const problem = payloadProblem(o.p);
+  const p = o.p;
+  if (p === undefined && !('p' in o)) throw invalid(`${type}.p is missing`);
+  const problem = payloadProblem(p);
   if (problem) throw invalid(`${type}.p ${problem}`);
-  return o.p as JsonValue;
+  return p as JsonValue;
 }
 
 function traceparentField(o: Record<string, unknown>, type: string): string | undefined {
@@ -193,13 +202,16 @@ export function payloadProblem(root: unknown): string | undefined {
 }
 
 function problemAt(v: unknown, depth: number): string | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) ? undefined : 'holds a number that is not finite';
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : NOT_FINITE;
   if (typeof v !== 'object' || v === null) return undefined;
   if (depth >= MAX_PAYLOAD_DEPTH) return `nests deeper than ${MAX_PAYLOAD_DEPTH} levels`;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       const c: unknown = v[i];
-      if (typeof c === 'object' || typeof c === 'number') {
+      // Numbers are checked here rather than by a call each: most payloads are flat.
+      if (typeof c === 'number') {
+        if (!Number.isFinite(c)) return NOT_FINITE;
+      } else if (typeof c === 'object' && c !== null) {
         const p = problemAt(c, depth + 1);
         if (p) return p;
       }
@@ -210,13 +222,17 @@ function problemAt(v: unknown, depth: number): string | undefined {
   for (const k in o) {
     if (!Object.hasOwn(o, k)) continue;
     const c = o[k];
-    if (typeof c === 'object' || typeof c === 'number') {
+    if (typeof c === 'number') {
+      if (!Number.isFinite(c)) return NOT_FINITE;
+    } else if (typeof c === 'object' && c !== null) {
       const p = problemAt(c, depth + 1);
       if (p) return p;
     }
   }
   return undefined;
 }
+
+const NOT_FINITE = 'holds a number that is not finite';
 
 /** A W3C traceparent, as data items carry it. */
 export const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -235,6 +251,11 @@ export function validateFrame(value: unknown): Frame {
   }
   const t = value.t;
   switch (t) {
+    // The per-message types first.
+    case 'data':
+      return dataFrame(value);
+    case 'batch':
+      return { v: 1, t, m: batchItems(value) };
     case 'hello': {
       const workerId = stringField(value, 'workerId', 'hello', 128);
       if (!WORKER_ID_PATTERN.test(workerId))
@@ -264,10 +285,6 @@ export function validateFrame(value: unknown): Frame {
         maxFrameBytes: positiveInt(value, 'maxFrameBytes', 'welcome'),
         ...revField(value, 'welcome'),
       };
-    case 'data':
-      return dataFrame(value);
-    case 'batch':
-      return { v: 1, t, m: batchItems(value) };
     case 'ack':
       return { v: 1, t, seq: seqField(value, 'seq', 'ack') };
     case 'hb':

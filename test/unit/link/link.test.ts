@@ -572,6 +572,57 @@ describe('Link: one write per heartbeat exchange (issue 10)', () => {
   });
 });
 
+describe('Link: the ack timer', () => {
+  const data = (seq: number) => Buffer.from(encodeFrame({ v: 1, t: 'data', seq, p: { n: seq } }));
+  const acks = (t: FakeTransport) => t.frames.flatMap((f) => (f.t === 'ack' ? [f.seq] : []));
+  function hub(extra: Partial<LinkSettings> = {}) {
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'],
+    });
+    const s = setup({ heartbeatIntervalMs: 60_000, ...extra }, () => {}, 'hub');
+    s.link.start(0);
+    return s;
+  }
+
+  it('makes one ack Timeout per link and re-arms it for every later ack period', async () => {
+    const { link, transport } = hub();
+    const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout');
+    for (let seq = 1; seq <= 5; seq++) {
+      link.receive(data(seq), false);
+      await Promise.resolve();
+      vi.advanceTimersByTime(20);
+      expect(acks(transport)).toEqual(Array.from({ length: seq }, (_, i) => i + 1));
+    }
+    expect(setTimeoutSpy.mock.calls.filter(([, ms]) => ms === 20)).toHaveLength(1);
+  });
+
+  it('after an ack sent by count, the pending timer acks nothing, and the next completion waits its full ackDelayMs', async () => {
+    const { link, transport } = hub({ ackBatch: 2 });
+    link.receive(data(1), false); // t=0: the timer is armed for t=20
+    vi.advanceTimersByTime(5);
+    link.receive(data(2), false); // two completions: acked at once
+    expect(acks(transport)).toEqual([2]);
+    vi.advanceTimersByTime(5);
+    link.receive(data(3), false); // t=10: re-armed for t=30
+    vi.advanceTimersByTime(10);
+    expect(acks(transport)).toEqual([2]);
+    vi.advanceTimersByTime(9);
+    expect(acks(transport)).toEqual([2]);
+    vi.advanceTimersByTime(1);
+    expect(acks(transport)).toEqual([2, 3]);
+    vi.advanceTimersByTime(100);
+    expect(acks(transport)).toEqual([2, 3]);
+  });
+
+  it('teardown releases the ack timer: a pending ack is never written after the link went down', () => {
+    const { link, transport } = hub();
+    link.receive(data(1), false);
+    link.teardown(new Error('gone') as never, { closeCode: undefined });
+    vi.advanceTimersByTime(100);
+    expect(acks(transport)).toEqual([]);
+  });
+});
+
 describe('holdsAcks: which links hold heartbeat answers (revision 3)', () => {
   it('only with a peer of revision 3 or later and a dead deadline of two intervals at least', () => {
     expect(holdsAcks(3, 3)).toBe(true);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ClosedError, LinkwatchError, OutboxFullError } from '../../../src/errors.js';
 import { Outbox, type OutboxOptions, OVERFLOW_POLICIES, type SendReceipt } from '../../../src/link/outbox.js';
-import type { EncodedFrame } from '../../../src/protocol/data-frames.js';
+import { type EncodedFrame, encodeDataFrame } from '../../../src/protocol/data-frames.js';
 
 /** A frame as encodeDataFrame returns it: the text and its UTF-8 size. */
 function enc(text: string): EncodedFrame {
@@ -471,4 +471,41 @@ describe('Outbox: memory', () => {
       expect(takeAll(box)).toEqual([3, 4]);
     },
   );
+});
+
+describe('Outbox: enqueueData (a payload already serialised)', () => {
+  const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
+  it('holds the data frame encodeDataFrame builds for its seq, and resolves the same receipt as enqueue', async () => {
+    const box = outbox();
+    await box.enqueue(small);
+    const json = '{"p":"é"}';
+    expect(await box.enqueueData(json, Buffer.byteLength(json), TP)).toEqual({ seq: 2, status: 'queued' });
+    box.takeNext(10);
+    const entry = box.takeNext(10)!;
+    expect({ frame: entry.frame, bytes: entry.bytes }).toEqual(
+      encodeDataFrame(2, json, Buffer.byteLength(json), TP),
+    );
+    expect(box.bytes).toBe(10 + entry.bytes);
+  });
+
+  it('waits for room under the block policy, behind producers already waiting, like enqueue', async () => {
+    const box = outbox({ maxMessages: 1 });
+    await box.enqueue(small);
+    const order: string[] = [];
+    const a = box.enqueue(small).then((r) => order.push(`enqueue ${r.seq}`));
+    const b = box.enqueueData('1', 1, undefined).then((r) => order.push(`enqueueData ${r.seq}`));
+    box.ack(1);
+    await a;
+    box.ack(2);
+    await b;
+    expect(order).toEqual(['enqueue 2', 'enqueueData 3']);
+    expect(takeAll(box)).toEqual([3]);
+  });
+
+  it('rejects once the outbox is closed', async () => {
+    const box = outbox();
+    box.close();
+    await expect(box.enqueueData('1', 1, undefined)).rejects.toBeInstanceOf(ClosedError);
+  });
 });

@@ -78,8 +78,8 @@ function setup(options: Partial<WorkQueueOptions> & { handler: Handler }) {
     onEnqueued: (seq, depth, tp) => enqueued.push([seq, depth, tp]),
     onStarted: (seq, waitMs) => started.push([seq, waitMs]),
     ...options,
-    onSettled: (message, durationMs, error) => {
-      const s = { seq: message.seq, durationMs, error };
+    onSettled: (message, startedAt, error) => {
+      const s = { seq: message.seq, durationMs: performance.now() - startedAt, error };
       settled.push(s);
       settledEvents.of(message.seq).resolve(s);
     },
