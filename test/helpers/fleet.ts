@@ -1,3 +1,4 @@
+import { afterEach, vi } from 'vitest';
 import { Hub, type HubOptions } from '../../src/hub/hub.js';
 import type { LinkEvent } from '../../src/link/events.js';
 import type { Message } from '../../src/queue/work-queue.js';
@@ -124,4 +125,20 @@ export function hubReady(port: number, timeoutMs = 15_000): Promise<void> {
     timeoutMs,
     'the hub to be ready',
   );
+}
+
+/**
+ * One hub and one worker per test, in the returned object: whatever a test
+ * put there is stopped after it, and spies (such as socketWrites) restored.
+ */
+export function linkPerTest(): { hub?: Hub; worker?: Worker } {
+  const link: { hub?: Hub; worker?: Worker } = {};
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await link.worker?.stop({ timeoutMs: 500 });
+    await link.hub?.close({ timeoutMs: 500 });
+    link.worker = undefined;
+    link.hub = undefined;
+  });
+  return link;
 }

@@ -272,3 +272,51 @@ describe('counters reconcile (issue 7 item 20)', () => {
     expect(c.received).toBe(c.processed + c.failed + c.rejected + s().queue.depth);
   });
 });
+
+describe('a revision-2 hub (held heartbeat answers are revision 3)', () => {
+  it('a hub of revision 2 is answered at once, without `held`', async () => {
+    fakeHub = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((r) => fakeHub!.once('listening', () => r()));
+    const answered = new Promise<{ frame: Record<string, unknown>; ms: number }>((resolve) => {
+      fakeHub!.on('connection', (ws) => {
+        ws.once('message', () => {
+          ws.send(
+            JSON.stringify({
+              v: 1,
+              t: 'welcome',
+              hubId: 'old-hub',
+              stream: 'old-stream',
+              epoch: 1,
+              processed: 0,
+              heartbeatIntervalMs: 1000,
+              heartbeatMisses: 3,
+              window: 100,
+              maxFrameBytes: 1 << 20,
+              rev: 2,
+            }),
+          );
+          const sentAt = performance.now();
+          ws.send(
+            JSON.stringify({
+              v: 1,
+              t: 'hb',
+              id: 7,
+              ts: Date.now(),
+              progress: { sent: 0, acked: 0, processed: 0, depth: 0 },
+            }),
+          );
+          ws.on('message', (raw) => {
+            const frame = JSON.parse(raw.toString()) as Record<string, unknown>;
+            if (frame.t === 'hb-ack') resolve({ frame, ms: performance.now() - sentAt });
+          });
+        });
+      });
+    });
+    worker = startWorker(`ws://127.0.0.1:${(fakeHub.address() as AddressInfo).port}`);
+    const { frame, ms } = await answered;
+    expect(frame).toMatchObject({ t: 'hb-ack', id: 7 });
+    expect(frame).not.toHaveProperty('held');
+    // At once: the worker's own next heartbeat is an interval (1 s) away.
+    expect(ms).toBeLessThan(500);
+  });
+});
