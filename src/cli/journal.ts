@@ -51,6 +51,8 @@ export class Journal implements CheckpointStore {
   #batch: { workerId: string; stream: string; seq: number }[] = [];
   #written: Promise<void> | undefined;
   #settle: { resolve: () => void; reject: (err: unknown) => void } | undefined;
+  // performance.now() of the batch's first record.
+  #batchAt = 0;
 
   constructor(file: string, options: JournalOptions = {}) {
     this.#commitEveryAdvance = options.commitEveryAdvance ?? false;
@@ -96,16 +98,25 @@ export class Journal implements CheckpointStore {
    * the write failed); the message counts as processed, and is acked, only
    * then, so a crash before the write loses nothing: the worker still holds
    * the message and sends it again.
+   *
+   * A batch older than FLUSH_AFTER_MS is written at once, with this record:
+   * a turn that reads hundreds of sockets (a 10,000-link hub catching up
+   * after a collection) held every handler, and so every heartbeat answer
+   * waiting on its data's ack, until the turn's end.
    */
   appendSoon(workerId: string, stream: string, seq: number): Promise<void> {
     this.#batch.push({ workerId, stream, seq });
-    if (!this.#written) {
+    const written = this.#written;
+    if (!written) {
       this.#written = new Promise((resolve, reject) => {
         this.#settle = { resolve, reject };
       });
+      this.#batchAt = performance.now();
       setImmediate(flushJournal, this);
+      return this.#written;
     }
-    return this.#written;
+    if (performance.now() - this.#batchAt >= FLUSH_AFTER_MS) this.flush();
+    return written;
   }
 
   /** Writes the records appendSoon() collected (flushJournal, close()). */
@@ -175,6 +186,9 @@ export class Journal implements CheckpointStore {
     return torn ? bytes.length - Buffer.byteLength(torn, 'utf8') : undefined;
   }
 }
+
+/** A batch of appendSoon() records waits at most this long for the end of the turn, ms. */
+export const FLUSH_AFTER_MS = 2;
 
 function flushJournal(journal: Journal): void {
   journal.flush();

@@ -41,6 +41,14 @@
  * before its time). The dead deadline is the same in every mode.
  */
 
+/**
+ * The dead-deadline check's delays are whole multiples of this (see
+ * Heartbeat.#armDeadline): a twentieth of the interval, 1 to 100 ms.
+ */
+export function deadlineStep(intervalMs: number): number {
+  return Math.min(100, Math.max(1, Math.floor(intervalMs / 20)));
+}
+
 /** A follower beats by itself when the peer's heartbeat has not come for this many intervals. */
 export const FOLLOW_SLACK = 1.5;
 /** After a beat that went with data, a leader's own timer waits this many intervals. */
@@ -81,7 +89,11 @@ export class Heartbeat {
   // The next own beat; re-armed at every beat (refreshed while its delay stays the same).
   #tick: ReturnType<typeof setTimeout> | undefined;
   #tickMs = 0;
+  // The dead-deadline check. Kept after it fires and refreshed when the next check is due after
+  // the same delay; the delays are rounded up to DEADLINE_STEP_MS (see #armDeadline).
   #deadline: ReturnType<typeof setTimeout> | undefined;
+  #deadlineMs = 0;
+  readonly #deadlineStep: number;
   #nextId = 0;
   // Id (0: none) and send time of the heartbeat awaiting its ack; two fields, no object per beat.
   #outstandingId = 0;
@@ -89,7 +101,9 @@ export class Heartbeat {
   // Last proven round trip (an ack arrived); start() counts as one.
   #lastRoundTrip = 0;
   #consecutiveMisses = 0;
-  #lastRttMs: number | undefined;
+  // NaN until the first ack. A double from the start, never undefined: V8 then updates the field in
+  // place, where a field that held undefined gets a new heap number per ack (see bench/README.md).
+  #lastRttMs = Number.NaN;
   // Set by progress() on the hot path; read and cleared at the next check (tick or deadline).
   #progressSeen = false;
   // When the last check ran. Progress seen since is dated to it, the earliest it can have
@@ -111,10 +125,11 @@ export class Heartbeat {
     this.#follow = options.follow ?? false;
     this.#followSlack = options.peerHoldsAcks ? HELD_FOLLOW_SLACK : FOLLOW_SLACK;
     this.#now = options.now ?? (() => performance.now());
+    this.#deadlineStep = deadlineStep(this.#interval);
   }
 
   get lastRttMs(): number | undefined {
-    return this.#lastRttMs;
+    return Number.isNaN(this.#lastRttMs) ? undefined : this.#lastRttMs;
   }
   get consecutiveMisses(): number {
     return this.#consecutiveMisses;
@@ -148,6 +163,7 @@ export class Heartbeat {
     if (this.#deadline) clearTimeout(this.#deadline);
     this.#tick = undefined;
     this.#deadline = undefined;
+    this.#deadlineMs = 0;
     this.#outstandingId = 0;
   }
 
@@ -261,15 +277,29 @@ export class Heartbeat {
     this.#host.sendHeartbeat(id, Date.now());
   }
 
-  // Re-armed lazily: acks only move #lastRoundTrip, so the hot path sets no timers.
+  /**
+   * Re-armed lazily: acks only move #lastRoundTrip, so the hot path sets no
+   * timers. The delay is rounded up to the step: Node keeps one timer list
+   * per distinct delay in ms, and exact delays (the deadline less the silence
+   * so far) made a new list, and a new Timeout, at almost every re-arm, each
+   * living seconds into the old generation. Rounded, a link's check usually
+   * finds its last delay again and refreshes the Timeout it has. A dead link
+   * is declared at most one step late.
+   */
   #armDeadline(inMs: number): void {
-    this.#deadline = setTimeout(this.#onDeadline, Math.max(1, inMs));
+    const step = this.#deadlineStep;
+    const ms = Math.max(step, Math.ceil(inMs / step) * step);
+    if (this.#deadline && this.#deadlineMs === ms) {
+      this.#deadline.refresh();
+      return;
+    }
+    if (this.#deadline) clearTimeout(this.#deadline);
+    this.#deadlineMs = ms;
+    this.#deadline = setTimeout(this.#onDeadline, ms);
   }
 
-  // Bound once per Heartbeat: a re-armed deadline allocates its Timeout and no closure. (Both
-  // live for seconds, long enough to be promoted, and end as old-generation garbage.)
+  // Bound once per Heartbeat: re-arming the deadline allocates no closure.
   readonly #onDeadline = (): void => {
-    this.#deadline = undefined;
     this.#check();
     const silent = this.silentMs();
     if (silent >= this.deadAfterMs) {

@@ -6,14 +6,21 @@
  */
 export type AcceptResult = 'accepted' | 'duplicate';
 
+/** Slots of the pending array an emptied inbox keeps for the next messages. */
+const PENDING_KEPT = 64;
+
 export class Inbox {
   // Highest seq handed to the work queue; everything ≤ it is a duplicate.
   #lastAccepted: number;
   // Highest seq such that it and every accepted seq before it completed.
   #processed: number;
-  // Accepted seqs not yet contiguous-complete, in seq order (plain numbers: no object per message).
+  // Accepted seqs not yet contiguous-complete, in seq order (plain numbers: no object per message),
+  // at [#pendingHead, #pendingEnd). The array is kept and overwritten, never replaced while it
+  // empties: a fresh array per message lived until the next one (a second apart on a fleet link),
+  // was promoted, and then kept each later message's backing store alive into the old generation.
   #pending: number[] = [];
   #pendingHead = 0;
+  #pendingEnd = 0;
   // Completed seqs behind a pending one (concurrency > 1 finishes out of order); usually empty.
   readonly #doneEarly = new Set<number>();
   #gaps = 0;
@@ -31,7 +38,7 @@ export class Inbox {
   }
   /** Accepted but not yet contiguously processed. */
   get inFlight(): number {
-    return this.#pending.length - this.#pendingHead;
+    return this.#pendingEnd - this.#pendingHead;
   }
   get gaps(): number {
     return this.#gaps;
@@ -41,29 +48,36 @@ export class Inbox {
     if (seq <= this.#lastAccepted) return 'duplicate';
     if (seq !== this.#lastAccepted + 1) this.#gaps += seq - this.#lastAccepted - 1;
     this.#lastAccepted = seq;
-    this.#pending.push(seq);
+    const pending = this.#pending;
+    if (this.#pendingEnd < pending.length) pending[this.#pendingEnd] = seq;
+    else pending.push(seq);
+    this.#pendingEnd++;
     return 'accepted';
   }
 
   /** Marks `seq` done (success or recorded failure). Returns true when `processed` advanced. */
   complete(seq: number): boolean {
     const pending = this.#pending;
-    if (this.#pendingHead >= pending.length || pending[this.#pendingHead] !== seq) {
+    const end = this.#pendingEnd;
+    if (this.#pendingHead >= end || pending[this.#pendingHead] !== seq) {
       // Out of order: remembered until everything before it is done. Unknown seqs are ignored.
       if (seq > this.#processed && seq <= this.#lastAccepted) this.#doneEarly.add(seq);
       return false;
     }
     this.#processed = seq;
     this.#pendingHead++;
-    while (this.#pendingHead < pending.length && this.#doneEarly.delete(pending[this.#pendingHead]!)) {
+    while (this.#pendingHead < end && this.#doneEarly.delete(pending[this.#pendingHead]!)) {
       this.#processed = pending[this.#pendingHead]!;
       this.#pendingHead++;
     }
-    if (this.#pendingHead === pending.length) {
-      this.#pending = [];
+    if (this.#pendingHead === end) {
       this.#pendingHead = 0;
-    } else if (this.#pendingHead > 1024 && this.#pendingHead * 2 > pending.length) {
-      this.#pending = pending.slice(this.#pendingHead);
+      this.#pendingEnd = 0;
+      // A burst grew it past a window's worth: let that go, keep a small one.
+      if (pending.length > PENDING_KEPT) pending.length = PENDING_KEPT;
+    } else if (this.#pendingHead > 1024 && this.#pendingHead * 2 > end) {
+      this.#pending = pending.slice(this.#pendingHead, end);
+      this.#pendingEnd = end - this.#pendingHead;
       this.#pendingHead = 0;
     }
     return true;

@@ -121,10 +121,25 @@ export class Session {
   readonly #slab = new FrameSlab();
   readonly #maxFrameBytes: number;
   readonly #onProcessed: SessionOptions['onProcessed'];
-  /** performance.now() of the last heartbeat heard from the peer. */
-  lastHeartbeatAt: number | undefined;
   peerProgress: Progress | undefined;
-  lastRttMs: number | undefined;
+  // Set once per heartbeat: NaN until the first, doubles from the start, never undefined (V8 then
+  // updates them in place; a field that held undefined got a new heap number per heartbeat).
+  #lastHeartbeatAt = Number.NaN;
+  #lastRttMs = Number.NaN;
+
+  /** performance.now() of the last heartbeat heard from the peer. */
+  get lastHeartbeatAt(): number | undefined {
+    return Number.isNaN(this.#lastHeartbeatAt) ? undefined : this.#lastHeartbeatAt;
+  }
+  set lastHeartbeatAt(at: number | undefined) {
+    this.#lastHeartbeatAt = at ?? Number.NaN;
+  }
+  get lastRttMs(): number | undefined {
+    return Number.isNaN(this.#lastRttMs) ? undefined : this.#lastRttMs;
+  }
+  set lastRttMs(ms: number | undefined) {
+    this.#lastRttMs = ms ?? Number.NaN;
+  }
 
   constructor(options: SessionOptions) {
     this.side = options.side;

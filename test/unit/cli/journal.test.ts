@@ -1,7 +1,7 @@
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { decodeRecord, encodeRecord, Journal } from '../../../src/cli/journal.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { decodeRecord, encodeRecord, FLUSH_AFTER_MS, Journal } from '../../../src/cli/journal.js';
 import { tempDir } from '../../helpers/cli.js';
 
 function journalFile(): string {
@@ -154,6 +154,41 @@ describe('Journal.appendSoon: one write per turn of the event loop', () => {
     await j.appendSoon('A', 's', 2); // a later turn: a write of its own
     j.close();
     expect(reopen(file).load('A', 's')).toBe(2);
+  });
+
+  describe('in a long turn', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    // A turn that reads hundreds of sockets held every handler, and every heartbeat answer that
+    // waits on its data's ack, until the turn's end.
+    it('writes a batch older than FLUSH_AFTER_MS with the next record, and releases its callers', async () => {
+      vi.useFakeTimers({ toFake: ['performance'] });
+      const file = journalFile();
+      const j = new Journal(file);
+      const settled: number[] = [];
+      j.appendSoon('A', 's', 1).then(() => settled.push(1));
+      vi.advanceTimersByTime(FLUSH_AFTER_MS - 1);
+      j.appendSoon('A', 's', 2).then(() => settled.push(2));
+      expect(readFileSync(file, 'utf8')).toBe(''); // still young: waits for the turn's end
+      vi.advanceTimersByTime(1);
+      j.appendSoon('A', 's', 3).then(() => settled.push(3));
+      // Written now, in this turn, all three in one write.
+      expect(readFileSync(file, 'utf8')).toBe(
+        `${encodeRecord('A', 's', 1)}\n${encodeRecord('A', 's', 2)}\n${encodeRecord('A', 's', 3)}\n`,
+      );
+      expect(j.load('A', 's')).toBe(3);
+      await Promise.resolve();
+      expect(settled).toEqual([1, 2, 3]);
+      // The next record starts a new batch, written at the turn's end as before.
+      const fourth = j.appendSoon('A', 's', 4);
+      expect(j.load('A', 's')).toBe(3);
+      await fourth;
+      expect(j.load('A', 's')).toBe(4);
+      j.close();
+      expect(readFileSync(file, 'utf8').split('\n')).toHaveLength(5);
+    });
   });
 
   it('close() writes what is still waiting', async () => {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  deadlineStep,
   FOLLOW_SLACK,
   HELD_FOLLOW_SLACK,
   Heartbeat,
@@ -160,6 +161,46 @@ describe('Heartbeat', () => {
     expect(host.of('dead')).toEqual([]);
     vi.advanceTimersByTime(1);
     expect(host.of('dead')).toEqual([{ type: 'dead', silentMs: DEAD_AFTER, at: t0 + lastAck + DEAD_AFTER }]);
+  });
+
+  it('declares a link dead at most one deadline step late, whatever the silence at the last check', () => {
+    const step = deadlineStep(INTERVAL);
+    expect(step).toBe(50);
+    for (const lastAck of [1, 337, 999, 1049]) {
+      hb.cancel();
+      host.calls.length = 0;
+      const start = performance.now();
+      hb.start();
+      vi.advanceTimersByTime(lastAck);
+      hb.ack(host.lastSend().id, host.lastSend().ts);
+      vi.advanceTimersByTime(DEAD_AFTER - 1);
+      expect(host.of('dead')).toEqual([]);
+      vi.advanceTimersByTime(step + 1);
+      const [dead] = host.of('dead');
+      expect(dead).toBeDefined();
+      const late = dead!.at - (start + lastAck + DEAD_AFTER);
+      expect(late).toBeGreaterThanOrEqual(0);
+      expect(late).toBeLessThanOrEqual(step);
+      expect(dead!.silentMs).toBe(DEAD_AFTER + late);
+    }
+  });
+
+  it('re-arms its deadline by refreshing one Timeout while acks come at a steady pace', () => {
+    // Node keeps a timer list per distinct delay: a new Timeout, and often a new list, per
+    // re-arm lived for seconds and ended as old-generation garbage on a 10,000-link hub.
+    hb.start();
+    const made = vi.spyOn(globalThis, 'setTimeout');
+    for (let i = 0; i < 100; i++) {
+      vi.advanceTimersByTime(40);
+      hb.ack(host.lastSend().id, host.lastSend().ts);
+      vi.advanceTimersByTime(INTERVAL - 40);
+    }
+    expect(host.of('dead')).toEqual([]);
+    // The deadline ran about 30 checks; new Timeouts only until the pace settles (before the
+    // rounding, each check made one).
+    expect(made.mock.calls.length).toBeLessThanOrEqual(2);
+    made.mockRestore();
+    expect(vi.getTimerCount()).toBe(2);
   });
 
   it('fires dead() only once and then releases every timer', () => {

@@ -109,6 +109,26 @@ describe('Inbox', () => {
     expect(inbox.processed).toBe(n);
   });
 
+  it('empties and refills, in single messages and in bursts past the slots it keeps', () => {
+    // An emptied inbox keeps its array (see Inbox.#pending); the counts must not notice.
+    const inbox = new Inbox();
+    let seq = 0;
+    for (let round = 0; round < 2000; round++) {
+      const burst = round % 100 === 99 ? 300 : 1;
+      const first = seq + 1;
+      for (let i = 0; i < burst; i++) expect(inbox.accept(++seq)).toBe('accepted');
+      expect(inbox.inFlight).toBe(burst);
+      // Completed last-first within the burst: processed waits for the first.
+      for (let s = seq; s > first; s--) expect(inbox.complete(s)).toBe(false);
+      expect(inbox.processed).toBe(first - 1);
+      expect(inbox.complete(first)).toBe(true);
+      expect(inbox.processed).toBe(seq);
+      expect(inbox.inFlight).toBe(0);
+      expect(inbox.complete(first)).toBe(false); // a repeat changes nothing
+    }
+    expect(inbox.accept(seq)).toBe('duplicate');
+  });
+
   it('keeps working after many in-order cycles (compaction)', () => {
     const inbox = new Inbox();
     for (let s = 1; s <= 5000; s++) {
