@@ -279,16 +279,19 @@ export class Heartbeat {
 
   /**
    * Re-armed lazily: acks only move #lastRoundTrip, so the hot path sets no
-   * timers. The delay is rounded up to the step: Node keeps one timer list
-   * per distinct delay in ms, and exact delays (the deadline less the silence
-   * so far) made a new list, and a new Timeout, at almost every re-arm, each
-   * living seconds into the old generation. Rounded, a link's check usually
-   * finds its last delay again and refreshes the Timeout it has. A dead link
-   * is declared at most one step late.
+   * timers. Node keeps one timer list per distinct delay in ms, and exact
+   * delays (the deadline less the silence so far) made a new list, and a new
+   * Timeout, at almost every re-arm, each living seconds into the old
+   * generation. So while the link is heard from every interval (at least
+   * `deadAfterMs - interval` left), the check comes back after exactly that,
+   * which cannot pass the deadline and refreshes the same Timeout every time;
+   * closer to the deadline the delay is rounded up to the step, so a dead
+   * link is declared at most one step late.
    */
   #armDeadline(inMs: number): void {
     const step = this.#deadlineStep;
-    const ms = Math.max(step, Math.ceil(inMs / step) * step);
+    const steady = this.deadAfterMs - this.#interval;
+    const ms = steady >= step && inMs >= steady ? steady : Math.max(step, Math.ceil(inMs / step) * step);
     if (this.#deadline && this.#deadlineMs === ms) {
       this.#deadline.refresh();
       return;

@@ -10,6 +10,7 @@ import { linkSettings } from '../link/options.js';
 import type { SendReceipt } from '../link/outbox.js';
 import { Session, type SessionCounters } from '../link/session.js';
 import type { LinkView, SessionView } from '../link/view.js';
+import { reuseReceiverFragments } from '../link/ws-receiver.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { BATCH_REVISION, type JsonValue, PROTOCOL_REVISION, type WelcomeFrame } from '../protocol/frames.js';
 import { WorkQueue } from '../queue/work-queue.js';
@@ -84,6 +85,8 @@ export class Worker {
 
   constructor(options: WorkerOptions) {
     const o = parseWorkerOptions(options);
+    // Fewer objects promoted per message read (see ws-receiver.ts).
+    reuseReceiverFragments();
     this.#o = o;
     this.#backoff = new Backoff(o.backoff);
     this.#failover = new Failover({
