@@ -47,6 +47,9 @@ export class Journal implements CheckpointStore {
   readonly #commitEveryAdvance: boolean;
   // Worker id → stream → state. Nested maps: no separator a stream id could forge.
   readonly #streams = new Map<string, Map<string, StreamState>>();
+  // Seqs in every stream's `done` together: none outside a restart's replay, so the handler's
+  // alreadyProcessed() check is then one comparison instead of two map lookups per message.
+  #done = 0;
   // Records appendSoon() collected this turn of the loop, and the promise their callers wait on.
   #batch: { workerId: string; stream: string; seq: number }[] = [];
   #written: Promise<void> | undefined;
@@ -73,7 +76,10 @@ export class Journal implements CheckpointStore {
    * above the last commit before a restart): the handler then skips it.
    */
   alreadyProcessed(workerId: string, stream: string, seq: number): boolean {
-    return this.#streams.get(workerId)?.get(stream)?.done.delete(seq) ?? false;
+    if (this.#done === 0) return false;
+    const done = this.#streams.get(workerId)?.get(stream)?.done.delete(seq) ?? false;
+    if (done) this.#done--;
+    return done;
   }
 
   /** Writes a commit record when calls overlap; in order, the effect record is the checkpoint. */
@@ -163,12 +169,20 @@ export class Journal implements CheckpointStore {
 
   #effect(st: StreamState, seq: number): void {
     st.lastEffect = Math.max(st.lastEffect, seq);
-    if (st.committed !== undefined && seq > st.committed) st.done.add(seq);
+    if (st.committed !== undefined && seq > st.committed && !st.done.has(seq)) {
+      st.done.add(seq);
+      this.#done++;
+    }
   }
 
   #committed(st: StreamState, processed: number): void {
     st.committed = Math.max(st.committed ?? 0, processed);
-    for (const seq of st.done) if (seq <= st.committed) st.done.delete(seq);
+    for (const seq of st.done) {
+      if (seq <= st.committed) {
+        st.done.delete(seq);
+        this.#done--;
+      }
+    }
   }
 
   /** Loads every record; returns the byte length to keep when the last line is torn. */
