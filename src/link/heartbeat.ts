@@ -90,7 +90,7 @@ export class Heartbeat {
   #tick: ReturnType<typeof setTimeout> | undefined;
   #tickMs = 0;
   // The dead-deadline check. Kept after it fires and refreshed when the next check is due after
-  // the same delay; the delays are rounded up to DEADLINE_STEP_MS (see #armDeadline).
+  // the same delay (see #armDeadline).
   #deadline: ReturnType<typeof setTimeout> | undefined;
   #deadlineMs = 0;
   readonly #deadlineStep: number;
@@ -102,7 +102,8 @@ export class Heartbeat {
   #lastRoundTrip = 0;
   #consecutiveMisses = 0;
   // NaN until the first ack. A double from the start, never undefined: V8 then updates the field in
-  // place, where a field that held undefined gets a new heap number per ack (see bench/README.md).
+  // place, where a field that held undefined gets a new heap number per ack
+  // (bench/results/gc-promotion.md).
   #lastRttMs = Number.NaN;
   // Set by progress() on the hot path; read and cleared at the next check (tick or deadline).
   #progressSeen = false;
