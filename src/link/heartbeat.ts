@@ -49,6 +49,19 @@ export function deadlineStep(intervalMs: number): number {
   return Math.min(100, Math.max(1, Math.floor(intervalMs / 20)));
 }
 
+type Timer = ReturnType<typeof setTimeout>;
+
+/**
+ * `timer`, last armed for `armedMs`, due `ms` from now: refreshed when the
+ * delay is the same (no new Timeout, see Heartbeat.#armDeadline), else
+ * replaced.
+ */
+function rearm(timer: Timer | undefined, armedMs: number, ms: number, fire: () => void): Timer {
+  if (timer && armedMs === ms) return timer.refresh();
+  if (timer) clearTimeout(timer);
+  return setTimeout(fire, ms);
+}
+
 /** A follower beats by itself when the peer's heartbeat has not come for this many intervals. */
 export const FOLLOW_SLACK = 1.5;
 /** After a beat that went with data, a leader's own timer waits this many intervals. */
@@ -239,13 +252,8 @@ export class Heartbeat {
   }
 
   #arm(ms: number): void {
-    if (this.#tick && this.#tickMs === ms) {
-      this.#tick.refresh();
-      return;
-    }
-    if (this.#tick) clearTimeout(this.#tick);
+    this.#tick = rearm(this.#tick, this.#tickMs, ms, this.#onTimer);
     this.#tickMs = ms;
-    this.#tick = setTimeout(this.#onTimer, ms);
   }
 
   // Bound once per Heartbeat: arming the timer allocates no closure.
@@ -293,13 +301,8 @@ export class Heartbeat {
     const step = this.#deadlineStep;
     const steady = this.deadAfterMs - this.#interval;
     const ms = steady >= step && inMs >= steady ? steady : Math.max(step, Math.ceil(inMs / step) * step);
-    if (this.#deadline && this.#deadlineMs === ms) {
-      this.#deadline.refresh();
-      return;
-    }
-    if (this.#deadline) clearTimeout(this.#deadline);
+    this.#deadline = rearm(this.#deadline, this.#deadlineMs, ms, this.#onDeadline);
     this.#deadlineMs = ms;
-    this.#deadline = setTimeout(this.#onDeadline, ms);
   }
 
   // Bound once per Heartbeat: re-arming the deadline allocates no closure.
