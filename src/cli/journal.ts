@@ -40,6 +40,10 @@ interface StreamState {
   committed: number | undefined;
   // Effect seqs above `committed`: processed before a restart, to be skipped when replayed.
   done: Set<number>;
+  // An effect record up to its seq (`{"w":…,"s":…,"q":`) and that text's CRC-32, made once per
+  // stream: a record is then this head, the seq, and the CRC carried on over the seq's digits.
+  head: string;
+  headCrc: number;
 }
 
 export class Journal implements CheckpointStore {
@@ -51,7 +55,7 @@ export class Journal implements CheckpointStore {
   // alreadyProcessed() check is then one comparison instead of two map lookups per message.
   #done = 0;
   // Records appendSoon() collected this turn of the loop, and the promise their callers wait on.
-  #batch: { workerId: string; stream: string; seq: number }[] = [];
+  #batch: { st: StreamState; seq: number }[] = [];
   #written: Promise<void> | undefined;
   #settle: { resolve: () => void; reject: (err: unknown) => void } | undefined;
   // performance.now() of the batch's first record.
@@ -68,7 +72,9 @@ export class Journal implements CheckpointStore {
 
   load(workerId: string, stream: string): number | undefined {
     const st = this.#streams.get(workerId)?.get(stream);
-    return st && (st.committed ?? st.lastEffect);
+    // A state appendSoon() made for a batch whose write failed holds no record yet (seqs start at 1).
+    if (st === undefined || (st.committed === undefined && st.lastEffect === 0)) return undefined;
+    return st.committed ?? st.lastEffect;
   }
 
   /**
@@ -111,7 +117,7 @@ export class Journal implements CheckpointStore {
    * waiting on its data's ack, until the turn's end.
    */
   appendSoon(workerId: string, stream: string, seq: number): Promise<void> {
-    this.#batch.push({ workerId, stream, seq });
+    this.#batch.push({ st: this.#state(workerId, stream), seq });
     const written = this.#written;
     if (!written) {
       this.#written = new Promise((resolve, reject) => {
@@ -137,14 +143,18 @@ export class Journal implements CheckpointStore {
       return;
     }
     let text = '';
-    for (const r of batch) text += `${encodeRecord(r.workerId, r.stream, r.seq)}\n`;
+    for (const r of batch) {
+      // encodeRecord()'s line, from the stream's head.
+      const seq = String(r.seq);
+      text += `${r.st.head}${seq},"c":"${hex(crc32(seq, r.st.headCrc))}"}\n`;
+    }
     try {
       writeSync(this.#fd, text);
     } catch (err) {
       settle?.reject(err);
       return;
     }
-    for (const r of batch) this.#effect(this.#state(r.workerId, r.stream), r.seq);
+    for (const r of batch) this.#effect(r.st, r.seq);
     settle?.resolve();
   }
 
@@ -161,7 +171,8 @@ export class Journal implements CheckpointStore {
     }
     let st = streams.get(stream);
     if (!st) {
-      st = { lastEffect: 0, committed: undefined, done: new Set() };
+      const head = recordHead(workerId, stream, 'q');
+      st = { lastEffect: 0, committed: undefined, done: new Set(), head, headCrc: crc32(head) };
       streams.set(stream, st);
     }
     return st;
@@ -217,11 +228,16 @@ export interface JournalRecord {
 }
 
 export function encodeRecord(workerId: string, stream: string, seq: number): string {
-  return withChecksum(`{"w":${JSON.stringify(workerId)},"s":${JSON.stringify(stream)},"q":${seq}`);
+  return withChecksum(`${recordHead(workerId, stream, 'q')}${seq}`);
 }
 
 export function encodeCommit(workerId: string, stream: string, processed: number): string {
-  return withChecksum(`{"w":${JSON.stringify(workerId)},"s":${JSON.stringify(stream)},"p":${processed}`);
+  return withChecksum(`${recordHead(workerId, stream, 'p')}${processed}`);
+}
+
+/** A record up to its number: `q` for an effect, `p` for a commit. */
+function recordHead(workerId: string, stream: string, kind: 'q' | 'p'): string {
+  return `{"w":${JSON.stringify(workerId)},"s":${JSON.stringify(stream)},"${kind}":`;
 }
 
 /** `c` is the CRC-32 of everything before it on the line. */
@@ -264,5 +280,9 @@ export function decodeRecord(line: string): JournalRecord | string {
 }
 
 function checksum(text: string): string {
-  return crc32(text).toString(16).padStart(8, '0');
+  return hex(crc32(text));
+}
+
+function hex(crc: number): string {
+  return crc.toString(16).padStart(8, '0');
 }

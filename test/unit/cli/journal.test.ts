@@ -191,6 +191,24 @@ describe('Journal.appendSoon: one write per turn of the event loop', () => {
     });
   });
 
+  it("writes encodeRecord()'s exact lines from each stream's cached head, for any ids and seqs", async () => {
+    const file = journalFile();
+    const j = new Journal(file);
+    const records: [string, string, number][] = [
+      ['A', 's', 1],
+      ['w"q\\uote', 'x\ny', 9],
+      ['é-ü', 's', Number.MAX_SAFE_INTEGER],
+      ['A', 's', 1234567],
+    ];
+    await Promise.all(records.map(([w, s, q]) => j.appendSoon(w, s, q)));
+    j.close();
+    expect(readFileSync(file, 'utf8')).toBe(records.map(([w, s, q]) => `${encodeRecord(w, s, q)}\n`).join(''));
+    const again = reopen(file);
+    expect(again.load('A', 's')).toBe(1234567);
+    expect(again.load('w"q\\uote', 'x\ny')).toBe(9);
+    expect(again.load('é-ü', 's')).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
   it('close() writes what is still waiting', async () => {
     const file = journalFile();
     const j = new Journal(file);
