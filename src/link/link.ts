@@ -148,6 +148,9 @@ export class Link implements SessionLink {
   get lastRttMs(): number | undefined {
     return this.#heartbeat.lastRttMs;
   }
+  get consecutiveMisses(): number {
+    return this.#heartbeat.consecutiveMisses;
+  }
   get bufferedAmount(): number {
     return this.#transport.bufferedAmount;
   }

@@ -67,6 +67,8 @@ export interface LinkView {
   /** Bytes the socket holds in user space. */
   readonly bufferedAmount: number;
   readonly lastRttMs: number | undefined;
+  /** Heartbeats unanswered in a row; a round trip, or data moving, resets it. */
+  readonly consecutiveMisses: number;
   /** Data frames on this link (a batch is one frame): sent, and received from the peer. */
   readonly dataFrames: { readonly sent: number; readonly received: number };
   readonly settings: {

@@ -19,6 +19,12 @@ export interface WatchedSession {
 /** What it reads from a live link. */
 export interface WatchedLink {
   readonly bufferedAmount: number;
+  /**
+   * Heartbeats unanswered in a row, the link's own count (a round trip or
+   * data moving resets it). Read at the check, so the watchdog does no work
+   * per heartbeat.
+   */
+  readonly consecutiveMisses: number;
   readonly settings: {
     readonly heartbeatIntervalMs: number;
     readonly heartbeatMisses: number;
@@ -32,7 +38,6 @@ export interface Track {
   state: LinkState;
   everConnected: boolean;
   downSince: number | undefined;
-  consecutiveMisses: number;
   lastProgressAt: number;
   // Acked plus successfully processed messages at the last check; a change is progress.
   progressCount: number;
@@ -94,7 +99,6 @@ export class LinkTracker {
         state: 'connecting',
         everConnected: false,
         downSince: undefined,
-        consecutiveMisses: 0,
         lastProgressAt: performance.now(),
         progressCount: 0,
         pendingSince: undefined,
@@ -113,7 +117,8 @@ export class LinkTracker {
 
   /**
    * Folds one lifecycle event into its link's track. O(1); the events that
-   * come once per heartbeat and link cost a type check, or one lookup.
+   * come once per heartbeat and link cost a type check (missed heartbeats are
+   * read from the link at the check).
    */
   observe(e: LinkEvent, round: number): void {
     // Hub-wide events (auth failures, refused connections) have no link.
@@ -123,7 +128,6 @@ export class LinkTracker {
         const t = this.track(e.workerId, e.hubId, round);
         t.everConnected = true;
         t.downSince = undefined;
-        t.consecutiveMisses = 0;
         t.lastProgressAt = e.at;
         t.bufferedAboveSince = undefined;
         return;
@@ -131,20 +135,10 @@ export class LinkTracker {
       case 'disconnected': {
         const t = this.track(e.workerId, e.hubId, round);
         t.downSince = e.at;
-        t.consecutiveMisses = 0;
-        return;
-      }
-      case 'heartbeat-missed':
-        this.track(e.workerId, e.hubId, round).consecutiveMisses = e.consecutive;
-        return;
-      case 'heartbeat-rtt': {
-        // Once per heartbeat and link: only a link that missed one has anything to reset.
-        const t = this.#tracks.get(e.workerId);
-        if (t && t.consecutiveMisses !== 0) t.consecutiveMisses = 0;
         return;
       }
       default:
-        // Every other event (heartbeat-sent, heartbeat-received, ...) changes nothing here.
+        // Every other event (the heartbeats', ...) changes nothing here.
         return;
     }
   }
@@ -176,7 +170,7 @@ export class LinkTracker {
     input.connected = link !== undefined;
     input.everConnected = t.everConnected;
     input.downForMs = t.downSince === undefined ? 0 : now - t.downSince;
-    input.consecutiveMisses = t.consecutiveMisses;
+    input.consecutiveMisses = link === undefined ? 0 : link.consecutiveMisses;
     input.pending = link !== undefined && pending;
     input.noProgressForMs =
       t.pendingSince === undefined ? 0 : now - Math.max(t.pendingSince, t.lastProgressAt);

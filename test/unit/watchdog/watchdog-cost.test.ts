@@ -30,7 +30,7 @@ function fleet(n: number) {
       outbox: { size: 0 },
       queue: { depth: 0, hung: 0 },
     });
-    links.set(id, { bufferedAmount: 0, settings: SETTINGS });
+    links.set(id, { bufferedAmount: 0, consecutiveMisses: 0, settings: SETTINGS });
   };
   for (let i = 0; i < n; i++) add(`w${i}`);
   // Counts entries handed out by iteration, so a test can tell a lookup from a fleet-wide walk.
