@@ -202,7 +202,9 @@ describe('Journal.appendSoon: one write per turn of the event loop', () => {
     ];
     await Promise.all(records.map(([w, s, q]) => j.appendSoon(w, s, q)));
     j.close();
-    expect(readFileSync(file, 'utf8')).toBe(records.map(([w, s, q]) => `${encodeRecord(w, s, q)}\n`).join(''));
+    expect(readFileSync(file, 'utf8')).toBe(
+      records.map(([w, s, q]) => `${encodeRecord(w, s, q)}\n`).join(''),
+    );
     const again = reopen(file);
     expect(again.load('A', 's')).toBe(1234567);
     expect(again.load('w"q\\uote', 'x\ny')).toBe(9);
