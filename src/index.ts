@@ -60,6 +60,7 @@ export {
   type ObservedMetricsSink,
   type TelemetryOptions,
 } from './telemetry/instrumentation.js';
+export { OwnHistogram } from './telemetry/own-histogram.js';
 export type { AlertmanagerSink, AlertmanagerSinkOptions } from './watchdog/alertmanager-sink.js';
 export {
   ALERT_SPECS,

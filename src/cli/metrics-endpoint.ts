@@ -1,12 +1,14 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION } from '../telemetry/instruments.js';
 import { prometheusText, WITHOUT_SCOPE_INFO } from '../telemetry/prometheus-text.js';
 import type { ObservedMetricsProducer } from './observed-producer.js';
 
 /**
  * The CLI's /metrics: what the SDK's Prometheus exporter collects (hub-wide
- * and per-process series, a few hundred lines), then the observed link
+ * and per-process series, a few hundred lines) with the histograms
+ * linkwatch keeps itself (see OwnHistogram), then the observed link
  * metrics rendered by prometheusText() in chunks, streamed as they are
  * made. Replaces the exporter's own server, which serializes everything in
  * one synchronous call.
@@ -21,6 +23,13 @@ export async function startMetricsEndpoint(
   const serializer = new PrometheusSerializer(undefined, false, undefined, false, WITHOUT_SCOPE_INFO);
   const serve = async (res: ServerResponse) => {
     const { resourceMetrics } = await exporter.collect();
+    // The histograms linkwatch keeps itself, serialized as the SDK's would be.
+    const own = observed.histogramMetrics();
+    if (own.length > 0)
+      resourceMetrics.scopeMetrics.push({
+        scope: { name: INSTRUMENTATION_NAME, version: INSTRUMENTATION_VERSION },
+        metrics: own,
+      });
     res.statusCode = 200;
     res.setHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8');
     const head = serializer.serialize(resourceMetrics);

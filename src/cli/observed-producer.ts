@@ -5,6 +5,7 @@ import {
   type CollectionResult,
   type DataPoint,
   DataPointType,
+  type Histogram,
   type MetricData,
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
@@ -12,6 +13,7 @@ import { METRICS, type MetricKey } from '../telemetry/catalog.js';
 import type { ObservedMetricsSink } from '../telemetry/instrumentation.js';
 import { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION } from '../telemetry/instruments.js';
 import type { Emit } from '../telemetry/link-metrics.js';
+import type { OwnHistogram } from '../telemetry/own-histogram.js';
 
 /**
  * The CLI's path for observed link metrics: a MetricProducer that every
@@ -30,11 +32,42 @@ import type { Emit } from '../telemetry/link-metrics.js';
  */
 export class ObservedMetricsProducer implements MetricProducer, ObservedMetricsSink {
   readonly #observers = new Set<(emit: Emit) => Generator<void>>();
+  readonly #histograms = new Set<{ key: MetricKey; histogram: OwnHistogram; attributes: Attributes }>();
   readonly #startTime: HrTime = hrTime(Date.now());
 
   add(observe: (emit: Emit) => Generator<void>): () => void {
     this.#observers.add(observe);
     return () => this.#observers.delete(observe);
+  }
+
+  addHistogram(key: MetricKey, histogram: OwnHistogram, attributes: Attributes): () => void {
+    const entry = { key, histogram, attributes };
+    this.#histograms.add(entry);
+    return () => this.#histograms.delete(entry);
+  }
+
+  /**
+   * The histograms given to addHistogram(), as the SDK's histogram
+   * instruments would have reported them (cumulative, with min and max).
+   * /metrics serializes them with the SDK's own part.
+   */
+  histogramMetrics(): MetricData[] {
+    const now = hrTime(Date.now());
+    const byKey = new Map<MetricKey, DataPoint<Histogram>[]>();
+    for (const { key, histogram, attributes } of this.#histograms) {
+      let points = byKey.get(key);
+      if (!points) {
+        points = [];
+        byKey.set(key, points);
+      }
+      points.push({ startTime: this.#startTime, endTime: now, attributes, value: histogram.snapshot() });
+    }
+    return [...byKey].map(([key, dataPoints]) => ({
+      descriptor: descriptorOf(key),
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.HISTOGRAM,
+      dataPoints,
+    }));
   }
 
   /** Runs every observer: each emits its points as of now. */
@@ -61,15 +94,10 @@ export class ObservedMetricsProducer implements MetricProducer, ObservedMetricsS
       list.push({ startTime: this.#startTime, endTime: now, attributes, value });
     };
     this.observe(emit);
-    const metrics: MetricData[] = [];
+    const metrics: MetricData[] = this.histogramMetrics();
     for (const [key, dataPoints] of points) {
       const spec = METRICS[key];
-      const descriptor = {
-        name: spec.name,
-        description: spec.description,
-        unit: spec.unit,
-        valueType: ValueType.DOUBLE,
-      };
+      const descriptor = descriptorOf(key);
       metrics.push(
         spec.instrument === 'counter'
           ? {
@@ -96,6 +124,11 @@ export class ObservedMetricsProducer implements MetricProducer, ObservedMetricsS
       errors: [],
     };
   }
+}
+
+function descriptorOf(key: MetricKey): MetricData['descriptor'] {
+  const spec = METRICS[key];
+  return { name: spec.name, description: spec.description, unit: spec.unit, valueType: ValueType.DOUBLE };
 }
 
 function hrTime(ms: number): HrTime {

@@ -1,7 +1,14 @@
-import { type MeterProvider, metrics, type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type MeterProvider,
+  metrics,
+  type Tracer,
+  type TracerProvider,
+  trace,
+} from '@opentelemetry/api';
 import type { LinkEvent, LinkState } from '../link/events.js';
 import type { LinkSource } from '../link/view.js';
-import { MESSAGE_HISTOGRAM_BURST_EVERY_MS } from './catalog.js';
+import { MESSAGE_HISTOGRAM_BURST_EVERY_MS, METRICS, type MetricKey } from './catalog.js';
 import {
   createInstruments,
   INSTRUMENTATION_NAME,
@@ -18,6 +25,7 @@ import {
   DEFAULT_TRACE_SAMPLE_RATIO,
   LinkSpans,
 } from './link-spans.js';
+import { OwnHistogram } from './own-histogram.js';
 
 export type { Emit, MetricsSource };
 export {
@@ -52,6 +60,12 @@ export interface InstrumentTarget extends MetricsSource, Pick<LinkSource, 'on' |
 export interface ObservedMetricsSink {
   /** `observe` emits every point; it may pause (yield) between slices of workers. */
   add(observe: (emit: Emit) => Generator<void>): () => void;
+  /**
+   * A histogram linkwatch keeps itself (a hub's heartbeat RTT), read at each
+   * collection with these attributes. Optional: without it the SDK's
+   * histogram records, as it does without a sink.
+   */
+  addHistogram?(key: MetricKey, histogram: OwnHistogram, attributes: Attributes): () => void;
 }
 
 export interface TelemetryOptions {
@@ -120,6 +134,9 @@ export class LinkTelemetry {
   readonly #spans: LinkSpans;
   readonly #unsubscribe: () => void;
   #removeObserved: (() => void) | undefined;
+  // A hub's heartbeat RTT histogram, kept here when the sink takes it (see OwnHistogram).
+  readonly #ownRtt: OwnHistogram | undefined;
+  #removeOwnRtt: (() => void) | undefined;
   // Set while an SDK records: the per-message subscription and the span hooks.
   #unsubscribePerMessage: (() => void) | undefined;
   // Removes this instance's span hooks (and only them) while tracing is on.
@@ -144,7 +161,12 @@ export class LinkTelemetry {
     this.#options = options;
     const attrs = new LinkAttributes(options.side, options.hubId);
     const stateOf = (id: string) => options.stateOf?.(id) ?? target.hooks.stateOf?.(id);
-    this.#metrics = new LinkMetrics(options.side, attrs, target, stateOf);
+    const sink = options.observedMetrics;
+    if (options.side === 'hub' && sink?.addHistogram) {
+      this.#ownRtt = new OwnHistogram(METRICS.heartbeatRtt.buckets ?? []);
+      this.#removeOwnRtt = sink.addHistogram('heartbeatRtt', this.#ownRtt, attrs.hub());
+    }
+    this.#metrics = new LinkMetrics(options.side, attrs, target, stateOf, this.#ownRtt);
     this.#spans = new LinkSpans(
       options.side,
       attrs,
@@ -231,6 +253,8 @@ export class LinkTelemetry {
     this.#unsubscribePerMessage = undefined;
     this.#removeObserved?.();
     this.#removeObserved = undefined;
+    this.#removeOwnRtt?.();
+    this.#removeOwnRtt = undefined;
     this.#tracing = false;
     this.#removeHooks?.();
     this.#removeHooks = undefined;
@@ -243,14 +267,20 @@ export class LinkTelemetry {
     const provider = this.#options.meterProvider ?? metrics.getMeterProvider();
     if (this.#instruments?.provider === provider) return this.#instruments;
     this.#instruments?.dispose();
-    const ins: Instruments = createInstruments(provider, this.#options.side, (r) => {
-      // With a sink, the observed points go there; the instruments stay empty.
-      if (this.#removeObserved) return;
-      this.#metrics.observe((key, value, attrs) => {
-        const o = ins.observables[key];
-        if (o) r.observe(o, value, attrs);
-      });
-    });
+    const ins: Instruments = createInstruments(
+      provider,
+      this.#options.side,
+      (r) => {
+        // With a sink, the observed points go there; the instruments stay empty.
+        if (this.#removeObserved) return;
+        this.#metrics.observe((key, value, attrs) => {
+          const o = ins.observables[key];
+          if (o) r.observe(o, value, attrs);
+        });
+      },
+      // The sink exports the hub's own RTT histogram; an SDK one of the same name would clash.
+      this.#ownRtt ? ['heartbeatRtt'] : [],
+    );
     this.#instruments = ins;
     this.#metrics.reset(ins);
     return ins;

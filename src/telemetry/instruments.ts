@@ -46,13 +46,15 @@ export function createInstruments(
   provider: MeterProvider,
   side: Side,
   observe: (r: BatchObservableResult) => void,
+  /** Metrics exported some other way (the hub's own RTT histogram, see OwnHistogram). */
+  skip: readonly MetricKey[] = [],
 ): Instruments {
   const meter = provider.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
   const counters: Instruments['counters'] = {};
   const histograms: Instruments['histograms'] = {};
   const observables: Instruments['observables'] = {};
   for (const [key, spec] of Object.entries(METRICS) as [MetricKey, MetricSpec][]) {
-    if (WATCHDOG_METRICS.includes(key) || !exportedBy(spec, side)) continue;
+    if (WATCHDOG_METRICS.includes(key) || !exportedBy(spec, side) || skip.includes(key)) continue;
     const opts = { unit: spec.unit, description: spec.description };
     if (spec.instrument === 'histogram') {
       histograms[key] = meter.createHistogram(spec.name, {

@@ -10,6 +10,7 @@ import {
   type MetricKey,
 } from './catalog.js';
 import type { Instruments, LinkAttributes } from './instruments.js';
+import type { OwnHistogram } from './own-histogram.js';
 
 /** What link metrics read from a Hub or a Worker at collection time. */
 export interface MetricsSource {
@@ -68,13 +69,15 @@ export class LinkMetrics {
   // Messages left to record in the current histogram burst, and when it began.
   #burstLeft = 0;
   #burstAt = Number.NEGATIVE_INFINITY;
-
+  readonly #ownRtt: OwnHistogram | undefined; // a hub's heartbeat RTT, when not the SDK's
   constructor(
     side: Side,
     attrs: LinkAttributes,
     source: MetricsSource,
     stateOf: (workerId: string) => LinkState | undefined,
+    ownRtt?: OwnHistogram,
   ) {
+    this.#ownRtt = ownRtt;
     this.#side = side;
     this.#attrs = attrs;
     this.#source = source;
@@ -127,7 +130,8 @@ export class LinkMetrics {
     this.#seed(ins, e, base);
     switch (e.type) {
       case 'heartbeat-rtt':
-        h.heartbeatRtt?.record(e.rttMs / 1000, base);
+        if (this.#ownRtt) this.#ownRtt.record(e.rttMs / 1000);
+        else h.heartbeatRtt?.record(e.rttMs / 1000, base);
         return;
       case 'queue-failed':
         // Every failure: rare, and the failing ones are what the histogram is read for.

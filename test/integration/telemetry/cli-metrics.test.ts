@@ -112,6 +112,19 @@ describe('the CLI exports every catalog metric', () => {
     expect(missing()).toEqual([]);
     // One scope for every series: its labels would only add bytes (4 MB at 10,000 workers).
     expect(both).not.toContain('otel_scope_');
+    // The hub's heartbeat RTT, kept by linkwatch itself (OwnHistogram): one family, every bucket.
+    const hubText = await scrape(`http://127.0.0.1:${hubMetrics}/metrics`);
+    const rtt = jsExporterName(METRICS.heartbeatRtt);
+    expect(hubText.split(`# TYPE ${rtt} histogram\n`)).toHaveLength(2);
+    const hubRtt = (suffix: string) =>
+      hubText
+        .split('\n')
+        .filter((l) => l.startsWith(`${rtt}_${suffix}{`) && l.includes('linkwatch_link_side="hub"'));
+    const count = Number(hubRtt('count')[0]?.split(' ')[1]);
+    expect(count).toBeGreaterThan(0);
+    const buckets = hubRtt('bucket').map((l) => [/le="([^"]+)"/.exec(l)![1], Number(l.split(' ')[1])]);
+    expect(buckets.map(([le]) => le)).toEqual([...(METRICS.heartbeatRtt.buckets ?? []).map(String), '+Inf']);
+    expect(buckets.at(-1)![1]).toBe(count);
     worker.child.kill('SIGTERM');
     await worker.exited;
     expect(summary(worker).sent).toBeGreaterThan(0);

@@ -35,10 +35,20 @@ describe('prometheusText, the CLI renderer of per-worker series', () => {
     hub.addWorkers(['w-1', 'w\\2', 'w\n3']);
     hub.sessionsMap.get('w-1')!.counters.processed = 42;
     attached.push(instrument(hub, { side: 'hub', hubId: 'hub-"1"', observedMetrics: producer }));
-    const ours = samples(await rendered(producer));
+    hub.emit('w-1', { type: 'heartbeat-rtt', rttMs: 3 });
     const sdk = new PrometheusSerializer(undefined, false, undefined, true, WITHOUT_SCOPE_INFO);
-    const theirs = samples(sdk.serialize((await producer.collect()).resourceMetrics));
+    const { resourceMetrics } = await producer.collect();
+    // As /metrics does: the histograms linkwatch keeps go through the SDK's serializer.
+    const own = sdk.serialize({
+      resource: resourceMetrics.resource,
+      scopeMetrics: [{ scope: { name: 'linkwatch' }, metrics: producer.histogramMetrics() }],
+    });
+    const ours = samples(`${own}${await rendered(producer)}`);
+    const theirs = samples(sdk.serialize(resourceMetrics));
     expect(ours.length).toBeGreaterThan(20);
+    expect(ours).toContain(
+      'linkwatch_heartbeat_rtt_seconds_count{linkwatch_link_side="hub",linkwatch_hub_id="hub-\\"1\\""} 1',
+    );
     expect(ours).toEqual(theirs);
   });
 
