@@ -54,6 +54,8 @@ export class Journal implements CheckpointStore {
   // Seqs in every stream's `done` together: none outside a restart's replay, so the handler's
   // alreadyProcessed() check is then one comparison instead of two map lookups per message.
   #done = 0;
+  // Streams with a commit record.
+  #committedStreams = 0;
   // Records appendSoon() collected this turn of the loop, and the promise their callers wait on.
   #batch: { st: StreamState; seq: number }[] = [];
   #written: Promise<void> | undefined;
@@ -90,6 +92,8 @@ export class Journal implements CheckpointStore {
 
   /** Writes a commit record when calls overlap; in order, the effect record is the checkpoint. */
   commit(workerId: string, stream: string, processed: number): void {
+    // Calls in order and no stream with commit records (a journal from overlapping calls): nothing to do.
+    if (!this.#commitEveryAdvance && this.#committedStreams === 0) return;
     const st = this.#state(workerId, stream);
     if (!this.#commitEveryAdvance && st.committed === undefined) return;
     writeSync(this.#fd, `${encodeCommit(workerId, stream, processed)}\n`);
@@ -187,6 +191,7 @@ export class Journal implements CheckpointStore {
   }
 
   #committed(st: StreamState, processed: number): void {
+    if (st.committed === undefined) this.#committedStreams++;
     st.committed = Math.max(st.committed ?? 0, processed);
     for (const seq of st.done) {
       if (seq <= st.committed) {
