@@ -24,6 +24,8 @@ export interface OutboxOptions {
   now?: () => number;
   /** Called when an ack leaves nothing held. */
   onEmpty?: () => void;
+  /** Called after an ack released messages, with the seq acked (before onEmpty). */
+  onAcked?: (seq: number) => void;
   /** Called for every message discarded by a drop policy. */
   onDrop?: (seq: number, reason: 'drop-oldest' | 'drop-newest') => void;
 }
@@ -69,6 +71,7 @@ export class Outbox {
   readonly #now: () => number;
   readonly #onDrop: OutboxOptions['onDrop'];
   readonly #onEmpty: OutboxOptions['onEmpty'];
+  readonly #onAcked: OutboxOptions['onAcked'];
   // entries[head..] are unacked, in seq order; slots before head are emptied as acks release them.
   #entries: OutboxEntry[] = [];
   #head = 0;
@@ -90,6 +93,7 @@ export class Outbox {
     this.#now = options.now ?? (() => performance.now());
     this.#onDrop = options.onDrop;
     this.#onEmpty = options.onEmpty;
+    this.#onAcked = options.onAcked;
   }
 
   /** Messages held (sent-unacked plus unsent). */
@@ -223,6 +227,7 @@ export class Outbox {
     }
     if (this.#next < this.#head) this.#next = this.#head;
     this.#compact();
+    if (released > 0) this.#onAcked?.(this.#acked);
     this.#admitWaiters();
     if (this.#head === this.#entries.length) this.#onEmpty?.();
     return released;

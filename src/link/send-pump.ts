@@ -1,4 +1,5 @@
-import { batchBytes, encodeBatch } from '../protocol/data-frames.js';
+import { batchBytes, batchIsText, encodeBatch } from '../protocol/data-frames.js';
+import { giveBackBatchBuffer, takeBatchBuffer } from './batch-buffers.js';
 import type { OutboxEntry } from './outbox.js';
 import type { Session } from './session.js';
 import { TEXT, type Transport } from './transport.js';
@@ -162,19 +163,36 @@ export class SendPump {
       if (batch.length === 0) return;
       // Alone, the outbox's frame goes out as it is: no copy, and the same bytes on replay.
       if (batch.length === 1) this.#write(batch[0]!.frame, batch[0]!.bytes, buffered);
-      else this.#write(encodeBatch(batch), batchBytes(batch), buffered);
+      else if (batchIsText(batch)) this.#write(encodeBatch(batch), batchBytes(batch), buffered);
+      else {
+        // Large messages: built in a reused buffer, given back once the socket wrote it.
+        const into = takeBatchBuffer();
+        this.#write(encodeBatch(batch, into), batchBytes(batch), buffered, into);
+      }
       for (const entry of batch) this.#counted(entry);
       if (outbox.unsent === 0) return;
     }
   }
 
-  /** One data-carrying frame to the socket, which held `buffered` bytes before it. */
-  #write(frame: string | Buffer, bytes: number, buffered: number): void {
+  /** One data-carrying frame to the socket, which held `buffered` bytes before it; `pooled` is given back once written. */
+  #write(frame: string | Buffer, bytes: number, buffered: number, pooled?: Buffer): void {
     // Only a write that may leave the buffer past half the watermark can be the one whose
     // completion resumes a waiting pump (#written); the others go without a callback, which
     // spares the socket a callback closure and a process.nextTick per write.
     const written = buffered + bytes >= this.#settings.highWatermarkBytes / 2 ? this.#written : undefined;
-    if (typeof frame === 'string' && !written) this.#transport.send(frame);
+    if (pooled) {
+      let kept = true;
+      this.#transport.send(frame, TEXT, () => {
+        if (kept) giveBackBatchBuffer(pooled);
+        kept = false;
+        written?.();
+      });
+      // Handed to the kernel at once (nothing more buffered): no write refers to it any more.
+      if (kept && this.#transport.bufferedAmount <= buffered) {
+        kept = false;
+        giveBackBatchBuffer(pooled);
+      }
+    } else if (typeof frame === 'string' && !written) this.#transport.send(frame);
     else this.#transport.send(frame, TEXT, written);
     this.#dataFramesSent++;
     this.#session.counters.bytesSent += bytes;

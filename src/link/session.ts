@@ -150,8 +150,10 @@ export class Session {
     this.#onProcessed = options.onProcessed;
     this.outbox = new Outbox({
       ...options.outbox,
+      onAcked: (seq) => this.#slab.acked(seq),
       onEmpty: () => this.#slab.release(),
       onDrop: (seq, reason) => {
+        this.#slab.dropped();
         this.counters.dropped++;
         if (this.events.active) this.events.emit({ ...this.#base(), type: 'outbox-dropped', seq, reason });
       },

@@ -285,6 +285,45 @@ describe('Link: batching on send', () => {
     expect(transport.raw.find(Buffer.isBuffer)).toBe(written);
   });
 
+  describe('batch frames of large messages, built in reused buffers', () => {
+    const big = (i: number) => ({ i, pad: 'b'.repeat(BUFFER_FRAME_BYTES) });
+    /** One turn's burst: the first messages go alone, the rest leave as one batch frame. */
+    async function burst(t: ReturnType<typeof setup>, from: number): Promise<Buffer> {
+      const n = IMMEDIATE_WRITES_PER_TURN + 3;
+      await Promise.all(Array.from({ length: n }, (_, i) => t.session.send(big(from + i))));
+      await turn();
+      const batch = t.transport.raw.at(-1);
+      expect(Buffer.isBuffer(batch) && t.transport.frames.at(-1)?.t).toBe('batch');
+      return batch as Buffer;
+    }
+
+    it('reuses the buffer of a batch the socket took at once', async () => {
+      const t = setup({ heartbeatIntervalMs: 5000 });
+      t.link.start(0);
+      const first = await burst(t, 0);
+      const second = await burst(t, 100);
+      expect(second.buffer).toBe(first.buffer);
+    });
+
+    it('keeps a batch buffer the socket still holds until its write callback, so its bytes stay as written', async () => {
+      const t = setup({ heartbeatIntervalMs: 5000 });
+      t.transport.growOnSend = true;
+      t.transport.holdWritten = true;
+      t.link.start(0);
+      const first = await burst(t, 0);
+      const expected = t.transport.frames.at(-1);
+      const second = await burst(t, 100);
+      expect(second.buffer).not.toBe(first.buffer);
+      expect(decodeFrame(first, false, DEFAULT_MAX_FRAME_BYTES)).toEqual(expected);
+      // Flushed: the socket lets go of both; the next batch reuses one of them.
+      t.transport.buffered = 0;
+      for (const done of t.transport.held.splice(0)) done();
+      t.transport.growOnSend = false;
+      const third = await burst(t, 200);
+      expect([first.buffer, second.buffer]).toContain(third.buffer);
+    });
+  });
+
   it('emits one data-sent event per message of a batch', async () => {
     const first = setup();
     first.link.start(0);

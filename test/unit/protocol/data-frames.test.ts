@@ -151,4 +151,65 @@ describe('FrameSlab', () => {
     slab.release();
     expect(slab.write(json('c'.repeat(9000)))!.slab).not.toBe(a.slab);
   });
+
+  describe('reuse (a busy sender allocates no slab)', () => {
+    // 20 KB payloads: six fill a 128 KiB slab, the seventh starts the next.
+    const big = (i: number) => json({ i, pad: 'p'.repeat(20_000) });
+    function sender() {
+      const slab = new FrameSlab();
+      let seq = 0;
+      /** Writes n payloads and gives each its seq; returns the slab buffers they landed in. */
+      const send = (n: number) =>
+        Array.from({ length: n }, () => {
+          const w = slab.write(big(seq))!;
+          slabDataFrame(w, ++seq);
+          return w.slab;
+        });
+      return { slab, send };
+    }
+
+    it('reuses a slab once its last frame is acked, not before, and keeps later frames intact', () => {
+      const { slab, send } = sender();
+      const a = send(6)[0]!; // seqs 1-6
+      const b = send(6)[0]!; // 7-12
+      expect(b).not.toBe(a);
+      slab.acked(5);
+      const c = send(6)[0]!; // 13-18: A still holds seq 6
+      expect([a, b]).not.toContain(c);
+      const inD = slabDataFrame(slab.write(big(99))!, 99); // a fourth slab: A is not free yet
+      slab.acked(6);
+      const [, ...rest] = send(6);
+      const d = rest.at(-1)!;
+      expect(d).toBe(a);
+      // Reusing A left the other slabs alone.
+      expect(inD.frame.toString()).toBe(encodeFrame({ v: 1, t: 'data', seq: 99, p: JSON.parse(big(99)) }));
+    });
+
+    it('keeps a slab while a payload in it waits for its seq (a producer blocked by the window)', () => {
+      const slab = new FrameSlab();
+      const waiting = slab.write(big(0))!;
+      for (let i = 1; i < 6; i++) slabDataFrame(slab.write(big(i))!, i);
+      slabDataFrame(slab.write(big(6))!, 6); // the next slab
+      slab.acked(Number.MAX_SAFE_INTEGER);
+      for (let i = 7; i < 13; i++) expect(slab.write(big(i))!.slab).not.toBe(waiting.slab);
+    });
+
+    it('never reuses a slab that held frames when a drop policy discarded a message', () => {
+      const { slab, send } = sender();
+      const first = send(12);
+      slab.dropped();
+      slab.acked(12);
+      const later = send(18);
+      for (const buf of later) expect(first).not.toContain(buf);
+    });
+
+    it('an idle sender keeps at most two free slabs', () => {
+      const { slab, send } = sender();
+      const used = new Set(send(24)); // four slabs
+      slab.acked(24);
+      slab.release();
+      const next = [...new Set(send(18))]; // three slabs
+      expect(next.filter((b) => used.has(b))).toHaveLength(2);
+    });
+  });
 });
