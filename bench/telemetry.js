@@ -62,6 +62,21 @@ async function variantFor(name, sinkUrl) {
   };
 }
 
+/**
+ * One measurement; a metrics port another process took between freePort()
+ * and the exporter's bind (EADDRINUSE) is a harness race, not a result, so
+ * it is measured again on new ports, up to three times.
+ */
+async function measureWithFreshPorts(name, sinkUrl, plan) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await measurePair(await variantFor(name, sinkUrl), plan);
+    } catch (err) {
+      if (attempt >= 3 || !String(err?.message).includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
 export async function run({ rounds, quick, log, sizes = SIZES }) {
   const durationMs = quick ? 300 : 1000;
   const warmupMs = quick ? 100 : 300;
@@ -73,7 +88,7 @@ export async function run({ rounds, quick, log, sizes = SIZES }) {
       const raw = Object.fromEntries(NAMES.map((v) => [v, []]));
       for (let r = 0; r < rounds; r++) {
         for (const v of rotation(NAMES, r)) {
-          const m = await measurePair(await variantFor(v, sink.url), {
+          const m = await measureWithFreshPorts(v, sink.url, {
             warmup: { type: 'flood', bytes, durationMs: warmupMs },
             run: { type: 'flood', bytes, durationMs },
           });
