@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { HubRoute } from './options.js';
@@ -9,8 +10,12 @@ export interface HttpHost {
   readonly bindHost: string;
   readonly routes: Record<string, HubRoute> | undefined;
   ready(): boolean;
-  links(): unknown[];
+  /** Every link's entry, built as it is read: /links streams them in slices. */
+  links(): Iterable<unknown>;
 }
+
+/** Links serialized between two yields to the event loop on /links. */
+export const LINKS_PER_SLICE = 500;
 
 const ROUTES = ['/healthz', '/readyz', '/links'];
 
@@ -41,10 +46,33 @@ export function serveHttp(host: HttpHost, req: IncomingMessage, res: ServerRespo
     return;
   }
   if (path === '/links') {
-    json(res, 200, { hubId: host.hubId, links: host.links() });
+    streamLinks(host, res).catch(() => res.destroy());
     return;
   }
   json(res, 404, { error: 'not found', routes: ROUTES });
+}
+
+/**
+ * `{"hubId":…,"links":[…]}` in slices of LINKS_PER_SLICE entries with a
+ * yield to the event loop between them. Built and serialized in one call,
+ * 10,000 links held a hub's event loop for 100-200 ms, and every heartbeat
+ * answer with it. The same bytes as one JSON.stringify of the whole body.
+ */
+async function streamLinks(host: HttpHost, res: ServerResponse): Promise<void> {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  let chunk = `{"hubId":${JSON.stringify(host.hubId)},"links":[`;
+  let n = 0;
+  for (const link of host.links()) {
+    chunk += `${n > 0 ? ',' : ''}${JSON.stringify(link)}`;
+    if (++n % LINKS_PER_SLICE === 0) {
+      // A slow reader holds the rest, not the hub's memory.
+      if (!res.write(chunk)) await once(res, 'drain');
+      chunk = '';
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (res.destroyed) return;
+    }
+  }
+  res.end(`${chunk}]}\n`);
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

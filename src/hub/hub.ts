@@ -115,7 +115,7 @@ export class Hub {
       bindHost: this.#o.host,
       routes: this.#o.routes,
       ready: () => this.#listening && !this.#closing,
-      links: () => this.links(),
+      links: () => this.#linkInfos(),
     };
     const onRequest = (req: IncomingMessage, res: Parameters<typeof serveHttp>[2]) =>
       serveHttp(this.#httpHost, req, res);
@@ -202,10 +202,13 @@ export class Hub {
 
   /** One entry per known worker, as served on GET /links. */
   links(): LinkInfo[] {
-    const out: LinkInfo[] = [];
+    return [...this.#linkInfos()];
+  }
+
+  /** The same, one entry at a time (GET /links serializes them in slices). */
+  *#linkInfos(): Generator<LinkInfo> {
     for (const [workerId, p] of this.#registry.entries())
-      out.push(linkInfo(workerId, p, this.hooks.stateOf?.(workerId), this.hooks.alertsOf?.(workerId)));
-    return out;
+      yield linkInfo(workerId, p, this.hooks.stateOf?.(workerId), this.hooks.alertsOf?.(workerId));
   }
 
   /** Sends a command to one worker; waits for room under the `block` policy. */
