@@ -1,5 +1,3 @@
-import { MAX_BATCH_BYTES } from './send-pump.js';
-
 /**
  * Buffers that batch frames of large messages are built in, reused once
  * their write completed. A sender of 16 KiB messages made a new 64 KiB
@@ -12,9 +10,13 @@ import { MAX_BATCH_BYTES } from './send-pump.js';
 export const BATCH_BUFFERS_KEPT = 16;
 const free: Buffer[] = [];
 
-/** A buffer of MAX_BATCH_BYTES to build one batch frame in; give it back once written. */
-export function takeBatchBuffer(): Buffer {
-  return free.pop() ?? Buffer.allocUnsafeSlow(MAX_BATCH_BYTES);
+/**
+ * A buffer to build one batch frame in, new ones of `bytes` (the pump's
+ * largest batch frame); give it back once written. `encodeBatch` makes its
+ * own when a frame does not fit.
+ */
+export function takeBatchBuffer(bytes: number): Buffer {
+  return free.pop() ?? Buffer.allocUnsafeSlow(bytes);
 }
 
 /** Returns a buffer from takeBatchBuffer() whose frame the socket has written (or dropped). */

@@ -166,7 +166,7 @@ export class SendPump {
       else if (batchIsText(batch)) this.#write(encodeBatch(batch), batchBytes(batch), buffered);
       else {
         // Large messages: built in a reused buffer, given back once the socket wrote it.
-        const into = takeBatchBuffer();
+        const into = takeBatchBuffer(MAX_BATCH_BYTES);
         this.#write(encodeBatch(batch, into), batchBytes(batch), buffered, into);
       }
       for (const entry of batch) this.#counted(entry);
