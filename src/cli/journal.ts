@@ -147,11 +147,7 @@ export class Journal implements CheckpointStore {
       return;
     }
     let text = '';
-    for (const r of batch) {
-      // encodeRecord()'s line, from the stream's head.
-      const seq = String(r.seq);
-      text += `${r.st.head}${seq},"c":"${hex(crc32(seq, r.st.headCrc))}"}\n`;
-    }
+    for (const r of batch) text += `${recordLine(r.st.head, r.st.headCrc, r.seq)}\n`;
     try {
       writeSync(this.#fd, text);
     } catch (err) {
@@ -233,11 +229,13 @@ export interface JournalRecord {
 }
 
 export function encodeRecord(workerId: string, stream: string, seq: number): string {
-  return withChecksum(`${recordHead(workerId, stream, 'q')}${seq}`);
+  const head = recordHead(workerId, stream, 'q');
+  return recordLine(head, crc32(head), seq);
 }
 
 export function encodeCommit(workerId: string, stream: string, processed: number): string {
-  return withChecksum(`${recordHead(workerId, stream, 'p')}${processed}`);
+  const head = recordHead(workerId, stream, 'p');
+  return recordLine(head, crc32(head), processed);
 }
 
 /** A record up to its number: `q` for an effect, `p` for a commit. */
@@ -245,9 +243,13 @@ function recordHead(workerId: string, stream: string, kind: 'q' | 'p'): string {
   return `{"w":${JSON.stringify(workerId)},"s":${JSON.stringify(stream)},"${kind}":`;
 }
 
-/** `c` is the CRC-32 of everything before it on the line. */
-function withChecksum(body: string): string {
-  return `${body},"c":"${checksum(body)}"}`;
+/**
+ * The whole line: `head`, the number, and `c`, the CRC-32 of everything
+ * before it, carried on from the head's (`headCrc`) over the number's digits.
+ */
+function recordLine(head: string, headCrc: number, n: number): string {
+  const digits = String(n);
+  return `${head}${digits},"c":"${hex(crc32(digits, headCrc))}"}`;
 }
 
 const LEGACY = /^([A-Za-z0-9._:-]{1,128}) ([A-Za-z0-9._:-]{1,128}) (\d{1,16})$/;
@@ -282,10 +284,6 @@ export function decodeRecord(line: string): JournalRecord | string {
   const expected = kind === 'effect' ? encodeRecord(r.w, r.s, seq) : encodeCommit(r.w, r.s, seq);
   if (expected !== line) return 'checksum mismatch (the line was altered)';
   return { kind, workerId: r.w, stream: r.s, seq };
-}
-
-function checksum(text: string): string {
-  return hex(crc32(text));
 }
 
 function hex(crc: number): string {

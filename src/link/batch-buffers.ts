@@ -7,7 +7,7 @@
  * bounded: at most BATCH_BUFFERS_KEPT wait here (1 MiB); one whose write
  * never completes (a socket destroyed) is simply left to the collector.
  */
-export const BATCH_BUFFERS_KEPT = 16;
+const BATCH_BUFFERS_KEPT = 16;
 const free: Buffer[] = [];
 
 /**
@@ -22,9 +22,4 @@ export function takeBatchBuffer(bytes: number): Buffer {
 /** Returns a buffer from takeBatchBuffer() whose frame the socket has written (or dropped). */
 export function giveBackBatchBuffer(buffer: Buffer): void {
   if (free.length < BATCH_BUFFERS_KEPT) free.push(buffer);
-}
-
-/** Buffers waiting for reuse (tests). */
-export function keptBatchBuffers(): number {
-  return free.length;
 }
