@@ -73,10 +73,39 @@ export function startPeer({ env, execArgv = [] } = {}) {
  * the measured run. `broker` (optional) has `{ url, cpuUs() }`.
  */
 export async function measurePair(variant, { warmup, run, broker, latency = false, stallMs }) {
+  const pair = await openPair(variant, { broker, latency });
+  try {
+    if (warmup) await pair.measure(warmup, { stallMs });
+    const result = await pair.measure(run, { stallMs });
+    const { clientTelemetry, serverTelemetry } = await pair.stop();
+    return {
+      ...result,
+      ...(serverTelemetry ? { serverTelemetry } : {}),
+      ...(clientTelemetry ? { clientTelemetry } : {}),
+    };
+  } finally {
+    await pair.close();
+  }
+}
+
+/**
+ * Both halves of `variant`, set up and connected, kept for several
+ * measurements: `measure(run)` runs one client command and returns what
+ * measurePair returns for it, `stop()` ends both peers gracefully (with
+ * their telemetry reports), `close()` kills whatever is left. Latency
+ * (bench/latency.js) alternates two such pairs in short slices, so both
+ * variants run under the same machine conditions.
+ */
+export async function openPair(variant, { broker, latency = false } = {}) {
   const env = variant.env ?? process.env;
   const server = startPeer({ env, execArgv: variant.serverExecArgv });
   let client;
   let stopped = false;
+  const close = async () => {
+    // After an error the peers got no `stop`: kill them at once.
+    const graceMs = stopped ? 3000 : 0;
+    await Promise.all([server.close(graceMs), client?.close(graceMs)]);
+  };
   try {
     const brokerUrl = broker ? { url: broker.url } : {};
     const { url } = await server.request({
@@ -95,44 +124,44 @@ export async function measurePair(variant, { warmup, run, broker, latency = fals
       options: { ...variant.options, ...variant.client, url },
       telemetry: variant.telemetry?.client,
     });
-    if (warmup) {
-      await server.request({ type: 'arm' });
-      const w = await client.request(warmup);
-      await server.request({ type: 'await', count: w.sent, stallMs });
-    }
-    await server.request({ type: 'arm' });
-    const broker0 = broker?.cpuUs();
-    const sent = await client.request(run);
-    const skip = latency ? Math.round((run.rate * (run.warmupMs ?? 0)) / 1000) : 0;
-    const got = await server.request({ type: 'await', count: sent.sent, stallMs, skip });
-    const brokerCpuUs = broker ? broker.cpuUs() - broker0 : undefined;
-    const [clientStop, serverStop] = await Promise.all([
-      client.request({ type: 'stop' }),
-      server.request({ type: 'stop' }),
-    ]);
-    stopped = true;
-    const elapsedUs = Math.max(sent.endUs, got.lastAtUs) - sent.startUs;
-    const delivered = got.count;
-    return {
-      sent: sent.sent,
-      delivered,
-      lost: sent.sent - delivered,
-      elapsedMs: elapsedUs / 1000,
-      msgsPerSec: (delivered / elapsedUs) * 1e6,
-      cpuUsPerMsg: (sent.cpuUs + got.cpuUs) / delivered,
-      serverCpuUsPerMsg: got.cpuUs / delivered,
-      clientCpuUsPerMsg: sent.cpuUs / delivered,
-      // Share of one core each side was busy over the run: near 1 means that side was the limit.
-      serverBusy: got.cpuUs / elapsedUs,
-      clientBusy: sent.cpuUs / elapsedUs,
-      ...(broker ? { brokerCpuUsPerMsg: brokerCpuUs / delivered } : {}),
-      ...(got.latency ? { latency: got.latency } : {}),
-      ...(serverStop.telemetry ? { serverTelemetry: serverStop.telemetry } : {}),
-      ...(clientStop.telemetry ? { clientTelemetry: clientStop.telemetry } : {}),
-    };
-  } finally {
-    // After an error the peers got no `stop`: kill them at once.
-    const graceMs = stopped ? 3000 : 0;
-    await Promise.all([server.close(graceMs), client?.close(graceMs)]);
+  } catch (err) {
+    await close();
+    throw err;
   }
+  return {
+    async measure(run, { stallMs } = {}) {
+      await server.request({ type: 'arm' });
+      const broker0 = broker?.cpuUs();
+      const sent = await client.request(run);
+      const skip = latency ? Math.round((run.rate * (run.warmupMs ?? 0)) / 1000) : 0;
+      const got = await server.request({ type: 'await', count: sent.sent, stallMs, skip });
+      const brokerCpuUs = broker ? broker.cpuUs() - broker0 : undefined;
+      const elapsedUs = Math.max(sent.endUs, got.lastAtUs) - sent.startUs;
+      const delivered = got.count;
+      return {
+        sent: sent.sent,
+        delivered,
+        lost: sent.sent - delivered,
+        elapsedMs: elapsedUs / 1000,
+        msgsPerSec: (delivered / elapsedUs) * 1e6,
+        cpuUsPerMsg: (sent.cpuUs + got.cpuUs) / delivered,
+        serverCpuUsPerMsg: got.cpuUs / delivered,
+        clientCpuUsPerMsg: sent.cpuUs / delivered,
+        // Share of one core each side was busy over the run: near 1 means that side was the limit.
+        serverBusy: got.cpuUs / elapsedUs,
+        clientBusy: sent.cpuUs / elapsedUs,
+        ...(broker ? { brokerCpuUsPerMsg: brokerCpuUs / delivered } : {}),
+        ...(got.latency ? { latency: got.latency } : {}),
+      };
+    },
+    async stop() {
+      const [clientStop, serverStop] = await Promise.all([
+        client.request({ type: 'stop' }),
+        server.request({ type: 'stop' }),
+      ]);
+      stopped = true;
+      return { clientTelemetry: clientStop.telemetry, serverTelemetry: serverStop.telemetry };
+    },
+    close,
+  };
 }

@@ -13,10 +13,12 @@
  *   setup {role, transport, options, telemetry?, latency?} → ready {url?}
  *   arm                              (server) count from zero → armed
  *   await {count, stallMs, skip}     (server) → delivered {count, lastAtUs, cpuUs, latency?}
+ *                                    (latency: n, p50Us, p99Us, maxUs and samplesUs, every sample)
  *   flood {bytes, durationMs}        (client) send as fast as allowed, then drain → sent
  *   pace {bytes, rate, durationMs}   (client) send at a fixed rate, then drain → sent
  *   stop                             → stopped {telemetry?}, then exit
  */
+import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { payloadOf } from './payload.js';
 import { quantile } from './stats.js';
@@ -53,6 +55,7 @@ const quietLogger = { debug() {}, info() {}, warn() {}, error() {}, sinks: [] };
 
 async function setup({ role: r, transport: name, options = {}, telemetry: tel, latency }) {
   role = r;
+  pin();
   const mod = await import(`./transports/${name}.js`);
   let onCreate;
   if (tel) {
@@ -78,6 +81,21 @@ async function setup({ role: r, transport: name, options = {}, telemetry: tel, l
   }
   transport = await mod.client(options.url, { ...options, onCreate });
   return {};
+}
+
+/**
+ * BENCH_PIN=same puts both halves on CPU 0, BENCH_PIN=split the server on
+ * CPU 0 and the client on CPU 1 (all threads, with taskset), to measure how
+ * the scheduler's placement of the two processes moves the latency
+ * (bench/results/latency-slices.md). Unset: the scheduler places them.
+ */
+function pin() {
+  const mode = process.env.BENCH_PIN;
+  if (!mode) return;
+  if (mode !== 'same' && mode !== 'split')
+    throw new TypeError(`Expected BENCH_PIN to be "same" or "split", got ${JSON.stringify(mode)}`);
+  const cpu = role === 'client' && mode === 'split' ? '1' : '0';
+  execFileSync('taskset', ['-a', '-p', '-c', cpu, String(process.pid)], { stdio: 'ignore' });
 }
 
 function arm() {
@@ -121,6 +139,8 @@ async function awaitCount({ count: target, stallMs = 5000, skip = 0 }) {
       p50Us: quantile(kept, 0.5),
       p99Us: quantile(kept, 0.99),
       maxUs: Math.max(...kept),
+      // Every sample, so a caller can pool several runs (bench/latency.js).
+      samplesUs: kept,
     };
   }
   return reply;

@@ -164,8 +164,9 @@ function markdown(doc) {
       `commit ${e.git.commit}${e.git.srcDirty ? ' (src/ had uncommitted changes)' : ''} · ws ${e.packages.ws}`,
     '',
     'Medians over rounds; ranges are the lowest and highest round. Ratios are taken within a round ' +
-      '(the variants ran back to back, in rotating order) and then summarised. Throughput, latency and telemetry: ' +
-      'sender and receiver in separate processes, fresh for every measurement. Memory and reconnect: hub and worker in one process.',
+      '(the variants ran back to back, in rotating order) and then summarised. Throughput and telemetry: ' +
+      'sender and receiver in separate processes, fresh for every measurement. Latency: separate processes, kept ' +
+      'for an epoch in which the variants take turns in short slices (see its section). Memory and reconnect: hub and worker in one process.',
   ];
   const load = Math.max(e.loadAvgAtStart[0], e.loadAvgAtEnd[0]);
   if (load > e.cpu.cores) {
