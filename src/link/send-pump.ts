@@ -2,6 +2,7 @@ import { batchBytes, batchIsText, encodeBatch } from '../protocol/data-frames.js
 import { giveBackBatchBuffer, takeBatchBuffer } from './batch-buffers.js';
 import type { OutboxEntry } from './outbox.js';
 import type { Session } from './session.js';
+import { writeText } from './text-frames.js';
 import { TEXT, type Transport } from './transport.js';
 
 /**
@@ -192,8 +193,10 @@ export class SendPump {
         kept = false;
         giveBackBatchBuffer(pooled);
       }
-    } else if (typeof frame === 'string' && !written) this.#transport.send(frame);
-    else this.#transport.send(frame, TEXT, written);
+    } else if (typeof frame === 'string' && !written) {
+      // Straight to the socket when ws allows (see text-frames.ts), else through ws.
+      if (!writeText(this.#transport, frame, bytes)) this.#transport.send(frame);
+    } else this.#transport.send(frame, TEXT, written);
     this.#dataFramesSent++;
     this.#session.counters.bytesSent += bytes;
   }

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { AuthError, ConnectionError, DeadlineError, type LinkwatchError, ProtocolError } from '../errors.js';
+import { zeroMask } from '../link/text-frames.js';
 import { CloseCode, clampReason } from '../protocol/close-codes.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
 import type { HelloFrame, WelcomeFrame } from '../protocol/frames.js';
@@ -40,6 +41,9 @@ export function dial(o: DialOptions, done: (result: DialResult) => void): { abor
     // The codec enforces maxFrameBytes with a close reason; ws stops anything past twice that unread.
     maxPayload: o.maxFrameBytes * 2,
     perMessageDeflate: false,
+    // A masking key of four zero bytes: ws then writes the payload as it is instead of copying and
+    // XOR-ing it in JavaScript (no bufferutil here), and the hub's ws skips unmasking it. At 16 KiB
+    // that copy and XOR was a quarter of the worker's CPU (bench/README.md).
     ...(o.frameMask === 'zero' ? { generateMask: zeroMask } : {}),
     ...(o.tls ?? {}),
   });
@@ -104,19 +108,6 @@ export function dial(o: DialOptions, done: (result: DialResult) => void): { abor
     });
   });
   return { abort: () => ws.terminate() };
-}
-
-/**
- * A masking key of four zero bytes. ws then writes the payload as it is
- * instead of copying and XOR-ing it in JavaScript (no bufferutil here), and
- * the hub's ws skips unmasking it: at 16 KiB that copy and XOR was a quarter
- * of the worker's CPU (bench/README.md).
- */
-function zeroMask(mask: Buffer): void {
-  mask[0] = 0;
-  mask[1] = 0;
-  mask[2] = 0;
-  mask[3] = 0;
 }
 
 function responseError(status: number): LinkwatchError {
