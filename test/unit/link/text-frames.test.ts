@@ -1,10 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket, WebSocketServer } from 'ws';
+import { type ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { MAX_DIRECT_BYTES, writeText, zeroMask } from '../../../src/link/text-frames.js';
 
 /** A ws server and client on loopback; `got` collects what each side received, in order. */
-async function pair(clientOptions: ConstructorParameters<typeof WebSocket>[1] = {}) {
+async function pair(clientOptions: ClientOptions = {}) {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
   const { port } = wss.address() as AddressInfo;
