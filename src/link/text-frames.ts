@@ -6,8 +6,8 @@
  * header apart and writes both with `cork()`/`uncork()` as a two-part
  * `writev`. At a moderate rate each message finds both processes just woken,
  * on caches the other process used, and that work showed in the latency:
- * side by side over 56 alternating turns at 2,000 msg/s the p50 was 8 %
- * lower with the direct write (bench/results/latency-slices.md).
+ * side by side at 2,000 msg/s (four runs of 56 alternating turns) the p50
+ * was about 5 % lower with the direct write (bench/results/latency-slices.md).
  *
  * The bytes on the wire are the ones `ws` writes: FIN and the text opcode,
  * the length, and for a client the mask bit and a masking key of four zero
