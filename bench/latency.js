@@ -79,7 +79,8 @@ function report({ slices, pooled, warmupMs, sliceMs, epochs, turns, log }) {
     n: pooled[v].length,
   });
   const variants = Object.fromEntries(NAMES.map((v) => [v, { slicesP50Us: perSlice(v), all: all(v) }]));
-  const p50Ratios = pick('ours', 'p50Us').map((o, i) => o / pick('raw', 'p50Us')[i]);
+  const rawP50 = pick('raw', 'p50Us');
+  const p50Ratios = pick('ours', 'p50Us').map((o, i) => o / rawP50[i]);
   const ratios = {
     'p50 ours/raw': {
       ...summarize(p50Ratios),

@@ -1,4 +1,4 @@
-import { batchBytes, batchIsText, encodeBatch } from '../protocol/data-frames.js';
+import { batchBytes, batchIsText, encodeBufferBatch, encodeTextBatch } from '../protocol/data-frames.js';
 import { giveBackBatchBuffer, takeBatchBuffer } from './batch-buffers.js';
 import type { OutboxEntry } from './outbox.js';
 import type { Session } from './session.js';
@@ -164,11 +164,14 @@ export class SendPump {
       if (batch.length === 0) return;
       // Alone, the outbox's frame goes out as it is: no copy, and the same bytes on replay.
       if (batch.length === 1) this.#write(batch[0]!.frame, batch[0]!.bytes, buffered);
-      else if (batchIsText(batch)) this.#write(encodeBatch(batch), batchBytes(batch), buffered);
       else {
-        // Large messages: built in a reused buffer, given back once the socket wrote it.
-        const into = takeBatchBuffer(MAX_BATCH_BYTES);
-        this.#write(encodeBatch(batch, into), batchBytes(batch), buffered, into);
+        const bytes = batchBytes(batch);
+        if (batchIsText(batch)) this.#write(encodeTextBatch(batch), bytes, buffered);
+        else {
+          // Large messages: built in a reused buffer, given back once the socket wrote it.
+          const into = takeBatchBuffer(MAX_BATCH_BYTES);
+          this.#write(encodeBufferBatch(batch, bytes, into), bytes, buffered, into);
+        }
       }
       for (const entry of batch) this.#counted(entry);
       if (outbox.unsent === 0) return;

@@ -199,13 +199,18 @@ export function encodeDataFrame(
  * `batchBytes(frames)`.
  */
 export function encodeBatch(frames: readonly EncodedFrame[], into?: Buffer): string | Buffer {
-  if (batchIsText(frames)) {
-    const items: string[] = new Array(frames.length);
-    for (let i = 0; i < frames.length; i++)
-      items[i] = (frames[i]!.frame as string).slice(DATA_HEAD.length, -1);
-    return BATCH_HEAD + items.join(BATCH_SEPARATOR) + BATCH_TAIL;
-  }
-  const size = batchBytes(frames);
+  return batchIsText(frames) ? encodeTextBatch(frames) : encodeBufferBatch(frames, batchBytes(frames), into);
+}
+
+/** encodeBatch for frames that are all strings (`batchIsText`): one join. */
+export function encodeTextBatch(frames: readonly EncodedFrame[]): string {
+  const items: string[] = new Array(frames.length);
+  for (let i = 0; i < frames.length; i++) items[i] = (frames[i]!.frame as string).slice(DATA_HEAD.length, -1);
+  return BATCH_HEAD + items.join(BATCH_SEPARATOR) + BATCH_TAIL;
+}
+
+/** encodeBatch into a Buffer of `size` (`batchBytes(frames)`): `into` when it is large enough, else a new one. */
+export function encodeBufferBatch(frames: readonly EncodedFrame[], size: number, into?: Buffer): Buffer {
   const out = into !== undefined && into.length >= size ? into.subarray(0, size) : Buffer.allocUnsafe(size);
   let at = out.write(BATCH_HEAD, 0, 'latin1');
   for (let i = 0; i < frames.length; i++) {
