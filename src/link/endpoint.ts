@@ -2,6 +2,7 @@ import type { WebSocket } from 'ws';
 import { ConnectionError, type LinkwatchError, ProtocolError } from '../errors.js';
 import { CloseCode, clampReason } from '../protocol/close-codes.js';
 import type { Link } from './link.js';
+import { readTextFramesDirectly } from './text-frame-reader.js';
 
 /**
  * Binds an open WebSocket to its Link, the same way on both sides: frames go
@@ -16,6 +17,8 @@ type BoundSocket = WebSocket & { [kLink]?: Link };
 
 export function bindEndpoint(ws: WebSocket, link: Link): void {
   (ws as BoundSocket)[kLink] = link;
+  // Whole text frames skip the Receiver's stream machinery (see text-frame-reader.ts).
+  readTextFramesDirectly(ws);
   ws.on('message', onMessage);
   ws.on('error', onError);
   ws.on('close', onClose);
