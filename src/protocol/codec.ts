@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { ProtocolError } from '../errors.js';
 import { CloseCode } from './close-codes.js';
 import { type BatchItem, type Frame, type JsonValue, PROTOCOL_VERSION, type Progress } from './frames.js';
+import { parseJsonText } from './json-text.js';
 
 /** Default maximum size of one encoded frame, in bytes. */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
@@ -55,7 +56,7 @@ export function decodeFrame(
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJsonText(text);
   } catch (cause) {
     throw new ProtocolError('LW_ERR_INVALID_FRAME', CloseCode.invalidData, 'frame is not valid JSON', {
       cause,

@@ -9,6 +9,7 @@ import {
 } from '../../../src/protocol/codec.js';
 import { BUFFER_FRAME_BYTES, encodeBatch, encodeDataFrame } from '../../../src/protocol/data-frames.js';
 import type { BatchFrame, BatchItem, Frame, JsonValue } from '../../../src/protocol/frames.js';
+import { parseJsonText } from '../../../src/protocol/json-text.js';
 import { jsonEqual } from './fixtures.js';
 
 /*
@@ -97,7 +98,7 @@ function check(decode: () => Frame): { ok: true; frame: Frame } | { ok: false } 
       for (const k of Object.keys(item)) if (!ITEM_FIELDS.has(k)) throw new Error(`item kept field ${k}`);
     }
   }
-  const again = validateFrame(JSON.parse(encodeFrame(frame)));
+  const again = validateFrame(parseJsonText(encodeFrame(frame)));
   if (!jsonEqual(again, frame)) throw new Error('decoded frame does not survive re-validation');
   return { ok: true, frame };
 }

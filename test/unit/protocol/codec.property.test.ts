@@ -8,6 +8,7 @@ import {
   validateFrame,
 } from '../../../src/protocol/codec.js';
 import { FRAME_TYPES, type Frame, type JsonValue } from '../../../src/protocol/frames.js';
+import { parseJsonText } from '../../../src/protocol/json-text.js';
 import { jsonEqual, KNOWN_FIELDS } from './fixtures.js';
 
 /*
@@ -62,7 +63,7 @@ function checkContract(decode: () => Frame): Outcome {
   for (const key of Object.keys(frame)) {
     if (!known.includes(key)) throw new Error(`decoded ${frame.t} frame kept unknown field ${key}`);
   }
-  const again = validateFrame(JSON.parse(encodeFrame(frame)));
+  const again = validateFrame(parseJsonText(encodeFrame(frame)));
   if (!jsonEqual(again, frame)) {
     throw new Error(`frame does not survive re-validation: ${encodeFrame(frame)} → ${encodeFrame(again)}`);
   }
@@ -217,7 +218,7 @@ function put(o: Record<string, unknown>, key: string, value: unknown): void {
 }
 
 function clone<T>(v: T): T {
-  return JSON.parse(JSON.stringify(v)) as T;
+  return parseJsonText(JSON.stringify(v)) as T;
 }
 
 /** Every field path of a frame: top-level keys, and one level into objects (hb.progress, payloads). */
