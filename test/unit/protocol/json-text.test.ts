@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../../src/errors.js';
 import { DEFAULT_MAX_FRAME_BYTES, decodeFrame } from '../../../src/protocol/codec.js';
 import type { JsonValue } from '../../../src/protocol/frames.js';
-import { parseJsonStrict, parseJsonText } from '../../../src/protocol/json-text.js';
+import { parseJsonStrict } from '../../../src/protocol/json-strict.js';
+import { parseJsonText } from '../../../src/protocol/json-text.js';
 import { thrown } from './fixtures.js';
 
 /*
