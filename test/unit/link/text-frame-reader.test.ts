@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import type { WebSocket } from 'ws';
 import * as ws from 'ws';
-import { WebSocket, WebSocketServer } from 'ws';
 import { readTextFramesDirectly } from '../../../src/link/text-frame-reader.js';
+import { openWsPair } from '../../helpers/ws-pair.js';
 
 /*
  * The reader must be invisible: for any bytes in any chunking, a Receiver
@@ -266,28 +266,8 @@ describe('readTextFramesDirectly', () => {
 });
 
 describe('readTextFramesDirectly on a real socket', () => {
-  const opened: { wss: WebSocketServer; client: WebSocket }[] = [];
-  afterEach(async () => {
-    for (const { wss, client } of opened.splice(0)) {
-      client.terminate();
-      for (const c of wss.clients) c.terminate();
-      await new Promise((resolve) => wss.close(resolve));
-    }
-  });
-
   it("reads a ws client's text frames, and leaves pings, fragments, binary and the close to ws", async () => {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
-    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
-    const serverSide = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
-    const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, {
-      perMessageDeflate: false,
-    });
-    opened.push({ wss, client });
-    await new Promise((resolve, reject) => {
-      client.once('open', resolve);
-      client.once('error', reject);
-    });
-    const server = await serverSide;
+    const { server, client } = await openWsPair();
     expect(readTextFramesDirectly(server)).toBe(true);
     const got: string[] = [];
     server.on('message', (data, isBinary) => got.push(`${isBinary ? 'bin' : 'text'}:${data.toString()}`));

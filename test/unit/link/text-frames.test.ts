@@ -1,20 +1,11 @@
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type ClientOptions, WebSocket, WebSocketServer } from 'ws';
+import { describe, expect, it } from 'vitest';
+import type { ClientOptions } from 'ws';
 import { MAX_DIRECT_BYTES, writeText, zeroMask } from '../../../src/link/text-frames.js';
+import { openWsPair } from '../../helpers/ws-pair.js';
 
 /** A ws server and client on loopback; `got` collects what each side received, in order. */
 async function pair(clientOptions: ClientOptions = {}) {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
-  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
-  const { port } = wss.address() as AddressInfo;
-  const serverSide = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
-  const client = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false, ...clientOptions });
-  await new Promise((resolve, reject) => {
-    client.once('open', resolve);
-    client.once('error', reject);
-  });
-  const server = await serverSide;
+  const { server, client } = await openWsPair(clientOptions);
   const got = { server: [] as string[], client: [] as string[], closes: [] as number[] };
   server.on('message', (data, isBinary) => {
     expect(isBinary).toBe(false);
@@ -23,18 +14,8 @@ async function pair(clientOptions: ClientOptions = {}) {
   client.on('message', (data) => got.client.push(data.toString()));
   server.on('close', (code) => got.closes.push(code));
   client.on('close', (code) => got.closes.push(code));
-  opened.push({ wss, client });
   return { server, client, got };
 }
-
-const opened: { wss: WebSocketServer; client: WebSocket }[] = [];
-afterEach(async () => {
-  for (const { wss, client } of opened.splice(0)) {
-    client.terminate();
-    for (const c of wss.clients) c.terminate();
-    await new Promise((resolve) => wss.close(resolve));
-  }
-});
 
 async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
