@@ -182,6 +182,16 @@ const written = fc
   .tuple(value, fc.array(fc.nat(11), { minLength: 1, maxLength: 24 }))
   .map(([v, choices]) => writeJson(v, choices));
 
+/** Property: `parse` gives back the value each generated text was written from. */
+function readsAsWritten(parse: (text: string) => unknown, name: string): void {
+  fc.assert(
+    fc.property(written, ({ text, value }) => {
+      if (!same(parse(text), value)) throw new Error(`${name} misread ${text}`);
+    }),
+    { numRuns: 5_000 },
+  );
+}
+
 /** Text that is JSON, nearly JSON, or not at all. */
 const nearJson = fc.oneof(
   fc.string({ maxLength: 40 }),
@@ -334,12 +344,7 @@ describe('parseJsonStrict', () => {
   });
 
   it('gives the value a text was written from (property)', () => {
-    fc.assert(
-      fc.property(written, ({ text, value }) => {
-        if (!same(parseJsonStrict(text), value)) throw new Error(`parseJsonStrict misread ${text}`);
-      }),
-      { numRuns: 5_000 },
-    );
+    readsAsWritten(parseJsonStrict, 'parseJsonStrict');
   });
 
   it('accepts and rejects what JSON.parse does, and agrees on the value (property)', () => {
@@ -368,12 +373,7 @@ describe('parseJsonStrict', () => {
 
 describe('parseJsonText', () => {
   it('gives the value a text was written from, whatever earlier parses left behind (property)', () => {
-    fc.assert(
-      fc.property(written, ({ text, value }) => {
-        if (!same(parseJsonText(text), value)) throw new Error(`parseJsonText misread ${text}`);
-      }),
-      { numRuns: 5_000 },
-    );
+    readsAsWritten(parseJsonText, 'parseJsonText');
   });
 
   it('throws where JSON.parse throws', () => {
